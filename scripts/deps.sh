@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building, testing and the demo need, from Debian's
+# packages. Idempotent: installs only what is missing.
+set -euo pipefail
+
+pkgs=(
+    build-essential pkg-config
+    libjson-c-dev libinih-dev libsystemd-dev libcmocka-dev
+    qemu-system-x86 busybox-static cpio gzip xz-utils kmod
+    gnuplot-nox jq
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if ((${#missing[@]})); then
+    echo "deps: installing ${missing[*]}"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "deps: missing packages and not root: run as root, or install: ${missing[*]}" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,128 @@
+/* balloond: moves memory between QEMU guests and the host by driving
+ * their virtio-balloons. Entry point: arguments, config, the loop. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "mgr.h"
+#include "util.h"
+
+#define DEFAULT_CONFIG "/etc/balloond/balloond.conf"
+#define VERSION "0.1"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: balloond [OPTION]...\n"
+            "Drive the virtio-balloon of every QEMU guest whose QMP socket is in the\n"
+            "socket directory, so that the host carries more guest memory than it has.\n\n"
+            "  -c, --config FILE   config file (default " DEFAULT_CONFIG ";\n"
+            "                      built-in defaults when that does not exist)\n"
+            "  -n, --dry-run       sample and decide as usual, log every decision,\n"
+            "                      send no balloon command\n"
+            "  -t, --check-config  parse the config file, report, and exit\n"
+            "  -v, --verbose       log debug messages\n"
+            "      --proc PATH     read /proc from PATH (tests)\n"
+            "  -h, --help          this text\n"
+            "  -V, --version       print the version\n");
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+    log_notice("SIGHUP: reloading the configuration");
+    mgr_reload(userdata);
+    return 0;
+}
+
+static int load_config(const char *path, bool explicit_path, struct conf **out)
+{
+    if (!explicit_path && access(path, F_OK) < 0) {
+        log_notice("%s does not exist; running on built-in defaults", path);
+        *out = conf_new_default();
+        return *out ? 0 : -ENOMEM;
+    }
+    return conf_load(path, out);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"dry-run", no_argument, NULL, 'n'},
+        {"check-config", no_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
+        {"proc", required_argument, NULL, 'P'},   {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {0},
+    };
+    struct mgr_options mo = {.proc_root = "/proc"};
+    const char *config = DEFAULT_CONFIG;
+    bool explicit_config = false, check_only = false, verbose = false;
+    struct conf *conf = NULL;
+    struct mgr *m = NULL;
+    sd_event *ev = NULL;
+    sigset_t ss;
+    int c, r;
+
+    while ((c = getopt_long(argc, argv, "c:ntvhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; explicit_config = true; break;
+        case 'n': mo.dry_run = true; break;
+        case 't': check_only = true; break;
+        case 'v': verbose = true; break;
+        case 'P': mo.proc_root = optarg; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("balloond " VERSION "\n"); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "balloond: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    log_setup(verbose ? LOG_DEBUG : LOG_INFO, getenv("JOURNAL_STREAM") != NULL);
+    if (load_config(config, explicit_config, &conf) < 0) {
+        log_err("%s: not started: fix the configuration", config);
+        return 1;
+    }
+    if (check_only) {
+        printf("%s: ok\n", conf->path ? conf->path : "built-in defaults");
+        conf_free(conf);
+        return 0;
+    }
+
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGTERM);
+    sigaddset(&ss, SIGINT);
+    sigaddset(&ss, SIGHUP);
+    sigprocmask(SIG_BLOCK, &ss, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    r = sd_event_default(&ev);
+    if (r < 0) {
+        log_err("event loop: %s", strerror(-r));
+        conf_free(conf);
+        return 1;
+    }
+    r = mgr_new(ev, conf, &mo, &m);
+    if (r < 0) {
+        log_err("not started");
+        sd_event_unref(ev);
+        return 1;
+    }
+    sd_event_add_signal(ev, NULL, SIGTERM, NULL, NULL);
+    sd_event_add_signal(ev, NULL, SIGINT, NULL, NULL);
+    sd_event_add_signal(ev, NULL, SIGHUP, on_sighup, m);
+    log_notice("started%s", mo.dry_run ? " (dry run: no balloon command will be sent)" : "");
+    sd_notify(0, "READY=1\nSTATUS=managing VMs");
+    r = sd_event_loop(ev);
+    sd_notify(0, "STOPPING=1");
+    log_notice("stopping; every balloon stays where it is");
+    mgr_free(m);
+    sd_event_unref(ev);
+    return r < 0 ? 1 : 0;
+}

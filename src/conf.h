@@ -1,0 +1,79 @@
+/* conf.h: the INI config file (libinih).
+ *
+ *   [host]
+ *   interval = 1s            # control tick
+ *   socket_dir = /run/balloond/qmp
+ *   control_socket = /run/balloond/ctl.sock
+ *   state_file = /var/lib/balloond/state.json
+ *   budget = 16G             # default: the host's MemTotal
+ *   cgroup = /sys/fs/cgroup/memory/machines   # optional budget cgroup, v1 or v2
+ *   reserve = 5%             # of the budget, or an absolute size
+ *   step = 128M              # largest inflation per VM per tick when the host has plenty
+ *
+ *   [defaults]               # any VM without a section of its own
+ *   min = 25%                # of the VM's max; or absolute
+ *   max = 100%
+ *   buffer = 20              # % of the guest's used memory kept free
+ *   shares = 1000
+ *
+ *   [vm web1]                # one VM, by its QMP socket's file name
+ *   min = 1G
+ *
+ * Errors name file:line and the problem; conf_load() fails on any. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A size that may be relative to something else (a VM's max, the budget). */
+struct conf_size {
+    bool set;
+    bool is_pct;
+    unsigned pct;    /* when is_pct */
+    uint64_t bytes;  /* when !is_pct */
+};
+
+struct conf_vm {
+    struct conf_size min;    /* relative to the VM's max size */
+    struct conf_size max;    /* relative to the VM's configured (QEMU) size */
+    bool buffer_set;
+    unsigned buffer_pct;
+    bool shares_set;
+    unsigned shares;
+};
+
+struct conf_host {
+    uint64_t interval_ms;
+    char *socket_dir;
+    char *control_socket;
+    char *state_file;
+    uint64_t budget_bytes;   /* 0: the host's MemTotal */
+    char *cgroup;            /* NULL: none */
+    struct conf_size reserve;/* relative to the budget */
+    uint64_t step_bytes;
+};
+
+struct conf {
+    char *path;
+    struct conf_host host;
+    struct conf_vm defaults;  /* always fully set after load */
+    unsigned n_vms;
+    char **vm_names;
+    struct conf_vm *vms;
+};
+
+/* The built-in defaults, as a config with no file. */
+struct conf *conf_new_default(void);
+/* Parse path. On any error logs "PATH:LINE: problem" for each and returns
+ * a negative errno; *out is written only on success. */
+int conf_load(const char *path, struct conf **out);
+/* conf_load(), and on failure, when first_error is not NULL, *first_error
+ * gets the first message logged ("PATH:LINE: problem"; malloc'd, the
+ * caller frees; NULL when out of memory). For tests and `balloond -t`. */
+int conf_load_ex(const char *path, struct conf **out, char **first_error);
+void conf_free(struct conf *c);
+
+/* The effective settings for a VM: its own section merged over
+ * [defaults]. Never NULL; every field set. */
+struct conf_vm conf_vm_get(const struct conf *c, const char *vm_name);
+/* Resolve a conf_size against a base in bytes. */
+uint64_t conf_size_resolve(const struct conf_size *s, uint64_t base_bytes);

@@ -1,0 +1,133 @@
+/* estimate.c: see estimate.h. */
+#include "estimate.h"
+
+/* Host state thresholds, as fractions of (budget - reserve). Tight starts
+ * at 90% and ends below 85%, so one tick's noise does not flap it. */
+#define TIGHT_ENTER_PCT 90
+#define TIGHT_LEAVE_PCT 85
+/* PSI: "some" above 10% means tasks wait on memory a tenth of the time;
+ * "full" above 5% means the whole host stalls. */
+#define PSI_TIGHT_SOME 10.0
+#define PSI_CRITICAL_FULL 5.0
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+void estimate_host(const struct host_sample *s, uint64_t conf_budget_bytes,
+                   const struct conf_size *reserve, enum host_state prev, struct host_estimate *out)
+{
+    struct host_estimate e = {0};
+    const struct host_psi *psi = NULL;
+    uint64_t usable, tight_at, plenty_below;
+
+    e.budget_bytes = s->mem.total_kib * 1024;
+    if (s->has_cgroup) {
+        e.budget_bytes = min_u64(e.budget_bytes, s->cgroup.limit_bytes);
+        e.used_bytes = s->cgroup.usage_bytes - min_u64(s->cgroup.usage_bytes,
+                                                      s->cgroup.inactive_file_bytes);
+        if (s->cgroup.has_psi)
+            psi = &s->cgroup.psi;
+    } else {
+        e.used_bytes = (s->mem.total_kib - min_u64(s->mem.total_kib, s->mem.avail_kib)) * 1024;
+    }
+    if (!psi && s->has_psi)
+        psi = &s->psi;
+    if (conf_budget_bytes)
+        e.budget_bytes = min_u64(e.budget_bytes, conf_budget_bytes);
+    e.reserve_bytes = min_u64(conf_size_resolve(reserve, e.budget_bytes), e.budget_bytes);
+    usable = e.budget_bytes - e.reserve_bytes;
+    e.headroom_bytes = (int64_t)usable - (int64_t)e.used_bytes;
+    if (psi) {
+        e.psi_some_avg10 = psi->some.avg10;
+        e.psi_full_avg10 = psi->full.avg10;
+    }
+
+    tight_at = usable / 100 * TIGHT_ENTER_PCT;
+    plenty_below = usable / 100 * TIGHT_LEAVE_PCT;
+    if (e.headroom_bytes < 0 || e.psi_full_avg10 >= PSI_CRITICAL_FULL)
+        e.state = HOST_CRITICAL;
+    else if (e.used_bytes >= tight_at || e.psi_some_avg10 >= PSI_TIGHT_SOME)
+        e.state = HOST_TIGHT;
+    else if (prev != HOST_PLENTY && e.used_bytes >= plenty_below)
+        e.state = HOST_TIGHT;
+    else
+        e.state = HOST_PLENTY;
+    if (e.state != HOST_PLENTY && e.used_bytes > plenty_below)
+        e.reclaim_bytes = e.used_bytes - plenty_below;
+    *out = e;
+}
+
+static bool known(uint64_t v)
+{
+    return v != QMP_UNKNOWN;
+}
+
+static void vm_pressure(const struct vm_observed *o, struct vm_estimate *e)
+{
+    const struct qmp_guest_stats *a = &o->prev, *b = &o->stats;
+    uint64_t dt_s;
+
+    if (e->avail_bytes < e->buffer_bytes / 2) {
+        e->pressure = true;
+        e->pressure_why = "available memory below half the buffer";
+        return;
+    }
+    if (!o->have_prev || b->last_update_s <= a->last_update_s)
+        return;
+    dt_s = b->last_update_s - a->last_update_s;
+    if (known(a->swap_in_bytes) && known(b->swap_in_bytes) && b->swap_in_bytes > a->swap_in_bytes) {
+        e->pressure = true;
+        e->pressure_why = "guest is swapping in";
+    } else if (known(a->major_faults) && known(b->major_faults) &&
+               b->major_faults > a->major_faults &&
+               (b->major_faults - a->major_faults) / dt_s >= ESTIMATE_MAJFLT_PER_S) {
+        e->pressure = true;
+        e->pressure_why = "major faults rising";
+    } else if (known(a->oom_kills) && known(b->oom_kills) && b->oom_kills > a->oom_kills) {
+        e->pressure = true;
+        e->pressure_why = "guest OOM kill";
+    }
+}
+
+void estimate_vm(const struct vm_observed *o, unsigned buffer_pct, uint64_t now_wall_s,
+                 struct vm_estimate *out)
+{
+    const struct qmp_guest_stats *st = &o->stats;
+    struct vm_estimate e = {0};
+    uint64_t overhead = 0;
+
+    if (!o->have_actual)
+        e.why_unknown = "balloon not active yet";
+    else if (!o->have_stats || st->last_update_s == 0)
+        e.why_unknown = "guest has not reported stats yet";
+    else if (!known(st->total_bytes) || !known(st->avail_bytes))
+        e.why_unknown = "guest does not report available memory";
+    else if (st->avail_bytes > st->total_bytes)
+        e.why_unknown = "guest stats are not believable (available > total)";
+    else if (now_wall_s > st->last_update_s + ESTIMATE_STATS_STALE_S)
+        e.why_unknown = "guest stats are stale";
+    if (e.why_unknown) {
+        *out = e;
+        return;
+    }
+    e.known = true;
+    e.used_bytes = st->total_bytes - st->avail_bytes;
+    e.avail_bytes = st->avail_bytes;
+    if (st->total_bytes > o->actual_bytes) {
+        /* The balloon's pages still count in the guest's MemTotal
+         * (deflate-on-oom): they show as used, and are not. */
+        e.used_bytes -= min_u64(e.used_bytes, st->total_bytes - o->actual_bytes);
+    } else {
+        /* Memory the guest kernel reserved at boot is in actual but not
+         * in MemTotal; a target must cover it too. */
+        overhead = o->actual_bytes - st->total_bytes;
+    }
+    e.buffer_bytes = e.used_bytes / 100 * buffer_pct;
+    if (e.buffer_bytes < ESTIMATE_BUFFER_MIN_BYTES)
+        e.buffer_bytes = ESTIMATE_BUFFER_MIN_BYTES;
+    e.need_bytes = e.used_bytes + e.buffer_bytes + overhead;
+    vm_pressure(o, &e);
+    *out = e;
+}

@@ -1,0 +1,383 @@
+/* host.c: readers for /proc and the budget cgroup (see host.h).
+ *
+ * Every multi-line file here is "key[:] value [unit]" lines (meminfo,
+ * vmstat, status, memory.stat, memory.events, memory.oom_control), so one
+ * scanner reads them all. The kernel ends every line with '\n'; a last
+ * line without one was cut short and its value may be a prefix of the real
+ * one, so it is ignored (a required key on it is then missing: -EINVAL). */
+#include "host.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+/* Measured (kernel 6.18): meminfo 1.5 KiB, status 1.4 KiB, v1 memory.stat
+ * 1.2 KiB, vmstat 3.9 KiB. status grows with big machines' CPU and node
+ * masks, vmstat with every kernel release: 16x margin over the largest. */
+#define KV_FILE_MAX (64 * 1024)
+/* Two PSI lines are ~100 bytes; a single-value cgroup file ~20. */
+#define PSI_FILE_MAX 1024
+#define VALUE_FILE_MAX 64
+/* v1 reports "no limit" as PAGE_COUNTER_MAX pages (9223372036854771712 with
+ * 4 KiB pages, less with larger pages); no real limit comes near 2^62. */
+#define V1_UNLIMITED_MIN (1ULL << 62)
+
+struct host_cgroup {
+    enum host_cgroup_version version;
+    char *dir;
+};
+
+struct host {
+    char *proc_root;
+    struct host_cgroup *cgroup; /* NULL when no budget cgroup */
+};
+
+static int path_join(char out[PATH_MAX], const char *dir, const char *name)
+{
+    int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+    return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* For each complete line whose key is keys[i], store its value in vals[i]
+ * and set bit i of *found. A wanted key with a bad value is -EINVAL; other
+ * lines are not looked at beyond their key. No complete line: -EINVAL.
+ * Writes a NUL after each value it parses. */
+static int kv_scan(char *buf, const char *const keys[], size_t n_keys, uint64_t vals[],
+                   unsigned *found)
+{
+    unsigned lines = 0, seen = 0;
+    char *line, *nl;
+
+    for (line = buf; (nl = strchr(line, '\n')); line = nl + 1, lines++) {
+        size_t key_len = strcspn(line, ": \t\n");
+        char *v = line + key_len + strspn(line + key_len, ": \t");
+        for (size_t i = 0; i < n_keys; i++) {
+            if (strncmp(line, keys[i], key_len) != 0 || keys[i][key_len] != '\0')
+                continue;
+            v[strcspn(v, " \t\n")] = '\0';
+            if (parse_u64(v, &vals[i]) < 0)
+                return -EINVAL;
+            seen |= 1u << i;
+            break;
+        }
+    }
+    if (lines == 0)
+        return -EINVAL;
+    *found = seen;
+    return 0;
+}
+
+/* kv_scan on the file at the printf-style path. */
+__attribute__((format(printf, 5, 6))) static int
+kv_read(const char *const keys[], size_t n_keys, uint64_t vals[], unsigned *found,
+        const char *path_fmt, ...)
+{
+    char path[PATH_MAX], *buf;
+    va_list ap;
+    int r;
+
+    va_start(ap, path_fmt);
+    r = vsnprintf(path, sizeof(path), path_fmt, ap);
+    va_end(ap);
+    if (r < 0 || r >= (int)sizeof(path))
+        return -ENAMETOOLONG;
+    if (!(buf = malloc(KV_FILE_MAX)))
+        return -ENOMEM;
+    r = read_file(path, buf, KV_FILE_MAX);
+    if (r >= 0)
+        r = kv_scan(buf, keys, n_keys, vals, found);
+    free(buf);
+    return r;
+}
+
+/* A one-value file such as memory.current; "max" is UINT64_MAX. */
+static int value_read(const char *dir, const char *name, uint64_t *out)
+{
+    char path[PATH_MAX], buf[VALUE_FILE_MAX];
+    size_t len;
+    int r = path_join(path, dir, name);
+
+    if (r < 0)
+        return r;
+    r = read_file(path, buf, sizeof(buf));
+    if (r < 0)
+        return r;
+    len = strcspn(buf, "\n");
+    if (buf[len] != '\0' && buf[len + 1] != '\0')
+        return -EINVAL; /* more than one line */
+    buf[len] = '\0';
+    if (strcmp(buf, "max") == 0) {
+        *out = UINT64_MAX;
+        return 0;
+    }
+    return parse_u64(buf, out) < 0 ? -EINVAL : 0;
+}
+
+int host_read_meminfo(const char *path, struct host_meminfo *out)
+{
+    enum { TOTAL, FREE, AVAIL, BUFFERS, CACHED, SWAP_TOTAL, SWAP_FREE, N };
+    static const char *const keys[N] = { "MemTotal", "MemFree", "MemAvailable", "Buffers",
+                                         "Cached", "SwapTotal", "SwapFree" };
+    const unsigned required = 1u << TOTAL | 1u << FREE | 1u << AVAIL;
+    uint64_t v[N] = {0};
+    unsigned found;
+    int r = kv_read(keys, N, v, &found, "%s", path);
+
+    if (r < 0)
+        return r;
+    if ((found & required) != required)
+        return -EINVAL;
+    *out = (struct host_meminfo){ v[TOTAL], v[FREE], v[AVAIL], v[BUFFERS], v[CACHED],
+                                  v[SWAP_TOTAL], v[SWAP_FREE] };
+    return 0;
+}
+
+int host_read_vmstat(const char *path, struct host_vmstat *out)
+{
+    enum { PSWPIN, PSWPOUT, PGMAJFAULT, N };
+    static const char *const keys[N] = { "pswpin", "pswpout", "pgmajfault" };
+    uint64_t v[N] = {0};
+    unsigned found;
+    int r = kv_read(keys, N, v, &found, "%s", path);
+
+    if (r < 0)
+        return r;
+    *out = (struct host_vmstat){ v[PSWPIN], v[PSWPOUT], v[PGMAJFAULT] };
+    return 0;
+}
+
+int host_read_proc_rss(const char *proc_root, pid_t pid, uint64_t *out_rss_bytes)
+{
+    static const char *const keys[] = { "VmRSS" };
+    uint64_t rss_kib = 0;
+    unsigned found;
+    int r = kv_read(keys, 1, &rss_kib, &found, "%s/%d/status", proc_root, (int)pid);
+
+    if (r < 0)
+        return r;
+    if (!found)
+        return -ENODATA; /* kernel threads have no VmRSS */
+    if (rss_kib > UINT64_MAX / KIB)
+        return -ERANGE;
+    *out_rss_bytes = rss_kib * KIB;
+    return 0;
+}
+
+/* "avg10=0.00 avg60=0.00 avg300=0.00 total=0", after "some " or "full ".
+ * Averages are percentages; the total (us) is never negative. */
+static int psi_line(const char *s, struct host_psi_line *out)
+{
+    struct host_psi_line p;
+    int end = -1;
+
+    sscanf(s, "avg10=%lf avg60=%lf avg300=%lf total=%" SCNu64 "%n", &p.avg10, &p.avg60,
+           &p.avg300, &p.total_us, &end);
+    if (end < 0 || s[end] != '\0' || strchr(s, '-') || !(p.avg10 >= 0 && p.avg10 <= 100) ||
+        !(p.avg60 >= 0 && p.avg60 <= 100) || !(p.avg300 >= 0 && p.avg300 <= 100))
+        return -EINVAL;
+    *out = p;
+    return 0;
+}
+
+int host_read_psi(const char *path, struct host_psi *out)
+{
+    struct host_psi psi = {0};
+    char buf[PSI_FILE_MAX], *line, *nl;
+    bool have_some = false, have_full = false;
+    int r = read_file(path, buf, sizeof(buf));
+
+    if (r < 0)
+        return r;
+    /* Unlike the key-value files, a partial line here is malformed: it
+     * cannot be an absent "full" line (only cpu lacked that, before 5.13). */
+    for (line = buf; *line; line = nl + 1) {
+        bool some = strncmp(line, "some ", 5) == 0, full = strncmp(line, "full ", 5) == 0;
+        bool *have = some ? &have_some : &have_full;
+        if (!(nl = strchr(line, '\n')) || !(some || full) || *have)
+            return -EINVAL;
+        *nl = '\0';
+        if (psi_line(line + 5, some ? &psi.some : &psi.full) < 0)
+            return -EINVAL;
+        *have = true;
+    }
+    if (!have_some)
+        return -EINVAL; /* a missing "full" reads as zeros */
+    *out = psi;
+    return 0;
+}
+
+/* No PSI is not an error: CONFIG_PSI off, psi=0 or cgroup.pressure=0
+ * (the file is hidden), a kernel before 4.20, or one that shows the file
+ * but fails the read with EOPNOTSUPP when PSI is disabled. */
+static int psi_read_optional(const char *path, struct host_psi *out, bool *out_has)
+{
+    int r = host_read_psi(path, out);
+
+    if (r < 0 && r != -ENOENT && r != -EOPNOTSUPP)
+        return r;
+    *out_has = r == 0;
+    return 0;
+}
+
+/* 1 when dir/name exists, 0 when not, or -errno. */
+static int file_exists(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int r = path_join(path, dir, name);
+
+    if (r < 0)
+        return r;
+    if (stat(path, &st) == 0)
+        return 1;
+    return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+}
+
+int host_cgroup_open(const char *dir, struct host_cgroup **out)
+{
+    struct host_cgroup *cg;
+    int v1 = 0, v2;
+
+    if ((v2 = file_exists(dir, "memory.max")) < 0)
+        return v2;
+    if (!v2 && (v1 = file_exists(dir, "memory.limit_in_bytes")) <= 0)
+        return v1 < 0 ? v1 : -ENOENT;
+    cg = calloc(1, sizeof(*cg));
+    if (!cg || !(cg->dir = strdup(dir))) {
+        free(cg);
+        return -ENOMEM;
+    }
+    cg->version = v2 ? HOST_CGROUP_V2 : HOST_CGROUP_V1;
+    *out = cg;
+    return 0;
+}
+
+void host_cgroup_free(struct host_cgroup *cg)
+{
+    if (!cg)
+        return;
+    free(cg->dir);
+    free(cg);
+}
+
+enum host_cgroup_version host_cgroup_version(const struct host_cgroup *cg)
+{
+    return cg->version;
+}
+
+const char *host_cgroup_dir(const struct host_cgroup *cg)
+{
+    return cg->dir;
+}
+
+static int cgroup_read_v1(const struct host_cgroup *cg, struct host_cgroup_mem *m)
+{
+    /* total_ counts the whole subtree; setups without hierarchy lack it. */
+    static const char *const stat_keys[] = { "total_inactive_file", "inactive_file" };
+    static const char *const oom_keys[] = { "oom_kill" }; /* since Linux 4.13 */
+    uint64_t inactive[2] = {0};
+    unsigned found;
+    int r;
+
+    if ((r = value_read(cg->dir, "memory.limit_in_bytes", &m->limit_bytes)) < 0 ||
+        (r = value_read(cg->dir, "memory.usage_in_bytes", &m->usage_bytes)) < 0 ||
+        (r = kv_read(stat_keys, 2, inactive, &found, "%s/memory.stat", cg->dir)) < 0)
+        return r;
+    if (!found)
+        return -EINVAL;
+    m->inactive_file_bytes = found & 1 ? inactive[0] : inactive[1];
+    if (m->limit_bytes >= V1_UNLIMITED_MIN)
+        m->limit_bytes = UINT64_MAX;
+    return kv_read(oom_keys, 1, &m->oom_kills, &found, "%s/memory.oom_control", cg->dir);
+}
+
+static int cgroup_read_v2(const struct host_cgroup *cg, struct host_cgroup_mem *m)
+{
+    static const char *const stat_keys[] = { "inactive_file" };
+    static const char *const event_keys[] = { "oom_kill" }; /* since Linux 4.13 */
+    char path[PATH_MAX];
+    unsigned found;
+    int r;
+
+    if ((r = value_read(cg->dir, "memory.max", &m->limit_bytes)) < 0 ||
+        (r = value_read(cg->dir, "memory.current", &m->usage_bytes)) < 0 ||
+        (r = kv_read(stat_keys, 1, &m->inactive_file_bytes, &found, "%s/memory.stat", cg->dir)) < 0)
+        return r;
+    if (!found)
+        return -EINVAL;
+    if ((r = kv_read(event_keys, 1, &m->oom_kills, &found, "%s/memory.events", cg->dir)) < 0 ||
+        (r = path_join(path, cg->dir, "memory.pressure")) < 0)
+        return r;
+    return psi_read_optional(path, &m->psi, &m->has_psi);
+}
+
+int host_cgroup_read(const struct host_cgroup *cg, struct host_cgroup_mem *out)
+{
+    struct host_cgroup_mem m = {0};
+    int r = cg->version == HOST_CGROUP_V2 ? cgroup_read_v2(cg, &m) : cgroup_read_v1(cg, &m);
+
+    if (r < 0)
+        return r;
+    *out = m;
+    return 0;
+}
+
+int host_new(const char *proc_root, const char *cgroup_dir, struct host **out)
+{
+    struct host *h = calloc(1, sizeof(*h));
+    int r = -ENOMEM;
+
+    if (!h || !(h->proc_root = strdup(proc_root ? proc_root : "/proc")))
+        goto free_host;
+    if (cgroup_dir && (r = host_cgroup_open(cgroup_dir, &h->cgroup)) < 0)
+        goto free_host;
+    *out = h;
+    return 0;
+free_host:
+    host_free(h);
+    return r;
+}
+
+void host_free(struct host *h)
+{
+    if (!h)
+        return;
+    host_cgroup_free(h->cgroup);
+    free(h->proc_root);
+    free(h);
+}
+
+const char *host_proc_root(const struct host *h)
+{
+    return h->proc_root;
+}
+
+int host_sample(struct host *h, struct host_sample *out)
+{
+    struct host_sample s = {0};
+    char path[PATH_MAX];
+    int r;
+
+    if ((r = path_join(path, h->proc_root, "meminfo")) < 0 ||
+        (r = host_read_meminfo(path, &s.mem)) < 0 ||
+        (r = path_join(path, h->proc_root, "vmstat")) < 0 ||
+        (r = host_read_vmstat(path, &s.vmstat)) < 0 ||
+        (r = path_join(path, h->proc_root, "pressure/memory")) < 0)
+        return r;
+    if ((r = psi_read_optional(path, &s.psi, &s.has_psi)) < 0)
+        return r;
+    if (h->cgroup) {
+        if ((r = host_cgroup_read(h->cgroup, &s.cgroup)) < 0)
+            return r;
+        s.has_cgroup = true;
+    }
+    *out = s;
+    return 0;
+}

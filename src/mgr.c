@@ -1,0 +1,511 @@
+/* mgr.c: the manager (see mgr.h). */
+#include "mgr.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include "ctl.h"
+#include "estimate.h"
+#include "host.h"
+#include "policy.h"
+#include "report.h"
+#include "state.h"
+#include "util.h"
+#include "vm.h"
+
+/* After a deflation for pressure, inputs lag (the guest's stats are a
+ * second old, its page cache refills): no inflation for this long. */
+#define PRESSURE_COOLDOWN_MS 15000
+/* Target changes below this are noise (a 512 MiB guest's used memory
+ * wanders by a few MiB a second while idle). */
+#define DEADBAND_BYTES (16ULL << 20)
+#define VM_NAME_MAX 64
+/* Samples are asked for at the start of a tick and decided on this much
+ * later: a TCG guest's QEMU answers the three queries in 1-20 ms, a busy
+ * one in 100 ms. A VM that has not answered by then is decided on its
+ * previous sample, never waited for. */
+#define DECIDE_DELAY_MS 300
+
+struct mgr {
+    sd_event *ev;
+    struct conf *conf;
+    struct mgr_options opt;
+    struct host *host;
+    struct state *state;
+    struct ctl_server *ctl;
+    sd_event_source *tick, *decide, *watch;
+
+    struct vm **vms;
+    size_t n_vms, cap_vms;
+
+    bool have_host;
+    bool host_failed;          /* logged once */
+    struct host_sample hs;
+    struct host_estimate he;
+};
+
+/* ---- discovery ----------------------------------------------------------- */
+
+static bool valid_vm_name(const char *name)
+{
+    size_t len = strlen(name);
+
+    if (len == 0 || len > VM_NAME_MAX || name[0] == '.')
+        return false;
+    for (const char *p = name; *p; p++)
+        if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '\\')
+            return false;
+    return true;
+}
+
+static ssize_t mgr_find(const struct mgr *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_vms; i++)
+        if (strcmp(m->vms[i]->name, name) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+static void mgr_attach(struct mgr *m, const char *name)
+{
+    char path[4096];
+    struct vm *vm;
+
+    if (m->n_vms == m->cap_vms) {
+        size_t cap = m->cap_vms ? m->cap_vms * 2 : 16;
+        struct vm **p = realloc(m->vms, cap * sizeof(*p));
+        if (!p)
+            return;
+        m->vms = p;
+        m->cap_vms = cap;
+    }
+    snprintf(path, sizeof(path), "%s/%s", m->conf->host.socket_dir, name);
+    if (vm_new(m->ev, name, path, &vm) < 0) {
+        log_err("vm %s: out of memory", name);
+        return;
+    }
+    m->vms[m->n_vms++] = vm;
+    log_info("vm %s: found QMP socket %s", name, path);
+    vm_start(vm);
+}
+
+static void mgr_detach(struct mgr *m, size_t i)
+{
+    struct vm *vm = m->vms[i];
+
+    log_info("vm %s: QMP socket gone; no longer managed", vm->name);
+    state_forget(m->state, vm->name);
+    vm_free(vm);
+    m->vms[i] = m->vms[--m->n_vms];
+}
+
+/* One scan of the socket directory: attach what appeared, detach what
+ * went. Cheap enough (one readdir) to run on every tick and on inotify. */
+static void mgr_discover(struct mgr *m)
+{
+    const char *dir = m->conf->host.socket_dir;
+    bool seen[m->n_vms + 1];
+    size_t n_before = m->n_vms;
+    struct dirent *de;
+    DIR *d;
+
+    memset(seen, 0, sizeof(seen));
+    d = opendir(dir);
+    if (!d) {
+        if (!m->host_failed)
+            log_err("socket directory %s: %s", dir, strerror(errno));
+        return;
+    }
+    while ((de = readdir(d))) {
+        struct stat st;
+        ssize_t i;
+
+        if (de->d_type != DT_SOCK && de->d_type != DT_UNKNOWN)
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode))
+            continue;
+        if (!valid_vm_name(de->d_name)) {
+            log_debug("socket %s/%s: name is not a usable VM name; ignored", dir, de->d_name);
+            continue;
+        }
+        i = mgr_find(m, de->d_name);
+        if (i >= 0 && (size_t)i < n_before)
+            seen[i] = true;
+        else if (i < 0)
+            mgr_attach(m, de->d_name);
+    }
+    closedir(d);
+    for (size_t i = n_before; i-- > 0;)
+        if (!seen[i])
+            mgr_detach(m, i);
+}
+
+static int mgr_on_watch(sd_event_source *s, const struct inotify_event *ev, void *userdata)
+{
+    struct mgr *m = userdata;
+    ssize_t i;
+
+    /* A socket created anew under a known name is a new QEMU (the old
+     * file may have been left behind): start over at once rather than
+     * after the old connection's backoff. */
+    if (ev->len && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && (i = mgr_find(m, ev->name)) >= 0 &&
+        !vm_is_ready(m->vms[i]))
+        mgr_detach(m, (size_t)i);
+    mgr_discover(m);
+    return 0;
+}
+
+/* ---- one tick: sample -> estimate -> decide -> act ---------------------- */
+
+static bool mgr_sample_host(struct mgr *m)
+{
+    struct host_sample hs;
+    int r = host_sample(m->host, &hs);
+
+    if (r < 0) {
+        if (!m->host_failed)
+            log_err("host: cannot sample memory (%s); holding every target", strerror(-r));
+        m->host_failed = true;
+        m->have_host = false;
+        return false;
+    }
+    if (m->host_failed)
+        log_info("host: sampling works again");
+    m->host_failed = false;
+    m->hs = hs;
+    estimate_host(&hs, m->conf->host.budget_bytes, &m->conf->host.reserve,
+                  m->have_host ? m->he.state : HOST_PLENTY, &m->he);
+    m->have_host = true;
+    return true;
+}
+
+/* A VM's first target: the one the daemon held before a restart (same
+ * QEMU process), or else the size it has now. */
+static void mgr_adopt(struct mgr *m, struct vm *vm)
+{
+    uint64_t saved;
+
+    if (state_get(m->state, vm->name, vm->pid, &saved)) {
+        vm->target_bytes = saved;
+        snprintf(vm->last_change, sizeof(vm->last_change), "restored from the state file");
+    } else {
+        vm->target_bytes = vm->obs.actual_bytes;
+        snprintf(vm->last_change, sizeof(vm->last_change), "adopted at its current size");
+    }
+    vm->target_set = true;
+    vm->last_change_ms = now_ms();
+    state_set(m->state, vm->name, vm->pid, vm->target_bytes);
+    log_notice("vm %s: target %" PRIu64 " MiB (%s)", vm->name, vm->target_bytes >> 20, vm->last_change);
+}
+
+static void mgr_policy_input(struct mgr *m, struct vm *vm, uint64_t now, struct policy_vm *pv)
+{
+    struct conf_vm cv = conf_vm_get(m->conf, vm->name);
+    uint64_t max = conf_size_resolve(&cv.max, vm->size_bytes);
+
+    if (host_read_proc_rss(m->opt.proc_root, vm->pid, &vm->rss_bytes) < 0)
+        vm->rss_bytes = 0;
+    estimate_vm(&vm->obs, cv.buffer_pct, wall_now_s(), &vm->est);
+    *pv = (struct policy_vm){
+        .min_bytes = conf_size_resolve(&cv.min, max),
+        .max_bytes = max,
+        .running = vm->obs.running,
+        .known = vm->est.known,
+        .need_bytes = vm->est.need_bytes,
+        .pressure = vm->est.pressure,
+        .cooldown = vm->pressure_ms && now - vm->pressure_ms < PRESSURE_COOLDOWN_MS,
+        .actual_bytes = vm->obs.actual_bytes,
+        .target_bytes = vm->target_bytes,
+    };
+}
+
+static void mgr_act(struct mgr *m, struct vm *vm, const struct policy_decision *d, uint64_t now)
+{
+    char from[SIZE_FMT_MAX], to[SIZE_FMT_MAX], used[SIZE_FMT_MAX], avail[SIZE_FMT_MAX];
+    const char *why = policy_reason_str(d->reason);
+
+    vm->reason = d->reason;
+    if (d->reason == POLICY_DEFLATE_PRESSURE)
+        vm->pressure_ms = now;
+    if (d->target_bytes == vm->target_bytes)
+        return;
+    size_format(vm->target_bytes, from);
+    size_format(d->target_bytes, to);
+    size_format(vm->est.used_bytes, used);
+    size_format(vm->est.avail_bytes, avail);
+    log_notice("vm %s: target %s -> %s: %s%s%s (used %s, available %s)%s", vm->name, from, to, why,
+               vm->est.pressure ? ": " : "", vm->est.pressure ? vm->est.pressure_why : "", used,
+               avail, m->opt.dry_run ? " [dry run]" : "");
+    snprintf(vm->last_change, sizeof(vm->last_change), "%s -> %s: %s", from, to, why);
+    vm->last_change_ms = now;
+    if (m->opt.dry_run)
+        return;
+    vm->target_bytes = d->target_bytes;
+    state_set(m->state, vm->name, vm->pid, vm->target_bytes);
+    vm_send_target(vm, vm->target_bytes);
+}
+
+static void mgr_decide(struct mgr *m)
+{
+    struct policy_vm pv[m->n_vms + 1];
+    struct policy_decision out[m->n_vms + 1];
+    struct vm *active[m->n_vms + 1];
+    uint64_t now = now_ms();
+    size_t n = 0;
+
+    if (!mgr_sample_host(m))
+        return;
+    for (size_t i = 0; i < m->n_vms; i++) {
+        struct vm *vm = m->vms[i];
+        if (!vm_is_ready(vm) || !vm->obs.have_actual || vm->size_bytes == 0)
+            continue;
+        if (!vm->target_set)
+            mgr_adopt(m, vm);
+        mgr_policy_input(m, vm, now, &pv[n]);
+        active[n++] = vm;
+    }
+    struct policy_host ph = {
+        .state = m->he.state,
+        .headroom_bytes = m->he.headroom_bytes,
+        .reclaim_bytes = m->he.reclaim_bytes,
+        .step_bytes = m->conf->host.step_bytes,
+        .deadband_bytes = DEADBAND_BYTES,
+    };
+    policy_decide(&ph, n, pv, out);
+    for (size_t i = 0; i < n; i++)
+        mgr_act(m, active[i], &out[i], now);
+    state_save(m->state);
+}
+
+static int mgr_on_decide(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    mgr_decide(userdata);
+    return 0;
+}
+
+/* The tick: find sockets, ask every VM for samples, decide a little later. */
+static int mgr_on_tick(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    struct mgr *m = userdata;
+    uint64_t delay_ms = m->conf->host.interval_ms / 3;
+
+    mgr_discover(m);
+    for (size_t i = 0; i < m->n_vms; i++)
+        vm_poll(m->vms[i]);
+    if (delay_ms > DECIDE_DELAY_MS)
+        delay_ms = DECIDE_DELAY_MS;
+    sd_event_source_set_time(m->decide, usec + delay_ms * 1000);
+    sd_event_source_set_enabled(m->decide, SD_EVENT_ONESHOT);
+    sd_event_source_set_time(s, usec + m->conf->host.interval_ms * 1000);
+    sd_event_source_set_enabled(s, SD_EVENT_ON);
+    return 0;
+}
+
+/* ---- control socket -------------------------------------------------- */
+
+static json_object *mgr_status(struct mgr *m)
+{
+    struct report_view v = {
+        .conf = m->conf,
+        .dry_run = m->opt.dry_run,
+        .have_host = m->have_host,
+        .host = &m->hs,
+        .est = &m->he,
+        .cgroup_dir = m->conf->host.cgroup,
+        .vms = m->vms,
+        .n_vms = m->n_vms,
+    };
+    return report_status(&v);
+}
+
+static json_object *mgr_on_ctl(const char *command, json_object *req, void *userdata, char **error)
+{
+    struct mgr *m = userdata;
+
+    if (strcmp(command, "status") == 0)
+        return mgr_status(m);
+    if (strcmp(command, "reload") == 0) {
+        mgr_reload(m);
+        return json_object_new_object();
+    }
+    if (asprintf(error, "unknown command \"%s\"", command) < 0)
+        *error = NULL;
+    return NULL;
+}
+
+/* ---- life ------------------------------------------------------------- */
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char buf[4096];
+
+    if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
+        return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static int mkdir_parent(const char *file)
+{
+    char dir[4096];
+    char *slash;
+
+    snprintf(dir, sizeof(dir), "%s", file);
+    slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    return mkdir_p(dir, 0755);
+}
+
+static int mgr_open_host(struct mgr *m, const struct conf *c, struct host **out)
+{
+    int r = host_new(m->opt.proc_root, c->host.cgroup, out);
+
+    if (r < 0)
+        log_err("%s: budget cgroup %s: %s (it must be a memory cgroup: v1 .../memory/NAME with "
+                "memory.limit_in_bytes, or v2 with memory.max)",
+                c->path ? c->path : "config", c->host.cgroup ? c->host.cgroup : "-", strerror(-r));
+    return r;
+}
+
+static int mgr_watch(struct mgr *m)
+{
+    const char *dir = m->conf->host.socket_dir;
+    int r = mkdir_p(dir, 0700);
+
+    if (r < 0) {
+        log_err("socket directory %s: cannot create: %s", dir, strerror(-r));
+        return r;
+    }
+    m->watch = sd_event_source_disable_unref(m->watch);
+    r = sd_event_add_inotify(m->ev, &m->watch, dir,
+                             IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ONLYDIR,
+                             mgr_on_watch, m);
+    if (r < 0)
+        log_warn("socket directory %s: cannot watch (%s); scanning every tick only", dir, strerror(-r));
+    return 0;
+}
+
+int mgr_new(sd_event *ev, struct conf *conf, const struct mgr_options *opt, struct mgr **out)
+{
+    struct mgr *m = calloc(1, sizeof(*m));
+    int r;
+
+    if (!m) {
+        conf_free(conf);
+        return -ENOMEM;
+    }
+    m->ev = sd_event_ref(ev);
+    m->conf = conf;
+    m->opt = *opt;
+    r = mgr_open_host(m, conf, &m->host);
+    if (r < 0)
+        goto fail;
+    r = mkdir_parent(conf->host.state_file);
+    if (r == 0)
+        r = state_load(conf->host.state_file, &m->state);
+    if (r < 0) {
+        log_err("state file %s: %s", conf->host.state_file, strerror(-r));
+        goto fail;
+    }
+    r = mkdir_parent(conf->host.control_socket);
+    if (r == 0)
+        r = ctl_server_new(ev, conf->host.control_socket, mgr_on_ctl, m, &m->ctl);
+    if (r < 0) {
+        log_err("control socket %s: %s", conf->host.control_socket, strerror(-r));
+        goto fail;
+    }
+    r = mgr_watch(m);
+    if (r < 0)
+        goto fail;
+    r = sd_event_add_time_relative(ev, &m->tick, CLOCK_MONOTONIC, 0, 1000, mgr_on_tick, m);
+    if (r < 0)
+        goto fail;
+    sd_event_source_set_enabled(m->tick, SD_EVENT_ON);
+    r = sd_event_add_time(ev, &m->decide, CLOCK_MONOTONIC, UINT64_MAX, 1000, mgr_on_decide, m);
+    if (r < 0)
+        goto fail;
+    sd_event_source_set_enabled(m->decide, SD_EVENT_OFF);
+    *out = m;
+    return 0;
+fail:
+    mgr_free(m);
+    return r;
+}
+
+void mgr_free(struct mgr *m)
+{
+    if (!m)
+        return;
+    if (m->state)
+        state_save(m->state);
+    for (size_t i = 0; i < m->n_vms; i++)
+        vm_free(m->vms[i]);
+    free(m->vms);
+    sd_event_source_disable_unref(m->tick);
+    sd_event_source_disable_unref(m->decide);
+    sd_event_source_disable_unref(m->watch);
+    ctl_server_free(m->ctl);
+    state_free(m->state);
+    host_free(m->host);
+    conf_free(m->conf);
+    sd_event_unref(m->ev);
+    free(m);
+}
+
+void mgr_reload(struct mgr *m)
+{
+    struct conf *c;
+    struct host *h = NULL;
+    const struct conf_host *old;
+
+    if (!m->conf->path) {
+        log_info("reload: running on built-in defaults, nothing to reload");
+        return;
+    }
+    if (conf_load(m->conf->path, &c) < 0) {
+        log_err("reload: %s is not valid; keeping the running configuration", m->conf->path);
+        return;
+    }
+    if (mgr_open_host(m, c, &h) < 0) {
+        log_err("reload: keeping the running configuration");
+        conf_free(c);
+        return;
+    }
+    old = &m->conf->host;
+    if (strcmp(old->control_socket, c->host.control_socket) != 0 ||
+        strcmp(old->state_file, c->host.state_file) != 0)
+        log_warn("reload: control_socket and state_file changes take effect at the next start");
+    free(c->host.control_socket);
+    free(c->host.state_file);
+    c->host.control_socket = strdup(old->control_socket);
+    c->host.state_file = strdup(old->state_file);
+    host_free(m->host);
+    m->host = h;
+    if (strcmp(old->socket_dir, c->host.socket_dir) != 0) {
+        conf_free(m->conf);
+        m->conf = c;
+        mgr_watch(m);
+    } else {
+        conf_free(m->conf);
+        m->conf = c;
+    }
+    log_notice("reload: %s applied", c->path);
+}

@@ -1,0 +1,173 @@
+/* policy.c: policy v1 (see policy.h).
+ *
+ * Each VM's wanted size is its need clamped to [min, max]. Memory is given
+ * back to a guest at once (it hurts now); it is taken away in bounded steps
+ * while the host has plenty (inputs lag, and a mistake should be small),
+ * and at once, from the VMs with the most unused memory first, when the
+ * host is tight or critical. A VM is never inflated on stats we cannot
+ * trust, while paused, or while the guest has not caught up with the last
+ * step: the next step starts from the observed actual, not the request. */
+#include "policy.h"
+
+static uint64_t clamp_u64(uint64_t v, uint64_t lo, uint64_t hi)
+{
+    if (lo > hi)
+        lo = hi;
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* A first opinion for one VM, without regard to the others. */
+static struct policy_decision decide_one(const struct policy_host *h, const struct policy_vm *v)
+{
+    uint64_t held = clamp_u64(v->target_bytes, v->min_bytes, v->max_bytes);
+    uint64_t want, floor;
+
+    if (!v->running)
+        return (struct policy_decision){v->target_bytes, POLICY_NOT_RUNNING};
+    if (!v->known)
+        return (struct policy_decision){held, held != v->target_bytes ? POLICY_CLAMP
+                                                                      : POLICY_UNKNOWN_STATS};
+    want = clamp_u64(v->need_bytes, v->min_bytes, v->max_bytes);
+    if (v->pressure) {
+        /* The guest is hurting now: at least its need, and at least one
+         * step above what it has, so that a guest whose need we
+         * underestimate (page-cache thrash) still gets room. */
+        want = clamp_u64(max_u64(want, v->actual_bytes + h->step_bytes), v->min_bytes,
+                         v->max_bytes);
+        if (want > held)
+            return (struct policy_decision){want, POLICY_DEFLATE_PRESSURE};
+    }
+    if (want > held) {
+        if (want - held < h->deadband_bytes && held == v->target_bytes)
+            return (struct policy_decision){held, POLICY_STEADY};
+        return (struct policy_decision){want, POLICY_DEFLATE_NEED};
+    }
+    if (held != v->target_bytes)
+        return (struct policy_decision){held, POLICY_CLAMP};
+    if (held - want < h->deadband_bytes)
+        return (struct policy_decision){held, POLICY_STEADY};
+    if (v->cooldown)
+        return (struct policy_decision){held, POLICY_COOLDOWN};
+    /* Never ask for more than one step below what the guest has shown. */
+    floor = v->actual_bytes > h->step_bytes ? v->actual_bytes - h->step_bytes : 0;
+    want = min_u64(held, max_u64(want, floor));
+    if (held - want < h->deadband_bytes)
+        return (struct policy_decision){held, POLICY_INFLATING};
+    return (struct policy_decision){want, POLICY_INFLATE_IDLE};
+}
+
+static uint64_t unused_bytes(const struct policy_vm *v)
+{
+    uint64_t want = clamp_u64(v->need_bytes, v->min_bytes, v->max_bytes);
+    uint64_t have = min_u64(v->actual_bytes, v->target_bytes);
+
+    return have > want ? have - want : 0;
+}
+
+/* Host tight or critical: reclaim what the host asks for from the VMs
+ * with the most unused memory first, each down to its want at once; on
+ * critical, everything unused. The others keep their plenty-time step. */
+static void reclaim(const struct policy_host *h, size_t n, const struct policy_vm *vms,
+                    struct policy_decision *out)
+{
+    uint64_t deficit = h->reclaim_bytes;
+    bool cand[n];
+
+    for (size_t i = 0; i < n; i++)
+        cand[i] = (out[i].reason == POLICY_INFLATE_IDLE || out[i].reason == POLICY_INFLATING) &&
+                  unused_bytes(&vms[i]) >= h->deadband_bytes;
+    while (deficit > 0 || h->state == HOST_CRITICAL) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++)
+            if (cand[i] && (best == n || unused_bytes(&vms[i]) > unused_bytes(&vms[best])))
+                best = i;
+        if (best == n)
+            break;
+        cand[best] = false;
+        deficit -= min_u64(deficit, unused_bytes(&vms[best]));
+        out[best].target_bytes = clamp_u64(vms[best].need_bytes, vms[best].min_bytes,
+                                           vms[best].max_bytes);
+        out[best].reason = POLICY_INFLATE_RECLAIM;
+    }
+}
+
+/* What a new target costs the host beyond what the guest holds now. */
+static int64_t growth_bytes(const struct policy_vm *v, const struct policy_decision *d)
+{
+    uint64_t holds = max_u64(v->actual_bytes, clamp_u64(v->target_bytes, v->min_bytes, v->max_bytes));
+
+    return d->target_bytes > holds ? (int64_t)(d->target_bytes - holds) : 0;
+}
+
+/* Growth is paid from headroom: guests under pressure first and always
+ * (a guest OOM now is certain harm, the host's reserve is there for it);
+ * plain need only while it fits. Memory being reclaimed this tick is not
+ * counted: it is not free until the guests have inflated. */
+static void grant_growth(const struct policy_vm *vms, size_t n, struct policy_decision *out,
+                         int64_t budget)
+{
+    for (size_t i = 0; i < n; i++)
+        if (out[i].reason == POLICY_DEFLATE_PRESSURE)
+            budget -= growth_bytes(&vms[i], &out[i]);
+    for (size_t i = 0; i < n; i++) {
+        int64_t grow;
+
+        if (out[i].reason != POLICY_DEFLATE_NEED)
+            continue;
+        grow = growth_bytes(&vms[i], &out[i]);
+        if (grow <= budget) {
+            budget -= grow;
+        } else {
+            out[i].target_bytes = clamp_u64(vms[i].target_bytes, vms[i].min_bytes, vms[i].max_bytes);
+            out[i].reason = POLICY_DEFLATE_DEFERRED;
+        }
+    }
+}
+
+void policy_decide(const struct policy_host *h, size_t n, const struct policy_vm *vms,
+                   struct policy_decision *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = decide_one(h, &vms[i]);
+    if (h->state != HOST_PLENTY)
+        reclaim(h, n, vms, out);
+    grant_growth(vms, n, out, h->headroom_bytes);
+}
+
+const char *policy_reason_str(enum policy_reason r)
+{
+    switch (r) {
+    case POLICY_STEADY: return "steady";
+    case POLICY_NOT_RUNNING: return "not running";
+    case POLICY_UNKNOWN_STATS: return "no fresh guest stats";
+    case POLICY_INFLATE_IDLE: return "reclaiming unused memory";
+    case POLICY_INFLATE_RECLAIM: return "host tight: reclaiming unused memory";
+    case POLICY_INFLATING: return "waiting for the guest to inflate";
+    case POLICY_COOLDOWN: return "cooldown after pressure";
+    case POLICY_DEFLATE_NEED: return "guest needs more memory";
+    case POLICY_DEFLATE_PRESSURE: return "guest under pressure";
+    case POLICY_DEFLATE_DEFERRED: return "needs more, host has no headroom";
+    case POLICY_CLAMP: return "target outside [min, max]";
+    }
+    return "?";
+}
+
+const char *host_state_str(enum host_state s)
+{
+    switch (s) {
+    case HOST_PLENTY: return "plenty";
+    case HOST_TIGHT: return "tight";
+    case HOST_CRITICAL: return "critical";
+    }
+    return "?";
+}

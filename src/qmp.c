@@ -1,0 +1,564 @@
+/* qmp.c: QMP client (see qmp.h). */
+#include "qmp.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* ---- the pure part ---------------------------------------------------- */
+
+int qmp_classify(json_object *obj, struct qmp_msg *out)
+{
+    struct qmp_msg m = {0};
+    json_object *v, *id;
+
+    if (!json_object_is_type(obj, json_type_object))
+        return -EBADMSG;
+    if (json_object_object_get_ex(obj, "id", &id) && json_object_is_type(id, json_type_int)) {
+        m.has_id = true;
+        m.id = json_object_get_uint64(id);
+    }
+    if (json_object_object_get_ex(obj, "QMP", &v)) {
+        m.type = QMP_MSG_GREETING;
+    } else if (json_object_object_get_ex(obj, "return", &v)) {
+        m.type = QMP_MSG_RETURN;
+        m.ret = v;
+    } else if (json_object_object_get_ex(obj, "error", &v)) {
+        json_object *cls, *desc;
+        if (!json_object_object_get_ex(v, "class", &cls) ||
+            !json_object_is_type(cls, json_type_string))
+            return -EBADMSG;
+        m.type = QMP_MSG_ERROR;
+        m.err_class = json_object_get_string(cls);
+        m.err_desc = json_object_object_get_ex(v, "desc", &desc) &&
+                             json_object_is_type(desc, json_type_string)
+                         ? json_object_get_string(desc)
+                         : "";
+    } else if (json_object_object_get_ex(obj, "event", &v) &&
+               json_object_is_type(v, json_type_string)) {
+        m.type = QMP_MSG_EVENT;
+        m.event = json_object_get_string(v);
+        if (!json_object_object_get_ex(obj, "data", &m.data))
+            m.data = NULL;
+    } else {
+        return -EBADMSG;
+    }
+    *out = m;
+    return 0;
+}
+
+uint64_t qmp_u64(json_object *obj, const char *key)
+{
+    json_object *v;
+    int64_t s;
+
+    if (!obj || !json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_int))
+        return QMP_UNKNOWN;
+    /* json-c keeps values above INT64_MAX as uint64; get_int64 saturates
+     * them, so negatives are told apart from huge values this way. */
+    s = json_object_get_int64(v);
+    if (s < 0)
+        return QMP_UNKNOWN;
+    return json_object_get_uint64(v);
+}
+
+int qmp_guest_stats_parse(json_object *ret, struct qmp_guest_stats *out)
+{
+    json_object *stats;
+    uint64_t last;
+
+    if (!ret || !json_object_object_get_ex(ret, "stats", &stats) ||
+        !json_object_is_type(stats, json_type_object))
+        return -EBADMSG;
+    last = qmp_u64(ret, "last-update");
+    *out = (struct qmp_guest_stats){
+        .last_update_s = last == QMP_UNKNOWN ? 0 : last,
+        .swap_in_bytes = qmp_u64(stats, "stat-swap-in"),
+        .swap_out_bytes = qmp_u64(stats, "stat-swap-out"),
+        .major_faults = qmp_u64(stats, "stat-major-faults"),
+        .minor_faults = qmp_u64(stats, "stat-minor-faults"),
+        .free_bytes = qmp_u64(stats, "stat-free-memory"),
+        .total_bytes = qmp_u64(stats, "stat-total-memory"),
+        .avail_bytes = qmp_u64(stats, "stat-available-memory"),
+        .disk_caches_bytes = qmp_u64(stats, "stat-disk-caches"),
+        .oom_kills = qmp_u64(stats, "stat-oom-kills"),
+        .alloc_stalls = qmp_u64(stats, "stat-alloc-stalls"),
+    };
+    return 0;
+}
+
+struct qmp_reader {
+    char *line;
+    size_t len, cap;
+    json_tokener *tok;
+};
+
+struct qmp_reader *qmp_reader_new(void)
+{
+    struct qmp_reader *r = calloc(1, sizeof(*r));
+
+    if (!r)
+        return NULL;
+    r->tok = json_tokener_new_ex(QMP_DEPTH_MAX);
+    if (!r->tok) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void qmp_reader_free(struct qmp_reader *r)
+{
+    if (!r)
+        return;
+    json_tokener_free(r->tok);
+    free(r->line);
+    free(r);
+}
+
+static int reader_line(struct qmp_reader *r, qmp_reader_fn fn, void *userdata, const char **why)
+{
+    json_object *obj;
+    size_t len = r->len;
+    int ret;
+
+    while (len > 0 && (r->line[len - 1] == '\r' || r->line[len - 1] == ' '))
+        len--;
+    if (len == 0)
+        return 0;
+    json_tokener_reset(r->tok);
+    obj = json_tokener_parse_ex(r->tok, r->line, (int)len);
+    if (!obj || json_tokener_get_parse_end(r->tok) != len) {
+        enum json_tokener_error e = json_tokener_get_error(r->tok);
+        json_object_put(obj);
+        *why = e == json_tokener_error_depth ? "message nested too deeply" : "a line that is not JSON";
+        return -EBADMSG;
+    }
+    ret = fn(obj, userdata);
+    json_object_put(obj);
+    if (ret < 0)
+        *why = "not a QMP message";
+    return ret;
+}
+
+int qmp_reader_feed(struct qmp_reader *r, const char *buf, size_t len, qmp_reader_fn fn,
+                    void *userdata, const char **why)
+{
+    while (len > 0) {
+        const char *nl = memchr(buf, '\n', len);
+        size_t chunk = nl ? (size_t)(nl - buf) : len;
+        int ret;
+
+        if (r->len + chunk > QMP_LINE_MAX) {
+            *why = "a line longer than 1 MiB";
+            return -EMSGSIZE;
+        }
+        if (r->len + chunk + 1 > r->cap) {
+            size_t cap = r->cap ? r->cap : 4096;
+            char *p;
+            while (cap < r->len + chunk + 1)
+                cap *= 2;
+            p = realloc(r->line, cap);
+            if (!p) {
+                *why = "out of memory";
+                return -ENOMEM;
+            }
+            r->line = p;
+            r->cap = cap;
+        }
+        memcpy(r->line + r->len, buf, chunk);
+        r->len += chunk;
+        if (!nl)
+            break;
+        ret = reader_line(r, fn, userdata, why);
+        r->len = 0;
+        if (ret < 0)
+            return ret;
+        buf += chunk + 1;
+        len -= chunk + 1;
+    }
+    return 0;
+}
+
+/* ---- the connection ----------------------------------------------------- */
+
+enum qmp_state { QMP_CLOSED, QMP_CONNECTING, QMP_GREETING, QMP_CAPS, QMP_READY };
+
+struct qmp_pending {
+    struct qmp_pending *next;
+    uint64_t id;
+    uint64_t deadline_ms;
+    char cmd[48];
+    qmp_reply_fn fn;
+    void *userdata;
+};
+
+struct qmp {
+    sd_event *ev;
+    char *path;
+    char *name;
+    const struct qmp_ops *ops;
+    void *userdata;
+
+    enum qmp_state state;
+    int fd;
+    pid_t pid;
+    sd_event_source *io;
+    sd_event_source *timer;
+    struct qmp_reader *reader;
+    char *out;
+    size_t out_len, out_cap;
+    uint64_t next_id;
+    struct qmp_pending *pending, **pending_tail;
+    /* Bumped on every close, so a callback can tell that the connection
+     * it was dispatched from is gone. */
+    uint64_t generation;
+};
+
+/* The timer follows the oldest pending command (all share one timeout,
+ * so the head of the FIFO is the earliest deadline). While greeting, it
+ * keeps the deadline qmp_connect() set. */
+static void qmp_arm_timer(struct qmp *q)
+{
+    if (q->pending) {
+        sd_event_source_set_time(q->timer, q->pending->deadline_ms * 1000);
+        sd_event_source_set_enabled(q->timer, SD_EVENT_ONESHOT);
+    } else if (q->state != QMP_GREETING) {
+        sd_event_source_set_enabled(q->timer, SD_EVENT_OFF);
+    }
+}
+
+static void qmp_drop_pending(struct qmp *q)
+{
+    while (q->pending) {
+        struct qmp_pending *p = q->pending;
+        q->pending = p->next;
+        free(p);
+    }
+    q->pending_tail = &q->pending;
+}
+
+void qmp_close(struct qmp *q, int err, const char *why)
+{
+    bool notify = q->state != QMP_CLOSED;
+
+    q->io = sd_event_source_disable_unref(q->io);
+    sd_event_source_set_enabled(q->timer, SD_EVENT_OFF);
+    if (q->fd >= 0)
+        close(q->fd);
+    q->fd = -1;
+    q->state = QMP_CLOSED;
+    q->out_len = 0;
+    q->pid = 0;
+    q->generation++;
+    qmp_drop_pending(q);
+    qmp_reader_free(q->reader);
+    q->reader = NULL;
+    if (notify && q->ops->closed)
+        q->ops->closed(q, err, why, q->userdata);
+}
+
+static int qmp_flush(struct qmp *q)
+{
+    while (q->out_len > 0) {
+        ssize_t n = send(q->fd, q->out, q->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            return -errno;
+        }
+        memmove(q->out, q->out + n, q->out_len - (size_t)n);
+        q->out_len -= (size_t)n;
+    }
+    return sd_event_source_set_io_events(q->io, EPOLLIN | (q->out_len ? EPOLLOUT : 0));
+}
+
+static int qmp_queue(struct qmp *q, const char *s, size_t len)
+{
+    if (q->out_len + len > q->out_cap) {
+        size_t cap = q->out_cap ? q->out_cap : 1024;
+        char *p;
+        while (cap < q->out_len + len)
+            cap *= 2;
+        p = realloc(q->out, cap);
+        if (!p)
+            return -ENOMEM;
+        q->out = p;
+        q->out_cap = cap;
+    }
+    memcpy(q->out + q->out_len, s, len);
+    q->out_len += len;
+    return qmp_flush(q);
+}
+
+static int qmp_send(struct qmp *q, const char *cmd, json_object *args, qmp_reply_fn fn,
+                    void *userdata)
+{
+    struct qmp_pending *p;
+    json_object *msg;
+    const char *s;
+    size_t len;
+    int r;
+
+    p = calloc(1, sizeof(*p));
+    msg = json_object_new_object();
+    if (!p || !msg) {
+        free(p);
+        json_object_put(msg);
+        json_object_put(args);
+        return -ENOMEM;
+    }
+    p->id = ++q->next_id;
+    p->deadline_ms = now_ms() + QMP_COMMAND_TIMEOUT_MS;
+    snprintf(p->cmd, sizeof(p->cmd), "%s", cmd);
+    p->fn = fn;
+    p->userdata = userdata;
+    json_object_object_add(msg, "execute", json_object_new_string(cmd));
+    if (args)
+        json_object_object_add(msg, "arguments", args);
+    json_object_object_add(msg, "id", json_object_new_uint64(p->id));
+    s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
+    len = strlen(s);
+    r = qmp_queue(q, s, len);
+    if (r == 0)
+        r = qmp_queue(q, "\n", 1);
+    json_object_put(msg);
+    if (r < 0) {
+        free(p);
+        return r;
+    }
+    *q->pending_tail = p;
+    q->pending_tail = &p->next;
+    qmp_arm_timer(q);
+    return 0;
+}
+
+int qmp_command(struct qmp *q, const char *cmd, json_object *args, qmp_reply_fn fn, void *userdata)
+{
+    int r;
+
+    if (q->state != QMP_READY) {
+        json_object_put(args);
+        return -ENOTCONN;
+    }
+    r = qmp_send(q, cmd, args, fn, userdata);
+    if (r < 0 && r != -ENOMEM) {
+        qmp_close(q, r, "write failed");
+        return -ENOTCONN;
+    }
+    return r;
+}
+
+static void qmp_caps_reply(struct qmp *q, const struct qmp_msg *m, void *userdata)
+{
+    if (m->type == QMP_MSG_ERROR) {
+        qmp_close(q, -EPROTO, "qmp_capabilities was refused");
+        return;
+    }
+    q->state = QMP_READY;
+    if (q->ops->ready)
+        q->ops->ready(q, q->userdata);
+}
+
+static int qmp_dispatch(json_object *obj, void *userdata)
+{
+    struct qmp *q = userdata;
+    struct qmp_pending **pp, *p;
+    struct qmp_msg m;
+
+    if (qmp_classify(obj, &m) < 0)
+        return -EBADMSG;
+    switch (m.type) {
+    case QMP_MSG_GREETING:
+        if (q->state != QMP_GREETING)
+            return -EBADMSG;
+        q->state = QMP_CAPS;
+        return qmp_send(q, "qmp_capabilities", NULL, qmp_caps_reply, NULL);
+    case QMP_MSG_EVENT:
+        if (q->state == QMP_READY && q->ops->event)
+            q->ops->event(q, &m, q->userdata);
+        return 0;
+    case QMP_MSG_RETURN:
+    case QMP_MSG_ERROR:
+        break;
+    }
+    if (q->state == QMP_GREETING)
+        return -EBADMSG;
+    for (pp = &q->pending; *pp; pp = &(*pp)->next)
+        if (m.has_id && (*pp)->id == m.id)
+            break;
+    if (!*pp) {
+        log_debug("vm %s: dropped a reply with an unknown id", q->name);
+        return 0;
+    }
+    p = *pp;
+    *pp = p->next;
+    if (!*pp)
+        q->pending_tail = pp;
+    qmp_arm_timer(q);
+    if (p->fn)
+        p->fn(q, &m, p->userdata);
+    free(p);
+    return 0;
+}
+
+static int qmp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+    struct qmp *q = userdata;
+    char buf[16384];
+
+    if (revents & EPOLLOUT) {
+        int r = qmp_flush(q);
+        if (r < 0) {
+            qmp_close(q, r, "write failed");
+            return 0;
+        }
+    }
+    if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        return 0;
+    for (;;) {
+        uint64_t gen = q->generation;
+        const char *why = NULL;
+        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        int r;
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return 0;
+        if (n <= 0) {
+            qmp_close(q, n == 0 ? -ECONNRESET : -errno,
+                      n == 0 ? "QEMU closed the connection" : "read failed");
+            return 0;
+        }
+        r = qmp_reader_feed(q->reader, buf, (size_t)n, qmp_dispatch, q, &why);
+        if (q->generation != gen)
+            return 0; /* closed by a callback */
+        if (r < 0) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "protocol error: %s", why ? why : strerror(-r));
+            qmp_close(q, r, msg);
+            return 0;
+        }
+    }
+}
+
+static int qmp_on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    struct qmp *q = userdata;
+    char msg[128];
+
+    if (q->state == QMP_GREETING || q->state == QMP_CONNECTING) {
+        qmp_close(q, -ETIMEDOUT, "no QMP greeting within 3 s (socket held by another client, or not QEMU)");
+        return 0;
+    }
+    if (q->pending && q->pending->deadline_ms <= now_ms() + 1) {
+        snprintf(msg, sizeof(msg), "no reply to %s within %d s", q->pending->cmd,
+                 QMP_COMMAND_TIMEOUT_MS / 1000);
+        qmp_close(q, -ETIMEDOUT, msg);
+        return 0;
+    }
+    qmp_arm_timer(q);
+    return 0;
+}
+
+int qmp_new(sd_event *ev, const char *path, const char *name, const struct qmp_ops *ops,
+            void *userdata, struct qmp **out)
+{
+    struct qmp *q = calloc(1, sizeof(*q));
+    int r;
+
+    if (!q)
+        return -ENOMEM;
+    q->ev = sd_event_ref(ev);
+    q->path = strdup(path);
+    q->name = strdup(name);
+    q->ops = ops;
+    q->userdata = userdata;
+    q->fd = -1;
+    q->pending_tail = &q->pending;
+    if (!q->path || !q->name) {
+        qmp_free(q);
+        return -ENOMEM;
+    }
+    r = sd_event_add_time(ev, &q->timer, CLOCK_MONOTONIC, UINT64_MAX, 10 * 1000, qmp_on_timer, q);
+    if (r < 0) {
+        qmp_free(q);
+        return r;
+    }
+    sd_event_source_set_enabled(q->timer, SD_EVENT_OFF);
+    *out = q;
+    return 0;
+}
+
+void qmp_free(struct qmp *q)
+{
+    if (!q)
+        return;
+    q->ops = &(const struct qmp_ops){0};
+    qmp_close(q, 0, NULL);
+    sd_event_source_disable_unref(q->timer);
+    sd_event_unref(q->ev);
+    free(q->out);
+    free(q->path);
+    free(q->name);
+    free(q);
+}
+
+int qmp_connect(struct qmp *q)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    int r;
+
+    if (q->state != QMP_CLOSED)
+        return -EALREADY;
+    if (strlen(q->path) >= sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    strcpy(sa.sun_path, q->path);
+    q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (q->fd < 0)
+        return -errno;
+    /* A unix stream connect completes or fails at once; EAGAIN means the
+     * listener's backlog is full, which we treat as a failed attempt. */
+    if (connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        r = -errno;
+        close(q->fd);
+        q->fd = -1;
+        return r;
+    }
+    if (getsockopt(q->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+        q->pid = cred.pid;
+    q->reader = qmp_reader_new();
+    r = q->reader ? sd_event_add_io(q->ev, &q->io, q->fd, EPOLLIN, qmp_on_io, q) : -ENOMEM;
+    if (r < 0) {
+        qmp_reader_free(q->reader);
+        q->reader = NULL;
+        close(q->fd);
+        q->fd = -1;
+        return r;
+    }
+    q->state = QMP_GREETING;
+    sd_event_source_set_time(q->timer, (now_ms() + QMP_GREETING_TIMEOUT_MS) * 1000);
+    sd_event_source_set_enabled(q->timer, SD_EVENT_ONESHOT);
+    return 0;
+}
+
+bool qmp_is_ready(const struct qmp *q)
+{
+    return q->state == QMP_READY;
+}
+
+pid_t qmp_peer_pid(const struct qmp *q)
+{
+    return q->pid;
+}

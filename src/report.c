@@ -1,0 +1,74 @@
+/* report.c: the status snapshot (see report.h). */
+#include "report.h"
+
+static void add_u64(json_object *o, const char *key, bool known, uint64_t v)
+{
+    json_object_object_add(o, key, known ? json_object_new_uint64(v) : NULL);
+}
+
+static json_object *report_host(const struct report_view *v)
+{
+    json_object *h = json_object_new_object();
+    const struct host_estimate *e = v->est;
+
+    json_object_object_add(h, "state", json_object_new_string(v->have_host ? host_state_str(e->state)
+                                                                           : "unknown"));
+    json_object_object_add(h, "cgroup", v->cgroup_dir ? json_object_new_string(v->cgroup_dir) : NULL);
+    add_u64(h, "budget_bytes", v->have_host, e->budget_bytes);
+    add_u64(h, "reserve_bytes", v->have_host, e->reserve_bytes);
+    add_u64(h, "used_bytes", v->have_host, e->used_bytes);
+    json_object_object_add(h, "headroom_bytes", json_object_new_int64(e->headroom_bytes));
+    json_object_object_add(h, "psi_some_avg10", json_object_new_double(e->psi_some_avg10));
+    json_object_object_add(h, "psi_full_avg10", json_object_new_double(e->psi_full_avg10));
+    add_u64(h, "mem_total_bytes", v->have_host, v->host->mem.total_kib * 1024);
+    add_u64(h, "mem_available_bytes", v->have_host, v->host->mem.avail_kib * 1024);
+    add_u64(h, "swap_in_pages_total", v->have_host, v->host->vmstat.pswpin);
+    add_u64(h, "swap_out_pages_total", v->have_host, v->host->vmstat.pswpout);
+    add_u64(h, "cgroup_oom_kills_total", v->host->has_cgroup, v->host->cgroup.oom_kills);
+    return h;
+}
+
+static json_object *report_vm(const struct report_view *v, const struct vm *vm)
+{
+    json_object *o = json_object_new_object();
+    struct conf_vm cv = conf_vm_get(v->conf, vm->name);
+    uint64_t max = conf_size_resolve(&cv.max, vm->size_bytes);
+    bool sized = vm->size_bytes > 0;
+
+    json_object_object_add(o, "name", json_object_new_string(vm->name));
+    json_object_object_add(o, "state", json_object_new_string(vm_conn_str(vm->conn)));
+    json_object_object_add(o, "runstate", json_object_new_string(vm->runstate));
+    json_object_object_add(o, "error", vm->last_error[0] ? json_object_new_string(vm->last_error) : NULL);
+    json_object_object_add(o, "pid", vm->pid ? json_object_new_int(vm->pid) : NULL);
+    add_u64(o, "size_bytes", sized, vm->size_bytes);
+    add_u64(o, "min_bytes", sized, conf_size_resolve(&cv.min, max));
+    add_u64(o, "max_bytes", sized, max);
+    json_object_object_add(o, "buffer_pct", json_object_new_int((int)cv.buffer_pct));
+    json_object_object_add(o, "shares", json_object_new_int((int)cv.shares));
+    add_u64(o, "actual_bytes", vm->obs.have_actual, vm->obs.actual_bytes);
+    add_u64(o, "target_bytes", vm->target_set, vm->target_bytes);
+    add_u64(o, "used_bytes", vm->est.known, vm->est.used_bytes);
+    add_u64(o, "available_bytes", vm->est.known, vm->est.avail_bytes);
+    add_u64(o, "need_bytes", vm->est.known, vm->est.need_bytes);
+    add_u64(o, "rss_bytes", vm->rss_bytes > 0, vm->rss_bytes);
+    json_object_object_add(o, "stats", json_object_new_string(vm->est.known ? "ok" : vm->est.why_unknown
+                                                                   ? vm->est.why_unknown : "none"));
+    json_object_object_add(o, "pressure", vm->est.pressure ? json_object_new_string(vm->est.pressure_why)
+                                                           : NULL);
+    json_object_object_add(o, "decision", json_object_new_string(policy_reason_str(vm->reason)));
+    json_object_object_add(o, "last_change", json_object_new_string(vm->last_change));
+    return o;
+}
+
+json_object *report_status(const struct report_view *v)
+{
+    json_object *root = json_object_new_object(), *vms = json_object_new_array();
+
+    json_object_object_add(root, "dry_run", json_object_new_boolean(v->dry_run));
+    json_object_object_add(root, "interval_ms", json_object_new_uint64(v->conf->host.interval_ms));
+    json_object_object_add(root, "host", report_host(v));
+    for (size_t i = 0; i < v->n_vms; i++)
+        json_object_array_add(vms, report_vm(v, v->vms[i]));
+    json_object_object_add(root, "vms", vms);
+    return root;
+}

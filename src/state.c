@@ -1,0 +1,131 @@
+/* state.c: persisted targets (see state.h). */
+#include "state.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct state {
+    char *path;
+    json_object *vms;  /* NAME -> {"target_bytes", "pid"} */
+    bool dirty;
+};
+
+static json_object *state_parse(const char *path, const char *text)
+{
+    json_object *root = json_tokener_parse(text), *version, *vms;
+
+    if (!root || !json_object_is_type(root, json_type_object)) {
+        log_err("%s: not a JSON object", path);
+    } else if (!json_object_object_get_ex(root, "version", &version) ||
+               json_object_get_int(version) != STATE_VERSION) {
+        log_err("%s: unknown version (want %d)", path, STATE_VERSION);
+    } else if (!json_object_object_get_ex(root, "vms", &vms) ||
+               !json_object_is_type(vms, json_type_object)) {
+        log_err("%s: no \"vms\" object", path);
+    } else {
+        json_object_get(vms);
+        json_object_put(root);
+        return vms;
+    }
+    json_object_put(root);
+    return NULL;
+}
+
+int state_load(const char *path, struct state **out)
+{
+    struct state *st = calloc(1, sizeof(*st));
+    static char text[1 << 20];
+    int r;
+
+    if (!st || !(st->path = strdup(path))) {
+        free(st);
+        return -ENOMEM;
+    }
+    r = read_file(path, text, sizeof(text));
+    if (r >= 0) {
+        st->vms = state_parse(path, text);
+        if (!st->vms) {
+            char bad[4096];
+            snprintf(bad, sizeof(bad), "%s.bad", path);
+            rename(path, bad);
+            log_err("%s: set aside as %s; VMs are adopted at their current size", path, bad);
+        }
+    } else if (r != -ENOENT) {
+        log_err("%s: cannot read: %s; VMs are adopted at their current size", path, strerror(-r));
+    }
+    if (!st->vms)
+        st->vms = json_object_new_object();
+    *out = st;
+    return 0;
+}
+
+void state_free(struct state *st)
+{
+    if (!st)
+        return;
+    json_object_put(st->vms);
+    free(st->path);
+    free(st);
+}
+
+int state_get(const struct state *st, const char *vm, pid_t pid, uint64_t *target_bytes)
+{
+    json_object *e, *t, *p;
+
+    if (!json_object_object_get_ex(st->vms, vm, &e) ||
+        !json_object_object_get_ex(e, "target_bytes", &t) ||
+        !json_object_object_get_ex(e, "pid", &p) || !json_object_is_type(t, json_type_int) ||
+        json_object_get_int64(p) != pid || json_object_get_int64(t) <= 0)
+        return 0;
+    *target_bytes = json_object_get_uint64(t);
+    return 1;
+}
+
+void state_set(struct state *st, const char *vm, pid_t pid, uint64_t target_bytes)
+{
+    uint64_t old;
+    json_object *e;
+
+    if (state_get(st, vm, pid, &old) && old == target_bytes)
+        return;
+    e = json_object_new_object();
+    json_object_object_add(e, "target_bytes", json_object_new_uint64(target_bytes));
+    json_object_object_add(e, "pid", json_object_new_int64(pid));
+    json_object_object_add(st->vms, vm, e);
+    st->dirty = true;
+}
+
+void state_forget(struct state *st, const char *vm)
+{
+    if (json_object_object_get_ex(st->vms, vm, NULL)) {
+        json_object_object_del(st->vms, vm);
+        st->dirty = true;
+    }
+}
+
+int state_save(struct state *st)
+{
+    json_object *root;
+    const char *s;
+    int r;
+
+    if (!st->dirty)
+        return 0;
+    root = json_object_new_object();
+    json_object_object_add(root, "version", json_object_new_int(STATE_VERSION));
+    json_object_object_add(root, "vms", json_object_get(st->vms));
+    s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
+    r = write_file_atomic(st->path, s, strlen(s));
+    json_object_put(root);
+    if (r < 0) {
+        log_err("%s: cannot save targets: %s", st->path, strerror(-r));
+        return r;
+    }
+    st->dirty = false;
+    return 0;
+}

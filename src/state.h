@@ -1,0 +1,25 @@
+/* state.h: targets that survive a restart of the daemon.
+ *
+ * A JSON file, {"version":1,"vms":{"NAME":{"target_bytes":N,"pid":P}}},
+ * written atomically whenever a target changes. A restarted daemon takes
+ * a VM's target from here, but only for the same QEMU process (pid): a
+ * VM started anew is adopted at its current size instead, so that neither
+ * start nor stop squeezes or releases a guest by accident. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define STATE_VERSION 1
+
+struct state;
+/* A missing file is an empty state. A corrupt one is logged, set aside as
+ * PATH.bad, and read as empty. Returns 0 or -ENOMEM. */
+int state_load(const char *path, struct state **out);
+void state_free(struct state *st);
+/* 1 and *target_bytes when known for this pid, else 0. */
+int state_get(const struct state *st, const char *vm, pid_t pid, uint64_t *target_bytes);
+void state_set(struct state *st, const char *vm, pid_t pid, uint64_t target_bytes);
+void state_forget(struct state *st, const char *vm);
+/* Writes the file if anything changed. Returns 0 or -errno (logged). */
+int state_save(struct state *st);

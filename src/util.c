@@ -1,0 +1,282 @@
+/* util.c: logging, human sizes, clocks, small file helpers. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <systemd/sd-journal.h>
+#include <time.h>
+#include <unistd.h>
+
+static int log_max_level = LOG_INFO;
+static bool log_journal;
+
+void log_setup(int max_level, bool use_journal)
+{
+    log_max_level = max_level;
+    log_journal = use_journal;
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+    static const char *const names[] = {
+        [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
+        [LOG_ERR] = "error",   [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+        [LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
+    };
+    va_list ap;
+
+    if (level > log_max_level)
+        return;
+    va_start(ap, fmt);
+    if (log_journal) {
+        sd_journal_printv(level, fmt, ap);
+    } else {
+        char line[2048];
+        vsnprintf(line, sizeof(line), fmt, ap);
+        fprintf(stderr, "balloond[%s]: %s\n", names[level & 7], line);
+    }
+    va_end(ap);
+}
+
+static int suffix_shift(const char *s, unsigned *shift)
+{
+    /* Accept "", "K", "KB", "KiB" (and M, G, T), case-insensitive. */
+    static const char units[] = "BKMGT";
+    const char *u;
+
+    if (*s == '\0') {
+        *shift = 0;
+        return 0;
+    }
+    u = strchr(units, toupper((unsigned char)*s));
+    if (!u)
+        return -EINVAL;
+    *shift = (unsigned)(u - units) * 10;
+    s++;
+    if (*shift == 0)
+        return *s == '\0' ? 0 : -EINVAL;
+    if (*s == 'i' || *s == 'I')
+        s++;
+    if (*s == 'b' || *s == 'B')
+        s++;
+    return *s == '\0' ? 0 : -EINVAL;
+}
+
+int size_parse(const char *s, uint64_t *out_bytes)
+{
+    char *end;
+    double v;
+    unsigned shift;
+    int r;
+
+    if (!s || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s)
+        return -EINVAL;
+    r = suffix_shift(end, &shift);
+    if (r < 0)
+        return r;
+    v = ldexp(v, (int)shift);
+    if (!(v < 18446744073709551615.0))
+        return -ERANGE;
+    *out_bytes = (uint64_t)v;
+    return 0;
+}
+
+int size_or_pct_parse(const char *s, uint64_t *out_bytes, unsigned *out_pct, bool *out_is_pct)
+{
+    size_t len = s ? strlen(s) : 0;
+    int r;
+
+    if (len > 1 && s[len - 1] == '%') {
+        char digits[16];
+        uint64_t pct;
+        if (len - 1 >= sizeof(digits))
+            return -ERANGE;
+        memcpy(digits, s, len - 1);
+        digits[len - 1] = '\0';
+        if (parse_u64(digits, &pct) < 0)
+            return -EINVAL;
+        if (pct > 100)
+            return -ERANGE;
+        *out_pct = (unsigned)pct;
+        *out_is_pct = true;
+        return 0;
+    }
+    r = size_parse(s, out_bytes);
+    if (r < 0)
+        return r;
+    *out_is_pct = false;
+    return 0;
+}
+
+int duration_parse(const char *s, uint64_t *out_ms)
+{
+    char *end;
+    double v, scale;
+
+    if (!s || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s)
+        return -EINVAL;
+    if (*end == '\0' || strcmp(end, "s") == 0)
+        scale = 1000;
+    else if (strcmp(end, "ms") == 0)
+        scale = 1;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+        scale = 60000;
+    else if (strcmp(end, "h") == 0)
+        scale = 3600000;
+    else
+        return -EINVAL;
+    v *= scale;
+    if (!(v < 1e15))
+        return -ERANGE;
+    *out_ms = (uint64_t)llround(v);
+    return 0;
+}
+
+const char *size_format(uint64_t bytes, char buf[SIZE_FMT_MAX])
+{
+    static const char units[] = "BKMGT";
+    double v = (double)bytes;
+    unsigned i = 0;
+
+    while (v >= 1024 && i < sizeof(units) - 2) {
+        v /= 1024;
+        i++;
+    }
+    if (i == 0)
+        snprintf(buf, SIZE_FMT_MAX, "%llu", (unsigned long long)bytes);
+    else if (v >= 100 || v == (double)(uint64_t)v)
+        snprintf(buf, SIZE_FMT_MAX, "%.0f%c", v, units[i]);
+    else
+        snprintf(buf, SIZE_FMT_MAX, "%.1f%c", v, units[i]);
+    return buf;
+}
+
+uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t wall_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec;
+}
+
+int read_file(const char *path, char *buf, size_t size)
+{
+    size_t len = 0;
+    int fd, r = 0;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    for (;;) {
+        ssize_t n;
+        if (len + 1 >= size) {
+            char probe;
+            n = read(fd, &probe, 1);
+            r = n == 0 ? 0 : -EFBIG;
+            break;
+        }
+        n = read(fd, buf + len, size - 1 - len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            r = -errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (r < 0)
+        return r;
+    buf[len] = '\0';
+    return (int)len;
+}
+
+int write_file(const char *path, const char *s)
+{
+    size_t len = strlen(s);
+    ssize_t n;
+    int fd, r = 0;
+
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    n = write(fd, s, len);
+    if (n < 0)
+        r = -errno;
+    else if ((size_t)n != len)
+        r = -EIO;
+    close(fd);
+    return r;
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len)
+{
+    char tmp[4096];
+    size_t off = 0;
+    int fd, r = 0;
+
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+        return -ENAMETOOLONG;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            r = -errno;
+            break;
+        }
+        off += (size_t)n;
+    }
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (close(fd) < 0 && r == 0)
+        r = -errno;
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0)
+        unlink(tmp);
+    return r;
+}
+
+int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (!s || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return -ERANGE;
+    if (errno || *end != '\0')
+        return -EINVAL;
+    *out = v;
+    return 0;
+}

@@ -1,0 +1,49 @@
+/* util.h: logging, human sizes, clocks and small file helpers shared by
+ * balloond and balloonctl. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <syslog.h>
+
+#define KIB 1024ULL
+#define MIB (1024ULL * 1024ULL)
+#define GIB (1024ULL * 1024ULL * 1024ULL)
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Log to stderr with a level prefix, or to the journal when log_setup()
+ * was asked to (and the journal is reachable). level is a syslog LOG_*. */
+void log_setup(int max_level, bool use_journal);
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* "512M", "4G", "1.5G", "100K", "4096" (bytes) -> bytes. Suffixes are
+ * binary (K=1024) and case-insensitive; an optional trailing "B"/"iB" is
+ * accepted ("512MiB", "512MB"). Returns 0 or -EINVAL / -ERANGE. */
+int size_parse(const char *s, uint64_t *out_bytes);
+/* Like size_parse, but also "20%": *out_pct gets 20 and *is_pct true. */
+int size_or_pct_parse(const char *s, uint64_t *out_bytes, unsigned *out_pct, bool *out_is_pct);
+/* "1s", "500ms", "2m", "10" (seconds) -> milliseconds. */
+int duration_parse(const char *s, uint64_t *out_ms);
+/* Human size, e.g. "512M", "1.5G", "0". Returns buf. */
+#define SIZE_FMT_MAX 16
+const char *size_format(uint64_t bytes, char buf[SIZE_FMT_MAX]);
+
+uint64_t now_ms(void);      /* CLOCK_MONOTONIC */
+uint64_t wall_now_s(void);  /* CLOCK_REALTIME, seconds */
+
+/* Read a whole small file into buf (NUL-terminated). Returns the length
+ * or -errno; -EFBIG when it does not fit. */
+int read_file(const char *path, char *buf, size_t size);
+/* Write a string to a file (sysfs knobs). Returns 0 or -errno. */
+int write_file(const char *path, const char *s);
+/* Write atomically: path.tmp, fsync, rename. Returns 0 or -errno. */
+int write_file_atomic(const char *path, const char *data, size_t len);
+
+/* strtoull on a whole token, with errors: 0 or -EINVAL/-ERANGE. */
+int parse_u64(const char *s, uint64_t *out);

@@ -1,0 +1,358 @@
+/* vm.c: one managed VM (see vm.h). */
+#include "vm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 30000
+
+static void vm_setup(struct vm *vm);
+
+static void vm_fail(struct vm *vm, const char *why)
+{
+    if (!vm->logged_failure || strcmp(vm->last_error, why) != 0)
+        log_warn("vm %s: %s; retrying", vm->name, why);
+    vm->logged_failure = true;
+    snprintf(vm->last_error, sizeof(vm->last_error), "%s", why);
+}
+
+static int vm_on_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    vm_start(userdata);
+    return 0;
+}
+
+static void vm_schedule_retry(struct vm *vm)
+{
+    vm->conn = VM_RETRY;
+    vm->obs.have_actual = false;
+    vm->obs.have_stats = false;
+    vm->obs.have_prev = false;
+    vm->backoff_ms = vm->backoff_ms ? vm->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (vm->backoff_ms > BACKOFF_MAX_MS)
+        vm->backoff_ms = BACKOFF_MAX_MS;
+    sd_event_source_set_time(vm->retry, (now_ms() + vm->backoff_ms) * 1000);
+    sd_event_source_set_enabled(vm->retry, SD_EVENT_ONESHOT);
+}
+
+static void vm_on_closed(struct qmp *q, int err, const char *why, void *userdata)
+{
+    struct vm *vm = userdata;
+
+    vm_fail(vm, why);
+    vm_schedule_retry(vm);
+}
+
+static void vm_on_event(struct qmp *q, const struct qmp_msg *ev, void *userdata)
+{
+    struct vm *vm = userdata;
+
+    if (strcmp(ev->event, "BALLOON_CHANGE") == 0) {
+        uint64_t actual = qmp_u64(ev->data, "actual");
+        if (actual != QMP_UNKNOWN) {
+            vm->obs.actual_bytes = actual;
+            vm->obs.have_actual = true;
+            vm->actual_at_ms = now_ms();
+        }
+    } else if (strcmp(ev->event, "STOP") == 0) {
+        vm->obs.running = false;
+        snprintf(vm->runstate, sizeof(vm->runstate), "paused");
+    } else if (strcmp(ev->event, "RESUME") == 0) {
+        vm->obs.running = true;
+        snprintf(vm->runstate, sizeof(vm->runstate), "running");
+    } else if (strcmp(ev->event, "SHUTDOWN") == 0) {
+        vm->obs.running = false;
+        snprintf(vm->runstate, sizeof(vm->runstate), "shutdown");
+    } else if (strcmp(ev->event, "RESET") == 0) {
+        /* The guest reboots: its driver (and stats) are gone until it
+         * loads again; never judge it on the old ones. */
+        vm->obs.have_stats = false;
+        vm->obs.have_prev = false;
+        log_info("vm %s: guest reset", vm->name);
+    }
+}
+
+static void vm_on_ready(struct qmp *q, void *userdata)
+{
+    struct vm *vm = userdata;
+
+    vm->pid = qmp_peer_pid(q);
+    vm_setup(vm);
+}
+
+static const struct qmp_ops vm_qmp_ops = {
+    .ready = vm_on_ready,
+    .event = vm_on_event,
+    .closed = vm_on_closed,
+};
+
+/* ---- setup: find the balloon, turn stats on ---------------------------- */
+
+static void vm_ready(struct vm *vm)
+{
+    if (vm->logged_failure || vm->conn != VM_READY)
+        log_info("vm %s: managed (pid %d, balloon %s)", vm->name, (int)vm->pid, vm->balloon_path);
+    vm->conn = VM_READY;
+    vm->logged_failure = false;
+    vm->last_error[0] = '\0';
+    vm->backoff_ms = 0;
+    vm_poll(vm);
+}
+
+static void vm_on_polling_set(struct qmp *q, const struct qmp_msg *m, void *userdata)
+{
+    struct vm *vm = userdata;
+
+    if (m->type == QMP_MSG_ERROR)
+        log_warn("vm %s: cannot enable guest stats polling: %s", vm->name, m->err_class);
+    vm_ready(vm);
+}
+
+static void vm_on_size(struct qmp *q, const struct qmp_msg *m, void *userdata)
+{
+    struct vm *vm = userdata;
+    uint64_t base = m->type == QMP_MSG_RETURN ? qmp_u64(m->ret, "base-memory") : QMP_UNKNOWN;
+    uint64_t plugged = m->type == QMP_MSG_RETURN ? qmp_u64(m->ret, "plugged-memory") : QMP_UNKNOWN;
+
+    if (base == QMP_UNKNOWN || base == 0) {
+        qmp_close(q, -EPROTO, "query-memory-size-summary gave no base-memory");
+        return;
+    }
+    vm->size_bytes = base + (plugged == QMP_UNKNOWN ? 0 : plugged);
+}
+
+static bool is_balloon_type(const char *type)
+{
+    return strncmp(type, "child<virtio-balloon", 20) == 0;
+}
+
+/* qom-list of a container: finds the first child that is a balloon. */
+static char *find_balloon(const char *container, json_object *list)
+{
+    size_t n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+
+    for (size_t i = 0; i < n; i++) {
+        json_object *it = json_object_array_get_idx(list, i), *name, *type;
+        char *path;
+        if (!json_object_object_get_ex(it, "name", &name) ||
+            !json_object_object_get_ex(it, "type", &type) ||
+            !is_balloon_type(json_object_get_string(type)))
+            continue;
+        if (asprintf(&path, "%s/%s", container, json_object_get_string(name)) < 0)
+            return NULL;
+        return path;
+    }
+    return NULL;
+}
+
+static void vm_after_balloon_found(struct vm *vm)
+{
+    json_object *args = json_object_new_object();
+
+    json_object_object_add(args, "path", json_object_new_string(vm->balloon_path));
+    json_object_object_add(args, "property", json_object_new_string("guest-stats-polling-interval"));
+    json_object_object_add(args, "value", json_object_new_int(VM_STATS_POLL_S));
+    qmp_command(vm->qmp, "query-memory-size-summary", NULL, vm_on_size, vm);
+    qmp_command(vm->qmp, "qom-set", args, vm_on_polling_set, vm);
+}
+
+static void vm_on_list_anon(struct qmp *q, const struct qmp_msg *m, void *userdata)
+{
+    struct vm *vm = userdata;
+
+    free(vm->balloon_path);
+    vm->balloon_path = m->type == QMP_MSG_RETURN ? find_balloon("/machine/peripheral-anon", m->ret) : NULL;
+    if (!vm->balloon_path) {
+        if (vm->conn != VM_NO_BALLOON)
+            log_err("vm %s: has no virtio-balloon device; not managed "
+                    "(start QEMU with -device virtio-balloon-pci,id=balloon0)", vm->name);
+        snprintf(vm->last_error, sizeof(vm->last_error), "no virtio-balloon device");
+        vm->conn = VM_NO_BALLOON;
+        return;
+    }
+    vm_after_balloon_found(vm);
+}
+
+static void vm_on_list_peripheral(struct qmp *q, const struct qmp_msg *m, void *userdata)
+{
+    struct vm *vm = userdata;
+    json_object *args;
+
+    free(vm->balloon_path);
+    vm->balloon_path = m->type == QMP_MSG_RETURN ? find_balloon("/machine/peripheral", m->ret) : NULL;
+    if (vm->balloon_path) {
+        vm_after_balloon_found(vm);
+        return;
+    }
+    /* A balloon added without an id lives under peripheral-anon. */
+    args = json_object_new_object();
+    json_object_object_add(args, "path", json_object_new_string("/machine/peripheral-anon"));
+    qmp_command(q, "qom-list", args, vm_on_list_anon, vm);
+}
+
+static void vm_setup(struct vm *vm)
+{
+    json_object *args = json_object_new_object();
+
+    json_object_object_add(args, "path", json_object_new_string("/machine/peripheral"));
+    qmp_command(vm->qmp, "qom-list", args, vm_on_list_peripheral, vm);
+    vm_poll(vm); /* run state and balloon, in parallel with the setup */
+}
+
+/* ---- sampling ----------------------------------------------------------- */
+
+static void vm_on_balloon(struct qmp *q, const struct qmp_msg *m, void *userdata)
+{
+    struct vm *vm = userdata;
+    uint64_t actual;
+
+    if (m->type == QMP_MSG_ERROR) {
+        /* DeviceNotActive: the guest driver is not loaded (yet). */
+        vm->obs.have_actual = false;
+        return;
+    }
+    actual = qmp_u64(m->ret, "actual");
+    vm->obs.have_actual = actual != QMP_UNKNOWN;
+    if (vm->obs.have_actual) {
+        vm->obs.actual_bytes = actual;
+        vm->actual_at_ms = now_ms();
+    }
+}
+
+static void vm_on_stats(struct qmp *q, const struct qmp_msg *m, void *userdata)
+{
+    struct vm *vm = userdata;
+    struct qmp_guest_stats st;
+
+    if (m->type == QMP_MSG_ERROR || qmp_guest_stats_parse(m->ret, &st) < 0) {
+        if (vm->obs.have_stats)
+            log_warn("vm %s: guest-stats unreadable", vm->name);
+        vm->obs.have_stats = false;
+        return;
+    }
+    if (vm->obs.have_stats && st.last_update_s > vm->obs.stats.last_update_s) {
+        vm->obs.prev = vm->obs.stats;
+        vm->obs.have_prev = true;
+    }
+    vm->obs.stats = st;
+    vm->obs.have_stats = true;
+}
+
+static void vm_on_status(struct qmp *q, const struct qmp_msg *m, void *userdata)
+{
+    struct vm *vm = userdata;
+    json_object *status;
+
+    if (m->type != QMP_MSG_RETURN || !json_object_object_get_ex(m->ret, "status", &status))
+        return;
+    snprintf(vm->runstate, sizeof(vm->runstate), "%s", json_object_get_string(status));
+    vm->obs.running = strcmp(vm->runstate, "running") == 0;
+}
+
+void vm_poll(struct vm *vm)
+{
+    if (!qmp_is_ready(vm->qmp))
+        return;
+    qmp_command(vm->qmp, "query-status", NULL, vm_on_status, vm);
+    qmp_command(vm->qmp, "query-balloon", NULL, vm_on_balloon, vm);
+    if (vm->conn == VM_READY) {
+        json_object *args = json_object_new_object();
+        json_object_object_add(args, "path", json_object_new_string(vm->balloon_path));
+        json_object_object_add(args, "property", json_object_new_string("guest-stats"));
+        qmp_command(vm->qmp, "qom-get", args, vm_on_stats, vm);
+    }
+}
+
+/* ---- acting ------------------------------------------------------------- */
+
+static void vm_on_balloon_set(struct qmp *q, const struct qmp_msg *m, void *userdata)
+{
+    struct vm *vm = userdata;
+
+    if (m->type == QMP_MSG_ERROR)
+        log_warn("vm %s: balloon command refused: %s (%s)", vm->name, m->err_class, m->err_desc);
+}
+
+int vm_send_target(struct vm *vm, uint64_t target_bytes)
+{
+    json_object *args;
+
+    if (vm->conn != VM_READY)
+        return -ENOTCONN;
+    args = json_object_new_object();
+    json_object_object_add(args, "value", json_object_new_uint64(target_bytes));
+    return qmp_command(vm->qmp, "balloon", args, vm_on_balloon_set, vm);
+}
+
+/* ---- life --------------------------------------------------------------- */
+
+void vm_start(struct vm *vm)
+{
+    char why[160];
+    int r;
+
+    vm->conn = VM_CONNECTING;
+    r = qmp_connect(vm->qmp);
+    if (r == -EALREADY)
+        return;
+    if (r < 0) {
+        snprintf(why, sizeof(why), "cannot connect: %s", strerror(-r));
+        vm_fail(vm, why);
+        vm_schedule_retry(vm);
+    }
+}
+
+int vm_new(sd_event *ev, const char *name, const char *sock_path, struct vm **out)
+{
+    struct vm *vm = calloc(1, sizeof(*vm));
+    int r;
+
+    if (!vm)
+        return -ENOMEM;
+    vm->name = strdup(name);
+    vm->ev = sd_event_ref(ev);
+    snprintf(vm->runstate, sizeof(vm->runstate), "unknown");
+    r = vm->name ? qmp_new(ev, sock_path, name, &vm_qmp_ops, vm, &vm->qmp) : -ENOMEM;
+    if (r == 0)
+        r = sd_event_add_time(ev, &vm->retry, CLOCK_MONOTONIC, UINT64_MAX, 100 * 1000, vm_on_retry, vm);
+    if (r < 0) {
+        vm_free(vm);
+        return r;
+    }
+    sd_event_source_set_enabled(vm->retry, SD_EVENT_OFF);
+    *out = vm;
+    return 0;
+}
+
+void vm_free(struct vm *vm)
+{
+    if (!vm)
+        return;
+    qmp_free(vm->qmp);
+    sd_event_source_disable_unref(vm->retry);
+    sd_event_unref(vm->ev);
+    free(vm->balloon_path);
+    free(vm->name);
+    free(vm);
+}
+
+bool vm_is_ready(const struct vm *vm)
+{
+    return vm->conn == VM_READY;
+}
+
+const char *vm_conn_str(enum vm_conn c)
+{
+    switch (c) {
+    case VM_CONNECTING: return "connecting";
+    case VM_READY: return "managed";
+    case VM_NO_BALLOON: return "no-balloon";
+    case VM_RETRY: return "retrying";
+    }
+    return "?";
+}

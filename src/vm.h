@@ -1,0 +1,69 @@
+/* vm.h: one managed VM: its QMP connection and what it reports.
+ *
+ * Connection life: connect -> greeting -> capabilities -> setup (find the
+ * balloon device, turn stats polling on, read the VM's size and run
+ * state) -> ready. Any failure closes the connection and retries with a
+ * backoff of 1, 2, 4 ... 30 s, so one dead or wedged VM never delays the
+ * others. The control state (target, reason) lives here too, but is
+ * written by the manager only. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "estimate.h"
+#include "policy.h"
+#include "qmp.h"
+
+/* How often the guest driver is asked for stats, in seconds. */
+#define VM_STATS_POLL_S 1
+
+enum vm_conn {
+    VM_CONNECTING,  /* greeting, capabilities, setup */
+    VM_READY,
+    VM_NO_BALLOON,  /* connected, but the VM has no balloon device */
+    VM_RETRY,       /* waiting to reconnect */
+};
+
+struct vm {
+    char *name;
+    enum vm_conn conn;
+    char last_error[160];     /* why the last connection failed, for status */
+    pid_t pid;                /* QEMU's, from SO_PEERCRED */
+    uint64_t size_bytes;      /* configured RAM (query-memory-size-summary) */
+    char runstate[24];
+    uint64_t rss_bytes;       /* QEMU's RSS, filled in by the manager */
+
+    /* Samples, newest first; rates come from obs.stats vs obs.prev. */
+    struct vm_observed obs;
+    uint64_t actual_at_ms;    /* CLOCK_MONOTONIC of the last query-balloon */
+
+    /* Control, owned by the manager. */
+    bool target_set;          /* target_bytes means something */
+    uint64_t target_bytes;
+    enum policy_reason reason;            /* the latest decision */
+    char last_change[128];                /* why the target last changed */
+    uint64_t last_change_ms;
+    uint64_t pressure_ms;                 /* last deflation for pressure */
+    struct vm_estimate est;
+
+    /* Connection internals. */
+    sd_event *ev;
+    struct qmp *qmp;
+    char *balloon_path;       /* QOM path of the balloon device */
+    sd_event_source *retry;
+    uint64_t backoff_ms;
+    bool logged_failure;      /* a repeat of the same failure is not logged again */
+};
+
+int vm_new(sd_event *ev, const char *name, const char *sock_path, struct vm **out);
+void vm_free(struct vm *vm);
+/* Starts connecting (now). */
+void vm_start(struct vm *vm);
+/* Asks for fresh samples; replies update vm->obs as they come. */
+void vm_poll(struct vm *vm);
+/* Sends balloon(target). Returns 0 or -ENOTCONN. */
+int vm_send_target(struct vm *vm, uint64_t target_bytes);
+bool vm_is_ready(const struct vm *vm);
+const char *vm_conn_str(enum vm_conn c);

@@ -1,0 +1,87 @@
+/* fakeqmp: a QMP peer that misbehaves, for what a real QEMU cannot
+ * produce. Listens on a unix socket and, to every client:
+ *   silent   accepts and never greets (as when another client holds QEMU)
+ *   garbage  sends bytes that are not JSON
+ *   hugeline sends a line longer than the client's cap, without end
+ *   deep     sends a greeting nested 1000 levels deep
+ *   notqmp   sends valid JSON that is not a QMP message
+ * Usage: fakeqmp MODE SOCKET. Ends on SIGTERM/SIGINT and removes SOCKET. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    stop = 1;
+}
+
+static void serve(int fd, const char *mode)
+{
+    static char buf[1 << 16];
+
+    if (strcmp(mode, "garbage") == 0) {
+        const char *g = "\x01\xff{{{ not json at all ]]]\r\n";
+        for (int i = 0; i < 100 && !stop; i++)
+            if (write(fd, g, strlen(g)) < 0)
+                return;
+    } else if (strcmp(mode, "hugeline") == 0) {
+        memset(buf, 'x', sizeof(buf));
+        buf[0] = '"';
+        for (int i = 0; i < 64 && !stop; i++) /* 4 MiB, no newline */
+            if (write(fd, buf, sizeof(buf)) < 0)
+                return;
+    } else if (strcmp(mode, "deep") == 0) {
+        for (int i = 0; i < 1000; i++)
+            if (write(fd, "{\"QMP\":", 7) < 0)
+                return;
+    } else if (strcmp(mode, "notqmp") == 0) {
+        const char *g = "{\"hello\": [1, 2, 3]}\r\n";
+        if (write(fd, g, strlen(g)) < 0)
+            return;
+    }
+    /* silent, and after the others: hold the client until it leaves. */
+    while (!stop && read(fd, buf, sizeof(buf)) > 0)
+        ;
+}
+
+int main(int argc, char **argv)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct sigaction act = {.sa_handler = on_signal};
+    int lfd;
+
+    if (argc != 3 || strlen(argv[2]) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "usage: fakeqmp silent|garbage|hugeline|deep|notqmp SOCKET\n");
+        return 2;
+    }
+    sigaction(SIGTERM, &act, NULL);
+    sigaction(SIGINT, &act, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    strcpy(sa.sun_path, argv[2]);
+    unlink(argv[2]);
+    lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4) < 0) {
+        perror("fakeqmp");
+        return 1;
+    }
+    while (!stop) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        serve(fd, argv[1]);
+        close(fd);
+    }
+    close(lfd);
+    unlink(argv[2]);
+    return 0;
+}

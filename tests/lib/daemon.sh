@@ -1,0 +1,84 @@
+# Helpers for integration tests: run balloond on a private socket
+# directory, read its status, wait for conditions. Source after guest.sh.
+
+BUILD=${BUILD:-build}
+
+# daemon_config RUN [CGROUP_DIR] [EXTRA...]: writes RUN/balloond.conf for a
+# daemon whose sockets, state and control live under RUN. EXTRA lines are
+# appended (e.g. a [defaults] section).
+daemon_config() {
+    local run=$1 cg=${2:-}
+    shift 2 || shift $#
+    mkdir -p "$run/qmp"
+    {
+        echo "[host]"
+        echo "interval = 1s"
+        echo "socket_dir = $run/qmp"
+        echo "control_socket = $run/ctl.sock"
+        echo "state_file = $run/state.json"
+        [ -n "$cg" ] && echo "cgroup = $cg"
+        printf '%s\n' "$@"
+    } >"$run/balloond.conf"
+}
+
+# daemon_start RUN [ARGS...]: starts balloond in the background, logging to
+# RUN/balloond.log (appended), and waits for its control socket.
+daemon_start() {
+    local run=$1
+    shift
+    rm -f "$run/ctl.sock"
+    "$BUILD/balloond" -c "$run/balloond.conf" "$@" >>"$run/balloond.log" 2>&1 &
+    echo $! >"$run/balloond.pid"
+    for _ in $(seq 50); do
+        [ -S "$run/ctl.sock" ] && return 0
+        kill -0 "$(cat "$run/balloond.pid")" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "balloond did not start; its log:" >&2
+    cat "$run/balloond.log" >&2
+    return 1
+}
+
+daemon_alive() {
+    [ -f "$1/balloond.pid" ] && kill -0 "$(cat "$1/balloond.pid")" 2>/dev/null
+}
+
+# daemon_stop RUN: SIGTERM by PID and wait; idempotent.
+daemon_stop() {
+    local run=$1 pid
+    [ -f "$run/balloond.pid" ] || return 0
+    pid=$(cat "$run/balloond.pid")
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid"
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    fi
+    wait "$pid" 2>/dev/null
+    rm -f "$run/balloond.pid"
+}
+
+status_json() {
+    "$BUILD/balloonctl" -s "$1/ctl.sock" --json status
+}
+
+# vm_field RUN VM FIELD: one field of a VM in the status, "null" if none.
+vm_field() {
+    status_json "$1" | jq -r --arg n "$2" --arg f "$3" '.vms[] | select(.name == $n) | .[$f]'
+}
+
+mib() { echo $(($1 / 1048576)); }
+
+# wait_until TIMEOUT_S DESCRIPTION COMMAND...: polls every second.
+wait_until() {
+    local timeout=$1 what=$2
+    shift 2
+    for _ in $(seq "$timeout"); do
+        if "$@"; then return 0; fi
+        sleep 1
+    done
+    echo "timed out after ${timeout}s waiting for: $what" >&2
+    return 1
+}
+
+pass() { echo "  ok: $*"; }
+fail() { echo "  FAIL: $*" >&2; exit 1; }

@@ -1,0 +1,164 @@
+/* Policy v1, table-driven, exact numbers. Sizes in MiB for reading. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "policy.h"
+
+/* VM() sets running and known; a case may override them. */
+#pragma GCC diagnostic ignored "-Woverride-init"
+
+#define M(x) ((uint64_t)(x) << 20)
+#define VM(min_, max_, need_, actual_, target_, ...)                                          \
+    {.min_bytes = M(min_), .max_bytes = M(max_), .need_bytes = M(need_),                      \
+     .actual_bytes = M(actual_), .target_bytes = M(target_), .running = true, .known = true, \
+     __VA_ARGS__}
+
+static const struct policy_host plenty = {
+    .state = HOST_PLENTY, .headroom_bytes = (int64_t)M(1024), .step_bytes = M(128),
+    .deadband_bytes = M(16)};
+
+struct one_case {
+    const char *what;
+    struct policy_vm vm;
+    uint64_t want_mib;
+    enum policy_reason want_reason;
+};
+
+static const struct one_case one_cases[] = {
+    {"idle guest: one bounded step below actual", VM(128, 512, 100, 512, 512), 384, POLICY_INFLATE_IDLE},
+    {"last step not reached yet: wait", VM(128, 512, 128, 500, 384), 384, POLICY_INFLATING},
+    {"step never goes below the need", VM(128, 512, 300, 350, 350), 300, POLICY_INFLATE_IDLE},
+    {"need under min: min wins", VM(256, 512, 50, 300, 300), 256, POLICY_INFLATE_IDLE},
+    {"unknown stats: hold", VM(128, 512, 100, 512, 300, .known = false), 300, POLICY_UNKNOWN_STATS},
+    {"unknown stats, target above max: clamp", VM(128, 512, 0, 512, 600, .known = false), 512, POLICY_CLAMP},
+    {"paused: hold", VM(128, 512, 100, 512, 512, .running = false), 512, POLICY_NOT_RUNNING},
+    {"needs more: deflate at once", VM(128, 512, 400, 256, 256), 400, POLICY_DEFLATE_NEED},
+    {"needs a little more: dead band", VM(128, 512, 266, 256, 256), 256, POLICY_STEADY},
+    {"on target: steady", VM(128, 512, 250, 256, 256), 256, POLICY_STEADY},
+    {"pressure: need and one step more", VM(128, 512, 300, 256, 256, .pressure = true), 384, POLICY_DEFLATE_PRESSURE},
+    {"pressure: up to max only", VM(128, 512, 500, 480, 480, .pressure = true), 512, POLICY_DEFLATE_PRESSURE},
+    {"pressure at max: nothing left to give", VM(128, 512, 300, 512, 512, .pressure = true), 512, POLICY_STEADY},
+    {"cooldown: no inflation", VM(128, 512, 128, 400, 400, .cooldown = true), 400, POLICY_COOLDOWN},
+    {"cooldown does not stop deflation", VM(128, 512, 450, 400, 400, .cooldown = true), 450, POLICY_DEFLATE_NEED},
+    {"target above a lowered max: clamp", VM(128, 512, 300, 600, 600), 512, POLICY_CLAMP},
+    {"min above max: max wins", VM(600, 512, 100, 512, 512), 512, POLICY_STEADY},
+};
+
+static void test_one_vm(void **state)
+{
+    for (size_t i = 0; i < sizeof(one_cases) / sizeof(one_cases[0]); i++) {
+        const struct one_case *c = &one_cases[i];
+        struct policy_decision d;
+
+        policy_decide(&plenty, 1, &c->vm, &d);
+        print_message("  %-45s -> %4llu MiB, %s\n", c->what, (unsigned long long)(d.target_bytes >> 20),
+                      policy_reason_str(d.reason));
+        assert_int_equal(d.target_bytes, M(c->want_mib));
+        assert_int_equal(d.reason, c->want_reason);
+    }
+}
+
+/* Growth beyond headroom: pressure is served, plain need waits. */
+static void test_headroom(void **state)
+{
+    struct policy_host h = plenty;
+    struct policy_vm vms[] = {
+        VM(128, 512, 400, 256, 256),                   /* wants +144 */
+        VM(128, 512, 300, 256, 256, .pressure = true), /* wants +128 */
+        VM(128, 512, 140, 128, 128),                   /* dead band */
+    };
+    struct policy_decision d[3];
+
+    h.headroom_bytes = (int64_t)M(100);
+    policy_decide(&h, 3, vms, d);
+    assert_int_equal(d[0].target_bytes, M(256));
+    assert_int_equal(d[0].reason, POLICY_DEFLATE_DEFERRED);
+    assert_int_equal(d[1].target_bytes, M(384));
+    assert_int_equal(d[1].reason, POLICY_DEFLATE_PRESSURE);
+    assert_int_equal(d[2].reason, POLICY_STEADY);
+
+    /* With room for both, both grow; a guest still holding memory from
+     * before (actual above target) costs only what it does not hold. */
+    h.headroom_bytes = (int64_t)M(300);
+    policy_decide(&h, 3, vms, d);
+    assert_int_equal(d[0].target_bytes, M(400));
+    assert_int_equal(d[0].reason, POLICY_DEFLATE_NEED);
+    vms[0].actual_bytes = M(380);
+    h.headroom_bytes = (int64_t)M(150); /* pressure takes 128, 20 left for [0] */
+    policy_decide(&h, 3, vms, d);
+    assert_int_equal(d[0].target_bytes, M(400));
+}
+
+/* Tight: the deficit comes from the VM with the most unused memory, at
+ * once; the others keep their bounded step. */
+static void test_tight_reclaim(void **state)
+{
+    struct policy_host h = plenty;
+    struct policy_vm vms[] = {
+        VM(128, 512, 200, 300, 300), /* unused 100 */
+        VM(64, 512, 128, 512, 512),  /* unused 384 */
+        VM(64, 512, 400, 512, 512, .pressure = true),
+    };
+    struct policy_decision d[3];
+
+    h.state = HOST_TIGHT;
+    h.reclaim_bytes = M(200);
+    h.headroom_bytes = (int64_t)M(50);
+    policy_decide(&h, 3, vms, d);
+    assert_int_equal(d[1].target_bytes, M(128));
+    assert_int_equal(d[1].reason, POLICY_INFLATE_RECLAIM);
+    assert_int_equal(d[0].target_bytes, M(200));
+    assert_int_equal(d[0].reason, POLICY_INFLATE_IDLE);
+    assert_int_equal(d[2].target_bytes, M(512)); /* under pressure: never reclaimed */
+
+    /* A deficit larger than the biggest: the next one is taken too. */
+    h.reclaim_bytes = M(450);
+    policy_decide(&h, 3, vms, d);
+    assert_int_equal(d[1].target_bytes, M(128));
+    assert_int_equal(d[0].target_bytes, M(200));
+    assert_int_equal(d[0].reason, POLICY_INFLATE_RECLAIM);
+}
+
+static void test_critical_takes_all_unused(void **state)
+{
+    struct policy_host h = plenty;
+    struct policy_vm vms[] = {
+        VM(128, 512, 200, 300, 300),
+        VM(64, 512, 128, 512, 512),
+        VM(64, 512, 100, 512, 512, .known = false), /* blind: never */
+        VM(64, 512, 100, 512, 512, .cooldown = true),
+    };
+    struct policy_decision d[4];
+
+    h.state = HOST_CRITICAL;
+    h.headroom_bytes = -(int64_t)M(10);
+    policy_decide(&h, 4, vms, d);
+    assert_int_equal(d[0].target_bytes, M(200));
+    assert_int_equal(d[1].target_bytes, M(128));
+    assert_int_equal(d[2].target_bytes, M(512));
+    assert_int_equal(d[2].reason, POLICY_UNKNOWN_STATS);
+    assert_int_equal(d[3].target_bytes, M(512));
+    assert_int_equal(d[3].reason, POLICY_COOLDOWN);
+}
+
+static void test_reason_strings(void **state)
+{
+    for (int r = POLICY_STEADY; r <= POLICY_CLAMP; r++)
+        assert_string_not_equal(policy_reason_str(r), "?");
+    assert_string_equal(host_state_str(HOST_TIGHT), "tight");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_vm),
+        cmocka_unit_test(test_headroom),
+        cmocka_unit_test(test_tight_reclaim),
+        cmocka_unit_test(test_critical_takes_all_unused),
+        cmocka_unit_test(test_reason_strings),
+    };
+    return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
+}

@@ -1,0 +1,192 @@
+/* test_util.c: the human-size and duration parsers and size_format(). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "util.h"
+
+#define SENTINEL 0x5a5a5a5aULL  /* an output left alone on failure */
+
+static void test_size_parse(void **state)
+{
+    static const struct {
+        const char *s;
+        int r;
+        uint64_t bytes;
+    } cases[] = {
+        { "512M", 0, 512 * MIB },
+        { "4G", 0, 4 * GIB },
+        { "1.5G", 0, 1536 * MIB },
+        { "0", 0, 0 },
+        { "4096", 0, 4096 },
+        { "100K", 0, 100 * KIB },
+        { "512MiB", 0, 512 * MIB },
+        { "512MB", 0, 512 * MIB },
+        { "512m", 0, 512 * MIB },
+        { "2T", 0, 2048 * GIB },
+        { "12Q", -EINVAL, 0 },
+        { "", -EINVAL, 0 },
+        { "-1", -EINVAL, 0 },
+        { "G", -EINVAL, 0 },
+        { " 1G", -EINVAL, 0 },
+        { "1G ", -EINVAL, 0 },
+        { "1GiBs", -EINVAL, 0 },
+        { "20%", -EINVAL, 0 },
+        { "99999999999G", -ERANGE, 0 },
+        { "16777216T", -ERANGE, 0 },  /* 2^64 */
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        uint64_t bytes = SENTINEL;
+        int r = size_parse(cases[i].s, &bytes);
+
+        if (r != cases[i].r)
+            fail_msg("size_parse(\"%s\") = %d, expected %d", cases[i].s, r, cases[i].r);
+        assert_int_equal(bytes, r == 0 ? cases[i].bytes : SENTINEL);
+    }
+    assert_int_equal(size_parse(NULL, &(uint64_t){ 0 }), -EINVAL);
+}
+
+static void test_size_or_pct_parse(void **state)
+{
+    static const struct {
+        const char *s;
+        int r;
+        bool is_pct;
+        unsigned pct;
+        uint64_t bytes;
+    } cases[] = {
+        { "20%", 0, true, 20, 0 },
+        { "0%", 0, true, 0, 0 },
+        { "100%", 0, true, 100, 0 },
+        { "4G", 0, false, 0, 4 * GIB },
+        { "512MiB", 0, false, 0, 512 * MIB },
+        { "101%", -ERANGE, false, 0, 0 },
+        { "%", -EINVAL, false, 0, 0 },
+        { "-5%", -EINVAL, false, 0, 0 },
+        { "abc%", -EINVAL, false, 0, 0 },
+        { "2.5%", -EINVAL, false, 0, 0 },
+        { "12Q", -EINVAL, false, 0, 0 },
+        { "", -EINVAL, false, 0, 0 },
+        { "99999999999G", -ERANGE, false, 0, 0 },
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        uint64_t bytes = SENTINEL;
+        unsigned pct = 777;
+        bool is_pct = !cases[i].is_pct;
+        int r = size_or_pct_parse(cases[i].s, &bytes, &pct, &is_pct);
+
+        if (r != cases[i].r)
+            fail_msg("size_or_pct_parse(\"%s\") = %d, expected %d", cases[i].s, r, cases[i].r);
+        if (r < 0)
+            continue;
+        assert_int_equal(is_pct, cases[i].is_pct);
+        if (is_pct)
+            assert_int_equal(pct, cases[i].pct);
+        else
+            assert_int_equal(bytes, cases[i].bytes);
+    }
+}
+
+static void test_duration_parse(void **state)
+{
+    static const struct {
+        const char *s;
+        int r;
+        uint64_t ms;
+    } cases[] = {
+        { "1s", 0, 1000 },
+        { "500ms", 0, 500 },
+        { "2m", 0, 120000 },
+        { "2min", 0, 120000 },
+        { "1h", 0, 3600000 },
+        { "10", 0, 10000 },
+        { "1.5s", 0, 1500 },
+        { "0", 0, 0 },
+        { "abc", -EINVAL, 0 },
+        { "", -EINVAL, 0 },
+        { "-1s", -EINVAL, 0 },
+        { "5x", -EINVAL, 0 },
+        { "1 s", -EINVAL, 0 },
+        { "1e20s", -ERANGE, 0 },
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        uint64_t ms = SENTINEL;
+        int r = duration_parse(cases[i].s, &ms);
+
+        if (r != cases[i].r)
+            fail_msg("duration_parse(\"%s\") = %d, expected %d", cases[i].s, r, cases[i].r);
+        assert_int_equal(ms, r == 0 ? cases[i].ms : SENTINEL);
+    }
+}
+
+static void test_size_format(void **state)
+{
+    static const struct {
+        uint64_t bytes;
+        const char *s;
+    } cases[] = {
+        { 0, "0" },
+        { 512, "512" },
+        { 1023, "1023" },
+        { KIB, "1K" },
+        { 1536, "1.5K" },
+        { 512 * MIB, "512M" },
+        { 1536 * MIB, "1.5G" },
+        { 4 * GIB, "4G" },
+        { 2048 * GIB, "2T" },
+        { UINT64_MAX, "16777216T" },
+    };
+    char buf[SIZE_FMT_MAX];
+
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+        assert_string_equal(size_format(cases[i].bytes, buf), cases[i].s);
+}
+
+/* What size_format() prints for an exact size, size_parse() reads back. */
+static void test_size_round_trip(void **state)
+{
+    static const uint64_t sizes[] = { 0, 4096, 100 * KIB, 512 * MIB, 1536 * MIB, 4 * GIB, 2048 * GIB };
+    char buf[SIZE_FMT_MAX];
+
+    for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+        uint64_t back = SENTINEL;
+
+        assert_int_equal(size_parse(size_format(sizes[i], buf), &back), 0);
+        assert_int_equal(back, sizes[i]);
+    }
+}
+
+static void test_parse_u64(void **state)
+{
+    uint64_t v = SENTINEL;
+
+    assert_int_equal(parse_u64("18446744073709551615", &v), 0);
+    assert_int_equal(v, UINT64_MAX);
+    v = SENTINEL;
+    assert_int_equal(parse_u64("18446744073709551616", &v), -ERANGE);
+    assert_int_equal(parse_u64("-1", &v), -EINVAL);
+    assert_int_equal(parse_u64("1x", &v), -EINVAL);
+    assert_int_equal(parse_u64("", &v), -EINVAL);
+    assert_int_equal(v, SENTINEL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_size_parse),
+        cmocka_unit_test(test_size_or_pct_parse),
+        cmocka_unit_test(test_duration_parse),
+        cmocka_unit_test(test_size_format),
+        cmocka_unit_test(test_size_round_trip),
+        cmocka_unit_test(test_parse_u64),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
