@@ -34,6 +34,13 @@ static const char *str(json_object *o, const char *key)
     return json_object_get_string(v);
 }
 
+static double num(json_object *o, const char *key)
+{
+    json_object *v;
+
+    return json_object_object_get_ex(o, key, &v) && v ? json_object_get_double(v) : 0;
+}
+
 static const char *size_of(json_object *o, const char *key, char buf[SIZE_FMT_MAX])
 {
     json_object *v;
@@ -49,11 +56,11 @@ static void print_host(json_object *h)
     json_object *v;
     int64_t headroom = json_object_object_get_ex(h, "headroom_bytes", &v) ? json_object_get_int64(v) : 0;
 
-    printf("host: state %s  budget %s  used %s  reserve %s  headroom %s%s  psi some %s full %s\n",
+    printf("host: state %s  budget %s  used %s  reserve %s  headroom %s%s  psi some %.2f full %.2f\n",
            str(h, "state"), size_of(h, "budget_bytes", b), size_of(h, "used_bytes", u),
            size_of(h, "reserve_bytes", r), headroom < 0 ? "-" : "",
-           size_format((uint64_t)(headroom < 0 ? -headroom : headroom), hr), str(h, "psi_some_avg10"),
-           str(h, "psi_full_avg10"));
+           size_format((uint64_t)(headroom < 0 ? -headroom : headroom), hr), num(h, "psi_some_avg10"),
+           num(h, "psi_full_avg10"));
     if (json_object_object_get_ex(h, "cgroup", &v) && v)
         printf("      budget cgroup %s, OOM kills %s\n", json_object_get_string(v),
                str(h, "cgroup_oom_kills_total"));

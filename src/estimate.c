@@ -59,6 +59,42 @@ void estimate_host(const struct host_sample *s, uint64_t conf_budget_bytes,
     *out = e;
 }
 
+void estimate_history_clear(struct vm_history *h)
+{
+    h->n = h->head = 0;
+}
+
+void estimate_history_push(struct vm_history *h, uint64_t t_s, uint64_t used_bytes)
+{
+    unsigned newest = (h->head + ESTIMATE_HISTORY - 1) % ESTIMATE_HISTORY;
+
+    if (h->n > 0 && t_s <= h->at[newest].t_s)
+        return;
+    h->at[h->head].t_s = t_s;
+    h->at[h->head].used_bytes = used_bytes;
+    h->head = (h->head + 1) % ESTIMATE_HISTORY;
+    if (h->n < ESTIMATE_HISTORY)
+        h->n++;
+}
+
+uint64_t estimate_history_peak(const struct vm_history *h, uint64_t now_s, uint64_t window_s,
+                               uint64_t *span_s)
+{
+    unsigned newest = (h->head + ESTIMATE_HISTORY - 1) % ESTIMATE_HISTORY;
+    unsigned oldest = (h->head + ESTIMATE_HISTORY - h->n) % ESTIMATE_HISTORY;
+    uint64_t peak = 0;
+
+    *span_s = h->n > 0 ? h->at[newest].t_s - h->at[oldest].t_s : 0;
+    for (unsigned i = 0; i < h->n; i++) {
+        unsigned k = (newest + ESTIMATE_HISTORY - i) % ESTIMATE_HISTORY;
+        if (h->at[k].t_s + window_s <= now_s)
+            break;
+        if (h->at[k].used_bytes > peak)
+            peak = h->at[k].used_bytes;
+    }
+    return peak;
+}
+
 static bool known(uint64_t v)
 {
     return v != QMP_UNKNOWN;
@@ -96,7 +132,7 @@ void estimate_vm(const struct vm_observed *o, unsigned buffer_pct, uint64_t now_
 {
     const struct qmp_guest_stats *st = &o->stats;
     struct vm_estimate e = {0};
-    uint64_t overhead = 0;
+    uint64_t overhead = 0, span_s;
 
     if (!o->have_actual)
         e.why_unknown = "balloon not active yet";
@@ -115,19 +151,35 @@ void estimate_vm(const struct vm_observed *o, unsigned buffer_pct, uint64_t now_
     e.known = true;
     e.used_bytes = st->total_bytes - st->avail_bytes;
     e.avail_bytes = st->avail_bytes;
-    if (st->total_bytes > o->actual_bytes) {
-        /* The balloon's pages still count in the guest's MemTotal
-         * (deflate-on-oom): they show as used, and are not. */
-        e.used_bytes -= min_u64(e.used_bytes, st->total_bytes - o->actual_bytes);
-    } else {
+    e.peak_used_bytes = estimate_history_peak(&o->history, now_wall_s, ESTIMATE_WINDOW_S, &span_s);
+    if (e.peak_used_bytes < e.used_bytes)
+        e.peak_used_bytes = e.used_bytes;
+    e.settling = span_s < ESTIMATE_WINDOW_S;
+    if (o->deflate_on_oom) {
+        /* With deflate-on-oom the guest keeps the balloon's pages in its
+         * MemTotal: they show as used, and are not. */
+        uint64_t balloon = o->size_bytes - min_u64(o->size_bytes, o->actual_bytes);
+        e.used_bytes -= min_u64(e.used_bytes, balloon);
+        e.peak_used_bytes -= min_u64(e.peak_used_bytes, balloon);
+    } else if (o->actual_bytes > st->total_bytes) {
         /* Memory the guest kernel reserved at boot is in actual but not
-         * in MemTotal; a target must cover it too. */
+         * in MemTotal; a target must cover it too. (While the balloon
+         * moves, the stats lag actual by up to a second: the overhead
+         * then reads high when deflating, the safe side, and low when
+         * inflating, for one tick.) */
         overhead = o->actual_bytes - st->total_bytes;
     }
-    e.buffer_bytes = e.used_bytes / 100 * buffer_pct;
+    if (o->have_prev && st->last_update_s > o->prev.last_update_s && known(o->prev.total_bytes) &&
+        known(o->prev.avail_bytes) && o->prev.avail_bytes <= o->prev.total_bytes) {
+        uint64_t was = o->prev.total_bytes - o->prev.avail_bytes;
+        uint64_t now = st->total_bytes - st->avail_bytes;
+        if (now > was)
+            e.rise_bytes_per_s = (now - was) / (st->last_update_s - o->prev.last_update_s);
+    }
+    e.buffer_bytes = e.peak_used_bytes / 100 * buffer_pct;
     if (e.buffer_bytes < ESTIMATE_BUFFER_MIN_BYTES)
         e.buffer_bytes = ESTIMATE_BUFFER_MIN_BYTES;
-    e.need_bytes = e.used_bytes + e.buffer_bytes + overhead;
+    e.need_bytes = e.peak_used_bytes + e.buffer_bytes + overhead + e.rise_bytes_per_s * ESTIMATE_LEAD_S;
     vm_pressure(o, &e);
     *out = e;
 }

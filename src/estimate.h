@@ -36,14 +36,44 @@ struct host_estimate {
 void estimate_host(const struct host_sample *s, uint64_t conf_budget_bytes,
                    const struct conf_size *reserve, enum host_state prev, struct host_estimate *out);
 
+/* A guest's recent demand. Memory is only taken back below the highest
+ * use of the last ESTIMATE_WINDOW_S seconds, and only once that long has
+ * been watched: a guest seen for one second at boot, or between two
+ * bursts, looks idle and is not. */
+#define ESTIMATE_WINDOW_S 10
+/* How far ahead a rising guest is served: its stats are up to a second
+ * old and a decision takes another tick to act, so two seconds of growth. */
+#define ESTIMATE_LEAD_S 2
+#define ESTIMATE_HISTORY 32
+
+struct vm_history {
+    unsigned n, head;  /* ring of the newest reports */
+    struct {
+        uint64_t t_s;
+        uint64_t used_bytes;
+    } at[ESTIMATE_HISTORY];
+};
+
+/* Records one guest report (total - available at time t_s); a report
+ * with a time not after the newest is ignored. */
+void estimate_history_push(struct vm_history *h, uint64_t t_s, uint64_t used_bytes);
+void estimate_history_clear(struct vm_history *h);
+/* The highest use reported in (now - window, now], and how many seconds
+ * of history there are; 0 and 0 when there is none. */
+uint64_t estimate_history_peak(const struct vm_history *h, uint64_t now_s, uint64_t window_s,
+                               uint64_t *span_s);
+
 struct vm_observed {
     bool running;
+    bool deflate_on_oom;       /* the balloon device's property */
+    uint64_t size_bytes;       /* the VM's configured RAM */
     bool have_actual;
     uint64_t actual_bytes;
     bool have_stats;
     struct qmp_guest_stats stats;
     bool have_prev;            /* an earlier, distinct report, for rates */
     struct qmp_guest_stats prev;
+    struct vm_history history;
 };
 
 struct vm_estimate {
@@ -51,8 +81,11 @@ struct vm_estimate {
     const char *why_unknown;   /* when !known */
     uint64_t used_bytes;
     uint64_t avail_bytes;
-    uint64_t buffer_bytes;
+    uint64_t buffer_bytes;     /* also what a guest under pressure gets on top */
+    uint64_t peak_used_bytes;  /* highest use in the window */
+    uint64_t rise_bytes_per_s; /* growth since the previous report */
     uint64_t need_bytes;       /* in logical-size units, see policy.h */
+    bool settling;             /* not watched long enough to take memory back */
     bool pressure;
     const char *pressure_why;  /* when pressure */
 };

@@ -212,6 +212,7 @@ static void mgr_policy_input(struct mgr *m, struct vm *vm, uint64_t now, struct 
 
     if (host_read_proc_rss(m->opt.proc_root, vm->pid, &vm->rss_bytes) < 0)
         vm->rss_bytes = 0;
+    vm->obs.size_bytes = vm->size_bytes;
     estimate_vm(&vm->obs, cv.buffer_pct, wall_now_s(), &vm->est);
     *pv = (struct policy_vm){
         .min_bytes = conf_size_resolve(&cv.min, max),
@@ -219,8 +220,12 @@ static void mgr_policy_input(struct mgr *m, struct vm *vm, uint64_t now, struct 
         .running = vm->obs.running,
         .known = vm->est.known,
         .need_bytes = vm->est.need_bytes,
-        .pressure = vm->est.pressure,
+        /* A pressure report older than our last answer to pressure was
+         * already answered: the guest has not had time to show it. */
+        .pressure = vm->est.pressure && vm->obs.stats.last_update_s > vm->pressure_wall_s,
+        .grow_bytes = vm->est.buffer_bytes,
         .cooldown = vm->pressure_ms && now - vm->pressure_ms < PRESSURE_COOLDOWN_MS,
+        .settling = vm->est.settling,
         .actual_bytes = vm->obs.actual_bytes,
         .target_bytes = vm->target_bytes,
     };
@@ -232,8 +237,10 @@ static void mgr_act(struct mgr *m, struct vm *vm, const struct policy_decision *
     const char *why = policy_reason_str(d->reason);
 
     vm->reason = d->reason;
-    if (d->reason == POLICY_DEFLATE_PRESSURE)
+    if (d->reason == POLICY_DEFLATE_PRESSURE) {
         vm->pressure_ms = now;
+        vm->pressure_wall_s = wall_now_s();
+    }
     if (d->target_bytes == vm->target_bytes)
         return;
     size_format(vm->target_bytes, from);

@@ -39,10 +39,10 @@ static struct policy_decision decide_one(const struct policy_host *h, const stru
                                                                       : POLICY_UNKNOWN_STATS};
     want = clamp_u64(v->need_bytes, v->min_bytes, v->max_bytes);
     if (v->pressure) {
-        /* The guest is hurting now: at least its need, and at least one
-         * step above what it has, so that a guest whose need we
+        /* The guest is hurting now: at least its need, and at least
+         * grow_bytes above what it has, so that a guest whose need we
          * underestimate (page-cache thrash) still gets room. */
-        want = clamp_u64(max_u64(want, v->actual_bytes + h->step_bytes), v->min_bytes,
+        want = clamp_u64(max_u64(want, v->actual_bytes + v->grow_bytes), v->min_bytes,
                          v->max_bytes);
         if (want > held)
             return (struct policy_decision){want, POLICY_DEFLATE_PRESSURE};
@@ -58,6 +58,8 @@ static struct policy_decision decide_one(const struct policy_host *h, const stru
         return (struct policy_decision){held, POLICY_STEADY};
     if (v->cooldown)
         return (struct policy_decision){held, POLICY_COOLDOWN};
+    if (v->settling)
+        return (struct policy_decision){held, POLICY_SETTLING};
     /* Never ask for more than one step below what the guest has shown. */
     floor = v->actual_bytes > h->step_bytes ? v->actual_bytes - h->step_bytes : 0;
     want = min_u64(held, max_u64(want, floor));
@@ -154,6 +156,7 @@ const char *policy_reason_str(enum policy_reason r)
     case POLICY_INFLATE_RECLAIM: return "host tight: reclaiming unused memory";
     case POLICY_INFLATING: return "waiting for the guest to inflate";
     case POLICY_COOLDOWN: return "cooldown after pressure";
+    case POLICY_SETTLING: return "watching demand before reclaiming";
     case POLICY_DEFLATE_NEED: return "guest needs more memory";
     case POLICY_DEFLATE_PRESSURE: return "guest under pressure";
     case POLICY_DEFLATE_DEFERRED: return "needs more, host has no headroom";

@@ -31,7 +31,9 @@ struct policy_vm {
     bool known;            /* fresh, believable guest stats */
     uint64_t need_bytes;   /* used + buffer + what the guest cannot see, in logical size */
     bool pressure;         /* swap-in, major faults or available far below the buffer */
+    uint64_t grow_bytes;   /* under pressure: at least this above actual */
     bool cooldown;         /* recently deflated for pressure: do not inflate yet */
+    bool settling;         /* demand not watched long enough: do not inflate yet */
     uint64_t actual_bytes; /* observed logical size */
     uint64_t target_bytes; /* the target the daemon holds now */
 };
@@ -44,6 +46,7 @@ enum policy_reason {
     POLICY_INFLATE_RECLAIM,  /* host tight: unused memory taken back at once */
     POLICY_INFLATING,        /* waiting for the guest to reach the last target */
     POLICY_COOLDOWN,         /* deflated for pressure recently: no inflation */
+    POLICY_SETTLING,         /* watching the guest's demand before reclaiming */
     POLICY_DEFLATE_NEED,     /* the guest needs more than its target */
     POLICY_DEFLATE_PRESSURE, /* the guest is under pressure: given memory at once */
     POLICY_DEFLATE_DEFERRED, /* needs more, but the host has no headroom now */

@@ -33,6 +33,7 @@ static void vm_schedule_retry(struct vm *vm)
     vm->obs.have_actual = false;
     vm->obs.have_stats = false;
     vm->obs.have_prev = false;
+    estimate_history_clear(&vm->obs.history);
     vm->backoff_ms = vm->backoff_ms ? vm->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (vm->backoff_ms > BACKOFF_MAX_MS)
         vm->backoff_ms = BACKOFF_MAX_MS;
@@ -73,6 +74,7 @@ static void vm_on_event(struct qmp *q, const struct qmp_msg *ev, void *userdata)
          * loads again; never judge it on the old ones. */
         vm->obs.have_stats = false;
         vm->obs.have_prev = false;
+        estimate_history_clear(&vm->obs.history);
         log_info("vm %s: guest reset", vm->name);
     }
 }
@@ -150,14 +152,29 @@ static char *find_balloon(const char *container, json_object *list)
     return NULL;
 }
 
-static void vm_after_balloon_found(struct vm *vm)
+static void vm_on_doo(struct qmp *q, const struct qmp_msg *m, void *userdata)
+{
+    struct vm *vm = userdata;
+
+    vm->obs.deflate_on_oom = m->type == QMP_MSG_RETURN && json_object_get_boolean(m->ret);
+}
+
+static json_object *qom_args(const char *path, const char *property)
 {
     json_object *args = json_object_new_object();
 
-    json_object_object_add(args, "path", json_object_new_string(vm->balloon_path));
-    json_object_object_add(args, "property", json_object_new_string("guest-stats-polling-interval"));
+    json_object_object_add(args, "path", json_object_new_string(path));
+    json_object_object_add(args, "property", json_object_new_string(property));
+    return args;
+}
+
+static void vm_after_balloon_found(struct vm *vm)
+{
+    json_object *args = qom_args(vm->balloon_path, "guest-stats-polling-interval");
+
     json_object_object_add(args, "value", json_object_new_int(VM_STATS_POLL_S));
     qmp_command(vm->qmp, "query-memory-size-summary", NULL, vm_on_size, vm);
+    qmp_command(vm->qmp, "qom-get", qom_args(vm->balloon_path, "deflate-on-oom"), vm_on_doo, vm);
     qmp_command(vm->qmp, "qom-set", args, vm_on_polling_set, vm);
 }
 
@@ -241,6 +258,9 @@ static void vm_on_stats(struct qmp *q, const struct qmp_msg *m, void *userdata)
     }
     vm->obs.stats = st;
     vm->obs.have_stats = true;
+    if (st.last_update_s && st.total_bytes != QMP_UNKNOWN && st.avail_bytes != QMP_UNKNOWN &&
+        st.avail_bytes <= st.total_bytes)
+        estimate_history_push(&vm->obs.history, st.last_update_s, st.total_bytes - st.avail_bytes);
 }
 
 static void vm_on_status(struct qmp *q, const struct qmp_msg *m, void *userdata)
@@ -260,12 +280,8 @@ void vm_poll(struct vm *vm)
         return;
     qmp_command(vm->qmp, "query-status", NULL, vm_on_status, vm);
     qmp_command(vm->qmp, "query-balloon", NULL, vm_on_balloon, vm);
-    if (vm->conn == VM_READY) {
-        json_object *args = json_object_new_object();
-        json_object_object_add(args, "path", json_object_new_string(vm->balloon_path));
-        json_object_object_add(args, "property", json_object_new_string("guest-stats"));
-        qmp_command(vm->qmp, "qom-get", args, vm_on_stats, vm);
-    }
+    if (vm->conn == VM_READY)
+        qmp_command(vm->qmp, "qom-get", qom_args(vm->balloon_path, "guest-stats"), vm_on_stats, vm);
 }
 
 /* ---- acting ------------------------------------------------------------- */

@@ -46,6 +46,7 @@ struct vm {
     char last_change[128];                /* why the target last changed */
     uint64_t last_change_ms;
     uint64_t pressure_ms;                 /* last deflation for pressure */
+    uint64_t pressure_wall_s;             /* the same, on the guest stats' clock */
     struct vm_estimate est;
 
     /* Connection internals. */

@@ -82,3 +82,13 @@ wait_until() {
 
 pass() { echo "  ok: $*"; }
 fail() { echo "  FAIL: $*" >&2; exit 1; }
+
+# vm_is RUN VM FIELD VALUE: true when the VM's status field equals VALUE.
+vm_is() {
+    [ "$(vm_field "$1" "$2" "$3")" = "$4" ]
+}
+
+# vm_listed RUN VM: true when the daemon lists the VM.
+vm_listed() {
+    status_json "$1" | jq -e --arg n "$2" 'any(.vms[]; .name == $n)' >/dev/null
+}

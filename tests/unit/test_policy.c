@@ -38,10 +38,13 @@ static const struct one_case one_cases[] = {
     {"needs more: deflate at once", VM(128, 512, 400, 256, 256), 400, POLICY_DEFLATE_NEED},
     {"needs a little more: dead band", VM(128, 512, 266, 256, 256), 256, POLICY_STEADY},
     {"on target: steady", VM(128, 512, 250, 256, 256), 256, POLICY_STEADY},
-    {"pressure: need and one step more", VM(128, 512, 300, 256, 256, .pressure = true), 384, POLICY_DEFLATE_PRESSURE},
-    {"pressure: up to max only", VM(128, 512, 500, 480, 480, .pressure = true), 512, POLICY_DEFLATE_PRESSURE},
-    {"pressure at max: nothing left to give", VM(128, 512, 300, 512, 512, .pressure = true), 512, POLICY_STEADY},
+    {"pressure: need and one step more", VM(128, 512, 300, 256, 256, .pressure = true, .grow_bytes = M(128)), 384, POLICY_DEFLATE_PRESSURE},
+    {"pressure: up to max only", VM(128, 512, 500, 480, 480, .pressure = true, .grow_bytes = M(128)), 512, POLICY_DEFLATE_PRESSURE},
+    {"pressure at max: nothing left to give", VM(128, 512, 300, 512, 512, .pressure = true, .grow_bytes = M(128)), 512, POLICY_STEADY},
     {"cooldown: no inflation", VM(128, 512, 128, 400, 400, .cooldown = true), 400, POLICY_COOLDOWN},
+    {"settling: no inflation", VM(128, 512, 128, 400, 400, .settling = true), 400, POLICY_SETTLING},
+    {"settling does not stop deflation", VM(128, 512, 450, 400, 400, .settling = true), 450, POLICY_DEFLATE_NEED},
+    {"pressure: small grow, need wins", VM(128, 512, 300, 256, 256, .pressure = true, .grow_bytes = M(16)), 300, POLICY_DEFLATE_PRESSURE},
     {"cooldown does not stop deflation", VM(128, 512, 450, 400, 400, .cooldown = true), 450, POLICY_DEFLATE_NEED},
     {"target above a lowered max: clamp", VM(128, 512, 300, 600, 600), 512, POLICY_CLAMP},
     {"min above max: max wins", VM(600, 512, 100, 512, 512), 512, POLICY_STEADY},
@@ -67,7 +70,7 @@ static void test_headroom(void **state)
     struct policy_host h = plenty;
     struct policy_vm vms[] = {
         VM(128, 512, 400, 256, 256),                   /* wants +144 */
-        VM(128, 512, 300, 256, 256, .pressure = true), /* wants +128 */
+        VM(128, 512, 300, 256, 256, .pressure = true, .grow_bytes = M(128)), /* wants +128 */
         VM(128, 512, 140, 128, 128),                   /* dead band */
     };
     struct policy_decision d[3];
@@ -100,7 +103,7 @@ static void test_tight_reclaim(void **state)
     struct policy_vm vms[] = {
         VM(128, 512, 200, 300, 300), /* unused 100 */
         VM(64, 512, 128, 512, 512),  /* unused 384 */
-        VM(64, 512, 400, 512, 512, .pressure = true),
+        VM(64, 512, 400, 512, 512, .pressure = true, .grow_bytes = M(128)),
     };
     struct policy_decision d[3];
 
