@@ -161,12 +161,11 @@ void estimate_vm(const struct vm_observed *o, unsigned buffer_pct, uint64_t now_
         uint64_t balloon = o->size_bytes - min_u64(o->size_bytes, o->actual_bytes);
         e.used_bytes -= min_u64(e.used_bytes, balloon);
         e.peak_used_bytes -= min_u64(e.peak_used_bytes, balloon);
+    } else if (o->reserved_bytes) {
+        overhead = o->reserved_bytes;
     } else if (o->actual_bytes > st->total_bytes) {
-        /* Memory the guest kernel reserved at boot is in actual but not
-         * in MemTotal; a target must cover it too. (While the balloon
-         * moves, the stats lag actual by up to a second: the overhead
-         * then reads high when deflating, the safe side, and low when
-         * inflating, for one tick.) */
+        /* Not measured yet: this report's view, which lags a moving
+         * balloon by up to a second. */
         overhead = o->actual_bytes - st->total_bytes;
     }
     if (o->have_prev && st->last_update_s > o->prev.last_update_s && known(o->prev.total_bytes) &&

@@ -67,6 +67,9 @@ struct vm_observed {
     bool running;
     bool deflate_on_oom;       /* the balloon device's property */
     uint64_t size_bytes;       /* the VM's configured RAM */
+    /* actual - MemTotal, measured while the balloon stood still: what the
+     * guest kernel keeps for itself. 0 until measured. */
+    uint64_t reserved_bytes;
     bool have_actual;
     uint64_t actual_bytes;
     bool have_stats;

@@ -247,9 +247,10 @@ static void mgr_act(struct mgr *m, struct vm *vm, const struct policy_decision *
     size_format(d->target_bytes, to);
     size_format(vm->est.used_bytes, used);
     size_format(vm->est.avail_bytes, avail);
+    bool pressure = d->reason == POLICY_DEFLATE_PRESSURE;
     log_notice("vm %s: target %s -> %s: %s%s%s (used %s, available %s)%s", vm->name, from, to, why,
-               vm->est.pressure ? ": " : "", vm->est.pressure ? vm->est.pressure_why : "", used,
-               avail, m->opt.dry_run ? " [dry run]" : "");
+               pressure ? ": " : "", pressure ? vm->est.pressure_why : "", used, avail,
+               m->opt.dry_run ? " [dry run]" : "");
     snprintf(vm->last_change, sizeof(vm->last_change), "%s -> %s: %s", from, to, why);
     vm->last_change_ms = now;
     if (m->opt.dry_run)

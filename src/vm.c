@@ -10,6 +10,9 @@
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
+/* The guest reports MemTotal once a second: after actual has stood still
+ * this long, the report shows the balloon's current size. */
+#define ACTUAL_SETTLED_MS 2500
 
 static void vm_setup(struct vm *vm);
 
@@ -34,6 +37,7 @@ static void vm_schedule_retry(struct vm *vm)
     vm->obs.have_stats = false;
     vm->obs.have_prev = false;
     estimate_history_clear(&vm->obs.history);
+    vm->obs.reserved_bytes = 0;
     vm->backoff_ms = vm->backoff_ms ? vm->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (vm->backoff_ms > BACKOFF_MAX_MS)
         vm->backoff_ms = BACKOFF_MAX_MS;
@@ -49,17 +53,25 @@ static void vm_on_closed(struct qmp *q, int err, const char *why, void *userdata
     vm_schedule_retry(vm);
 }
 
+static void vm_set_actual(struct vm *vm, uint64_t actual)
+{
+    uint64_t now = now_ms();
+
+    if (!vm->obs.have_actual || actual != vm->obs.actual_bytes)
+        vm->actual_moved_ms = now;
+    vm->obs.actual_bytes = actual;
+    vm->obs.have_actual = true;
+    vm->actual_at_ms = now;
+}
+
 static void vm_on_event(struct qmp *q, const struct qmp_msg *ev, void *userdata)
 {
     struct vm *vm = userdata;
 
     if (strcmp(ev->event, "BALLOON_CHANGE") == 0) {
         uint64_t actual = qmp_u64(ev->data, "actual");
-        if (actual != QMP_UNKNOWN) {
-            vm->obs.actual_bytes = actual;
-            vm->obs.have_actual = true;
-            vm->actual_at_ms = now_ms();
-        }
+        if (actual != QMP_UNKNOWN)
+            vm_set_actual(vm, actual);
     } else if (strcmp(ev->event, "STOP") == 0) {
         vm->obs.running = false;
         snprintf(vm->runstate, sizeof(vm->runstate), "paused");
@@ -75,6 +87,7 @@ static void vm_on_event(struct qmp *q, const struct qmp_msg *ev, void *userdata)
         vm->obs.have_stats = false;
         vm->obs.have_prev = false;
         estimate_history_clear(&vm->obs.history);
+        vm->obs.reserved_bytes = 0;
         log_info("vm %s: guest reset", vm->name);
     }
 }
@@ -234,11 +247,10 @@ static void vm_on_balloon(struct qmp *q, const struct qmp_msg *m, void *userdata
         return;
     }
     actual = qmp_u64(m->ret, "actual");
-    vm->obs.have_actual = actual != QMP_UNKNOWN;
-    if (vm->obs.have_actual) {
-        vm->obs.actual_bytes = actual;
-        vm->actual_at_ms = now_ms();
-    }
+    if (actual == QMP_UNKNOWN)
+        vm->obs.have_actual = false;
+    else
+        vm_set_actual(vm, actual);
 }
 
 static void vm_on_stats(struct qmp *q, const struct qmp_msg *m, void *userdata)
@@ -258,9 +270,13 @@ static void vm_on_stats(struct qmp *q, const struct qmp_msg *m, void *userdata)
     }
     vm->obs.stats = st;
     vm->obs.have_stats = true;
-    if (st.last_update_s && st.total_bytes != QMP_UNKNOWN && st.avail_bytes != QMP_UNKNOWN &&
-        st.avail_bytes <= st.total_bytes)
-        estimate_history_push(&vm->obs.history, st.last_update_s, st.total_bytes - st.avail_bytes);
+    if (!st.last_update_s || st.total_bytes == QMP_UNKNOWN || st.avail_bytes == QMP_UNKNOWN ||
+        st.avail_bytes > st.total_bytes)
+        return;
+    estimate_history_push(&vm->obs.history, st.last_update_s, st.total_bytes - st.avail_bytes);
+    if (vm->obs.have_actual && now_ms() - vm->actual_moved_ms >= ACTUAL_SETTLED_MS &&
+        vm->obs.actual_bytes > st.total_bytes)
+        vm->obs.reserved_bytes = vm->obs.actual_bytes - st.total_bytes;
 }
 
 static void vm_on_status(struct qmp *q, const struct qmp_msg *m, void *userdata)

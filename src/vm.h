@@ -38,6 +38,7 @@ struct vm {
     /* Samples, newest first; rates come from obs.stats vs obs.prev. */
     struct vm_observed obs;
     uint64_t actual_at_ms;    /* CLOCK_MONOTONIC of the last query-balloon */
+    uint64_t actual_moved_ms; /* ... of the last change of actual */
 
     /* Control, owned by the manager. */
     bool target_set;          /* target_bytes means something */
