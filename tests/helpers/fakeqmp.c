@@ -41,6 +41,13 @@ static void serve(int fd, const char *mode)
         for (int i = 0; i < 1000; i++)
             if (write(fd, "{\"QMP\":", 7) < 0)
                 return;
+        if (write(fd, "0", 1) < 0)
+            return;
+        for (int i = 0; i < 1000; i++)
+            if (write(fd, "}", 1) < 0)
+                return;
+        if (write(fd, "\r\n", 2) < 0)
+            return;
     } else if (strcmp(mode, "notqmp") == 0) {
         const char *g = "{\"hello\": [1, 2, 3]}\r\n";
         if (write(fd, g, strlen(g)) < 0)

@@ -43,6 +43,11 @@ for mode in silent garbage hugeline deep notqmp; do
     st=$(vm_field "$RUN" "bad-$mode" state)
     err=$(vm_field "$RUN" "bad-$mode" error)
     [ "$st" = retrying ] || [ "$st" = connecting ] || fail "bad-$mode is $st, expected retrying"
+    case $mode in
+    silent) want="no QMP greeting" ;; garbage) want="not JSON" ;; hugeline) want="longer than 1 MiB" ;;
+    deep) want="nested too deeply" ;; notqmp) want="not a QMP message" ;;
+    esac
+    [[ "$err" == *"$want"* ]] || fail "bad-$mode: error \"$err\" does not say \"$want\""
     [ "$err" != null ] || fail "bad-$mode has no error reported"
     grep -q "vm bad-$mode: " "$RUN/balloond.log" || fail "nothing logged for bad-$mode"
     echo "  bad-$mode: $err"
