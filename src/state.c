@@ -38,15 +38,18 @@ static json_object *state_parse(const char *path, const char *text)
 
 int state_load(const char *path, struct state **out)
 {
+    /* A thousand VMs take about 80 KiB; 1 MiB bounds a file gone wrong. */
+    const size_t max = 1 << 20;
     struct state *st = calloc(1, sizeof(*st));
-    static char text[1 << 20];
+    char *text = malloc(max);
     int r;
 
-    if (!st || !(st->path = strdup(path))) {
+    if (!st || !text || !(st->path = strdup(path))) {
         free(st);
+        free(text);
         return -ENOMEM;
     }
-    r = read_file(path, text, sizeof(text));
+    r = read_file(path, text, max);
     if (r >= 0) {
         st->vms = state_parse(path, text);
         if (!st->vms) {
@@ -58,6 +61,7 @@ int state_load(const char *path, struct state **out)
     } else if (r != -ENOENT) {
         log_err("%s: cannot read: %s; VMs are adopted at their current size", path, strerror(-r));
     }
+    free(text);
     if (!st->vms)
         st->vms = json_object_new_object();
     *out = st;

@@ -1,0 +1,260 @@
+/* Estimates: host state with hysteresis, and a VM's need from its stats,
+ * including unknown and stale stats, deflate-on-oom, the demand window. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "estimate.h"
+
+#define M(x) ((uint64_t)(x) << 20)
+#define NOW 1764000000ULL
+
+static struct host_sample host_with_cgroup(uint64_t limit, uint64_t usage, uint64_t inactive)
+{
+    return (struct host_sample){
+        .mem = {.total_kib = 24ULL << 20, .avail_kib = 20ULL << 20},
+        .has_cgroup = true,
+        .cgroup = {.limit_bytes = limit, .usage_bytes = usage, .inactive_file_bytes = inactive},
+    };
+}
+
+static void test_host_states(void **state)
+{
+    const struct conf_size reserve = {.set = true, .bytes = M(100)};
+    static const struct {
+        uint64_t usage_mib;
+        enum host_state prev, want;
+        int64_t headroom_mib;
+    } cases[] = {
+        /* budget 1100 - reserve 100 = 1000 usable; tight at 900, plenty below 850 */
+        {500, HOST_PLENTY, HOST_PLENTY, 500},
+        {899, HOST_PLENTY, HOST_PLENTY, 101},
+        {900, HOST_PLENTY, HOST_TIGHT, 100},
+        {870, HOST_TIGHT, HOST_TIGHT, 130},   /* hysteresis: stays tight */
+        {870, HOST_PLENTY, HOST_PLENTY, 130},
+        {849, HOST_TIGHT, HOST_PLENTY, 151},
+        {1001, HOST_PLENTY, HOST_CRITICAL, -1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct host_sample s = host_with_cgroup(M(1100), M(cases[i].usage_mib) + M(50), M(50));
+        struct host_estimate e;
+        estimate_host(&s, 0, &reserve, cases[i].prev, &e);
+        assert_int_equal(e.budget_bytes, M(1100));
+        assert_int_equal(e.used_bytes, M(cases[i].usage_mib));
+        assert_int_equal(e.state, cases[i].want);
+        assert_int_equal(e.headroom_bytes, cases[i].headroom_mib * (int64_t)M(1));
+        if (e.state != HOST_PLENTY && cases[i].usage_mib > 850)
+            assert_int_equal(e.reclaim_bytes, M(cases[i].usage_mib - 850));
+    }
+}
+
+static void test_host_budget_sources(void **state)
+{
+    const struct conf_size pct = {.set = true, .is_pct = true, .pct = 10};
+    struct host_sample s = {.mem = {.total_kib = 1024 * 1024, .avail_kib = 256 * 1024}};
+    struct host_estimate e;
+
+    /* No cgroup: the host's MemTotal, used = total - available. */
+    estimate_host(&s, 0, &pct, HOST_PLENTY, &e);
+    assert_int_equal(e.budget_bytes, M(1024));
+    assert_int_equal(e.used_bytes, M(768));
+    assert_int_equal(e.reserve_bytes, M(1024) / 10);
+    /* A configured budget below MemTotal wins. */
+    estimate_host(&s, M(512), &pct, HOST_PLENTY, &e);
+    assert_int_equal(e.budget_bytes, M(512));
+    assert_int_equal(e.state, HOST_CRITICAL);
+    /* An unlimited cgroup: MemTotal. */
+    s = host_with_cgroup(UINT64_MAX, M(100), 0);
+    estimate_host(&s, 0, &pct, HOST_PLENTY, &e);
+    assert_int_equal(e.budget_bytes, 24ULL << 30);
+    /* PSI alone can make the host tight or critical. */
+    s.has_psi = true;
+    s.psi.some.avg10 = 12.0;
+    estimate_host(&s, 0, &pct, HOST_PLENTY, &e);
+    assert_int_equal(e.state, HOST_TIGHT);
+    s.psi.full.avg10 = 6.0;
+    estimate_host(&s, 0, &pct, HOST_PLENTY, &e);
+    assert_int_equal(e.state, HOST_CRITICAL);
+}
+
+static struct vm_observed guest(uint64_t actual, uint64_t total, uint64_t avail)
+{
+    struct vm_observed o = {
+        .running = true, .have_actual = true, .actual_bytes = actual, .size_bytes = M(512),
+        .have_stats = true,
+        .stats = {.last_update_s = NOW, .total_bytes = total, .avail_bytes = avail,
+                  .swap_in_bytes = 0, .major_faults = 0, .oom_kills = QMP_UNKNOWN},
+    };
+    /* Watched for the whole window, at the same use. */
+    for (uint64_t t = NOW - ESTIMATE_WINDOW_S; t <= NOW; t++)
+        estimate_history_push(&o.history, t, total - avail);
+    return o;
+}
+
+static void test_vm_need(void **state)
+{
+    struct vm_observed o = guest(M(512), M(457), M(400));
+    struct vm_estimate e;
+
+    estimate_vm(&o, 20, NOW, &e);
+    assert_true(e.known);
+    assert_false(e.settling);
+    assert_int_equal(e.used_bytes, M(57));
+    assert_int_equal(e.buffer_bytes, ESTIMATE_BUFFER_MIN_BYTES); /* 20% of 57 is below the floor */
+    assert_int_equal(e.need_bytes, M(57) + M(64) + M(55));       /* + the kernel's reserve */
+    assert_false(e.pressure);
+
+    /* Measured reserve is used instead of this report's view. */
+    o.reserved_bytes = M(50);
+    estimate_vm(&o, 20, NOW, &e);
+    assert_int_equal(e.need_bytes, M(57) + M(64) + M(50));
+
+    /* A big guest: 20% of used. */
+    o = guest(M(4096), M(4000), M(1000));
+    estimate_vm(&o, 20, NOW, &e);
+    assert_int_equal(e.buffer_bytes, M(3000) / 100 * 20);
+}
+
+static void test_vm_unknown(void **state)
+{
+    struct vm_observed o = guest(M(512), M(457), M(400));
+    struct vm_estimate e;
+
+    o.stats.last_update_s = 0;
+    estimate_vm(&o, 20, NOW, &e);
+    assert_false(e.known);
+    assert_string_equal(e.why_unknown, "guest has not reported stats yet");
+
+    o = guest(M(512), M(457), M(400));
+    o.stats.avail_bytes = QMP_UNKNOWN;
+    estimate_vm(&o, 20, NOW, &e);
+    assert_false(e.known);
+
+    o = guest(M(512), M(457), M(400));
+    o.stats.avail_bytes = M(900); /* a guest that lies */
+    estimate_vm(&o, 20, NOW, &e);
+    assert_false(e.known);
+
+    o = guest(M(512), M(457), M(400));
+    estimate_vm(&o, 20, NOW + ESTIMATE_STATS_STALE_S + 1, &e);
+    assert_false(e.known);
+    assert_string_equal(e.why_unknown, "guest stats are stale");
+
+    o.have_actual = false;
+    estimate_vm(&o, 20, NOW, &e);
+    assert_false(e.known);
+}
+
+static void test_vm_deflate_on_oom(void **state)
+{
+    /* Balloon of 312 MiB inside a guest that still counts it in MemTotal. */
+    struct vm_observed o = guest(M(200), M(457), M(50));
+    struct vm_estimate e;
+
+    o.deflate_on_oom = true;
+    estimate_vm(&o, 20, NOW, &e);
+    assert_int_equal(e.used_bytes, M(407) - M(312));
+    assert_int_equal(e.need_bytes, M(95) + M(64)); /* no reserve added: it is in MemTotal */
+}
+
+static void test_vm_window_and_rise(void **state)
+{
+    struct vm_observed o = guest(M(512), M(457), M(400));
+    struct vm_estimate e;
+
+    /* 300 MiB used 5 s ago: still in the window, the need covers it. */
+    o.history.n = 0;
+    o.history.head = 0;
+    for (uint64_t t = NOW - 12; t <= NOW; t++)
+        estimate_history_push(&o.history, t, t == NOW - 5 ? M(300) : M(57));
+    estimate_vm(&o, 20, NOW, &e);
+    assert_int_equal(e.peak_used_bytes, M(300));
+    assert_int_equal(e.need_bytes, M(300) + M(64) + M(55)); /* 20% is 60: the floor wins */
+    /* 11 s later it has left the window. */
+    estimate_history_push(&o.history, NOW + 6, M(57));
+    o.stats.last_update_s = NOW + 6;
+    estimate_vm(&o, 20, NOW + 6, &e);
+    assert_int_equal(e.peak_used_bytes, M(57));
+
+    /* Watched for 3 s only: settling. */
+    o = guest(M(512), M(457), M(400));
+    o.history.n = 0;
+    estimate_history_push(&o.history, NOW - 3, M(57));
+    estimate_history_push(&o.history, NOW, M(57));
+    estimate_vm(&o, 20, NOW, &e);
+    assert_true(e.settling);
+
+    /* Rising by 20 MiB/s: served two seconds ahead. */
+    o = guest(M(512), M(457), M(380));
+    o.have_prev = true;
+    o.prev = o.stats;
+    o.prev.last_update_s = NOW - 1;
+    o.prev.avail_bytes = M(400);
+    estimate_vm(&o, 20, NOW, &e);
+    assert_int_equal(e.rise_bytes_per_s, M(20));
+    assert_int_equal(e.need_bytes, M(77) + M(64) + M(55) + M(40));
+}
+
+static void test_vm_pressure(void **state)
+{
+    struct vm_observed o = guest(M(200), M(150), M(20));
+    struct vm_estimate e;
+
+    estimate_vm(&o, 20, NOW, &e);
+    assert_true(e.pressure);
+    assert_string_equal(e.pressure_why, "available memory below half the buffer");
+
+    o = guest(M(512), M(457), M(300));
+    o.have_prev = true;
+    o.prev = o.stats;
+    o.prev.last_update_s = NOW - 1;
+    o.stats.swap_in_bytes = 4096;
+    estimate_vm(&o, 20, NOW, &e);
+    assert_true(e.pressure);
+    assert_string_equal(e.pressure_why, "guest is swapping in");
+
+    o.stats.swap_in_bytes = 0;
+    o.stats.major_faults = ESTIMATE_MAJFLT_PER_S - 1;
+    estimate_vm(&o, 20, NOW, &e);
+    assert_false(e.pressure);
+    o.stats.major_faults = ESTIMATE_MAJFLT_PER_S;
+    estimate_vm(&o, 20, NOW, &e);
+    assert_true(e.pressure);
+    assert_string_equal(e.pressure_why, "major faults rising");
+
+    /* Unknown counters are never a signal. */
+    o.stats.major_faults = QMP_UNKNOWN;
+    o.prev.major_faults = QMP_UNKNOWN;
+    o.stats.swap_in_bytes = QMP_UNKNOWN;
+    estimate_vm(&o, 20, NOW, &e);
+    assert_false(e.pressure);
+}
+
+static void test_history_ring(void **state)
+{
+    struct vm_history h = {0};
+    uint64_t span;
+
+    assert_int_equal(estimate_history_peak(&h, NOW, 10, &span), 0);
+    assert_int_equal(span, 0);
+    for (uint64_t t = 0; t < 3 * ESTIMATE_HISTORY; t++)
+        estimate_history_push(&h, NOW + t, t);
+    assert_int_equal(h.n, ESTIMATE_HISTORY);
+    estimate_history_push(&h, NOW, 999999); /* not newer: ignored */
+    assert_int_equal(estimate_history_peak(&h, NOW + 3 * ESTIMATE_HISTORY - 1, 10, &span),
+                     3 * ESTIMATE_HISTORY - 1);
+    assert_int_equal(span, ESTIMATE_HISTORY - 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_host_states),     cmocka_unit_test(test_host_budget_sources),
+        cmocka_unit_test(test_vm_need),         cmocka_unit_test(test_vm_unknown),
+        cmocka_unit_test(test_vm_deflate_on_oom), cmocka_unit_test(test_vm_window_and_rise),
+        cmocka_unit_test(test_vm_pressure),     cmocka_unit_test(test_history_ring),
+    };
+    return cmocka_run_group_tests_name("estimate", tests, NULL, NULL);
+}
