@@ -217,6 +217,7 @@ static void mgr_policy_input(struct mgr *m, struct vm *vm, uint64_t now, struct 
     *pv = (struct policy_vm){
         .min_bytes = conf_size_resolve(&cv.min, max),
         .max_bytes = max,
+        .shares = cv.shares,
         .running = vm->obs.running,
         .known = vm->est.known,
         .need_bytes = vm->est.need_bytes,

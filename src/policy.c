@@ -76,9 +76,16 @@ static uint64_t unused_bytes(const struct policy_vm *v)
     return have > want ? have - want : 0;
 }
 
+/* Which VM gives first: the most unused memory per share (a VM with twice
+ * the shares is asked as if it had half the unused memory). */
+static uint64_t reclaim_key(const struct policy_vm *v)
+{
+    return unused_bytes(v) / (v->shares ? v->shares : 1);
+}
+
 /* Host tight or critical: reclaim what the host asks for from the VMs
- * with the most unused memory first, each down to its want at once; on
- * critical, everything unused. The others keep their plenty-time step. */
+ * with the most unused memory (per share) first, each down to its want at
+ * once; on critical, everything unused. The others keep their step. */
 static void reclaim(const struct policy_host *h, size_t n, const struct policy_vm *vms,
                     struct policy_decision *out)
 {
@@ -91,7 +98,7 @@ static void reclaim(const struct policy_host *h, size_t n, const struct policy_v
     while (deficit > 0 || h->state == HOST_CRITICAL) {
         size_t best = n;
         for (size_t i = 0; i < n; i++)
-            if (cand[i] && (best == n || unused_bytes(&vms[i]) > unused_bytes(&vms[best])))
+            if (cand[i] && (best == n || reclaim_key(&vms[i]) > reclaim_key(&vms[best])))
                 best = i;
         if (best == n)
             break;

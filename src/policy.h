@@ -27,6 +27,7 @@ struct policy_host {
 struct policy_vm {
     uint64_t min_bytes;
     uint64_t max_bytes;
+    unsigned shares;       /* under contention, more shares are reclaimed later */
     bool running;          /* paused, migrating or shut down VMs are left alone */
     bool known;            /* fresh, believable guest stats */
     uint64_t need_bytes;   /* used + buffer + what the guest cannot see, in logical size */

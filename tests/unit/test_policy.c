@@ -13,7 +13,8 @@
 #define M(x) ((uint64_t)(x) << 20)
 #define VM(min_, max_, need_, actual_, target_, ...)                                          \
     {.min_bytes = M(min_), .max_bytes = M(max_), .need_bytes = M(need_),                      \
-     .actual_bytes = M(actual_), .target_bytes = M(target_), .running = true, .known = true, \
+     .actual_bytes = M(actual_), .target_bytes = M(target_), .shares = 1000, .running = true, \
+     .known = true, \
      __VA_ARGS__}
 
 static const struct policy_host plenty = {
@@ -125,6 +126,26 @@ static void test_tight_reclaim(void **state)
     assert_int_equal(d[0].reason, POLICY_INFLATE_RECLAIM);
 }
 
+/* Shares order the reclaim: 300 unused at 3000 shares gives after 150
+ * unused at 1000. */
+static void test_tight_reclaim_by_shares(void **state)
+{
+    struct policy_host h = plenty;
+    struct policy_vm vms[] = {
+        VM(64, 512, 100, 400, 400, .shares = 3000), /* unused 300, 100 per 1000 shares */
+        VM(64, 512, 100, 250, 250),                 /* unused 150 */
+    };
+    struct policy_decision d[2];
+
+    h.state = HOST_TIGHT;
+    h.reclaim_bytes = M(100);
+    policy_decide(&h, 2, vms, d);
+    assert_int_equal(d[1].target_bytes, M(100));
+    assert_int_equal(d[1].reason, POLICY_INFLATE_RECLAIM);
+    assert_int_equal(d[0].target_bytes, M(400) - M(128)); /* its usual step only */
+    assert_int_equal(d[0].reason, POLICY_INFLATE_IDLE);
+}
+
 static void test_critical_takes_all_unused(void **state)
 {
     struct policy_host h = plenty;
@@ -160,6 +181,7 @@ int main(void)
         cmocka_unit_test(test_one_vm),
         cmocka_unit_test(test_headroom),
         cmocka_unit_test(test_tight_reclaim),
+        cmocka_unit_test(test_tight_reclaim_by_shares),
         cmocka_unit_test(test_critical_takes_all_unused),
         cmocka_unit_test(test_reason_strings),
     };
