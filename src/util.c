@@ -69,6 +69,19 @@ static int suffix_shift(const char *s, unsigned *shift)
     return *s == '\0' ? 0 : -EINVAL;
 }
 
+/* A non-negative decimal number at the start of s ("1.5" of "1.5G"); *end
+ * is what follows it. Signs, "inf", "nan" and hex are refused. */
+static int leading_number(const char *s, double *v, char **end)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    errno = 0;
+    *v = strtod(s, end);
+    if (errno || *end == s || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+        return -EINVAL;
+    return 0;
+}
+
 int size_parse(const char *s, uint64_t *out_bytes)
 {
     char *end;
@@ -76,11 +89,7 @@ int size_parse(const char *s, uint64_t *out_bytes)
     unsigned shift;
     int r;
 
-    if (!s || !isdigit((unsigned char)*s))
-        return -EINVAL;
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s)
+    if (leading_number(s, &v, &end) < 0)
         return -EINVAL;
     r = suffix_shift(end, &shift);
     if (r < 0)
@@ -124,11 +133,7 @@ int duration_parse(const char *s, uint64_t *out_ms)
     char *end;
     double v, scale;
 
-    if (!s || !isdigit((unsigned char)*s))
-        return -EINVAL;
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s)
+    if (leading_number(s, &v, &end) < 0)
         return -EINVAL;
     if (*end == '\0' || strcmp(end, "s") == 0)
         scale = 1000;

@@ -7,15 +7,11 @@ cd "$(dirname "$0")/../.."
 source tests/lib/guest.sh
 source tests/lib/daemon.sh
 
-RUN=$(mktemp -d /tmp/balloond-test.XXXXXX)
-CG=$(cgroup_create "balloond-test-d-$$" $((2 * 1024 * 1024 * 1024))) || fail "cannot create the budget cgroup"
 FAKES=()
-cleanup() {
-    daemon_stop "$RUN"
+test_cleanup_extra() {
     for p in "${FAKES[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    guest_stop_all "$RUN"; cgroup_remove "$CG"; rm -rf "$RUN"
 }
-trap cleanup EXIT
+test_begin d 2048
 
 daemon_config "$RUN" "$CG"
 for mode in silent garbage hugeline deep notqmp; do

@@ -5,9 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/daemon.sh
 
-RUN=$(mktemp -d /tmp/balloond-test.XXXXXX)
-cleanup() { daemon_stop "$RUN"; rm -rf "$RUN"; }
-trap cleanup EXIT
+test_begin config 0
 
 daemon_config "$RUN" "" "[defaults]" "buffer = 25"
 out=$("$BUILD/balloond" -t -c "$RUN/balloond.conf" 2>&1) || fail "a good config was refused: $out"

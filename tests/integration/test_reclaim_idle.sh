@@ -6,10 +6,7 @@ cd "$(dirname "$0")/../.."
 source tests/lib/guest.sh
 source tests/lib/daemon.sh
 
-RUN=$(mktemp -d /tmp/balloond-test.XXXXXX)
-CG=$(cgroup_create "balloond-test-a-$$" $((2 * 1024 * 1024 * 1024))) || fail "cannot create the budget cgroup"
-cleanup() { daemon_stop "$RUN"; guest_stop_all "$RUN"; cgroup_remove "$CG"; rm -rf "$RUN"; }
-trap cleanup EXIT
+test_begin a 2048
 
 daemon_config "$RUN" "$CG"
 daemon_start "$RUN" || fail "balloond did not start"

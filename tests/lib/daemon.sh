@@ -80,6 +80,27 @@ wait_until() {
     return 1
 }
 
+# test_begin TAG BUDGET_MIB: sets RUN (a private directory) and CG (a
+# budget cgroup of BUDGET_MIB, or none for 0); at exit, whatever happens,
+# balloond and the guests are stopped, then both are removed. A test that
+# starts more defines test_cleanup_extra.
+test_begin() {
+    RUN=$(mktemp -d /tmp/balloond-test.XXXXXX)
+    CG=
+    if [ "$2" -gt 0 ]; then
+        CG=$(cgroup_create "balloond-test-$1-$$" $(($2 * 1048576))) || fail "cannot create the budget cgroup"
+    fi
+    trap test_end EXIT
+}
+
+test_end() {
+    declare -F test_cleanup_extra >/dev/null && test_cleanup_extra
+    daemon_stop "$RUN"
+    declare -F guest_stop_all >/dev/null && guest_stop_all "$RUN"
+    [ -n "$CG" ] && cgroup_remove "$CG"
+    rm -rf "$RUN"
+}
+
 pass() { echo "  ok: $*"; }
 fail() { echo "  FAIL: $*" >&2; exit 1; }
 
