@@ -64,6 +64,7 @@ int main(int argc, char **argv)
     bool explicit_config = false, check_only = false, verbose = false;
     struct conf *conf = NULL;
     struct mgr *m = NULL;
+    enum policy_kind kind;
     sd_event *ev = NULL;
     sigset_t ss;
     int c, r;
@@ -108,6 +109,7 @@ int main(int argc, char **argv)
         conf_free(conf);
         return 1;
     }
+    kind = conf->host.policy;
     r = mgr_new(ev, conf, &mo, &m);
     if (r < 0) {
         log_err("not started");
@@ -117,7 +119,8 @@ int main(int argc, char **argv)
     sd_event_add_signal(ev, NULL, SIGTERM, NULL, NULL);
     sd_event_add_signal(ev, NULL, SIGINT, NULL, NULL);
     sd_event_add_signal(ev, NULL, SIGHUP, on_sighup, m);
-    log_notice("started%s", mo.dry_run ? " (dry run: no balloon command will be sent)" : "");
+    log_notice("started: policy %s%s", policy_kind_str(kind),
+               mo.dry_run ? " (dry run: no balloon command will be sent)" : "");
     sd_notify(0, "READY=1\nSTATUS=managing VMs");
     r = sd_event_loop(ev);
     sd_notify(0, "STOPPING=1");

@@ -30,7 +30,7 @@ enum conf_section_kind {
 
 enum conf_key_id {
     CONF_K_INTERVAL, CONF_K_SOCKET_DIR, CONF_K_CONTROL_SOCKET, CONF_K_STATE_FILE,
-    CONF_K_BUDGET, CONF_K_CGROUP, CONF_K_RESERVE, CONF_K_STEP,
+    CONF_K_BUDGET, CONF_K_CGROUP, CONF_K_RESERVE, CONF_K_STEP, CONF_K_POLICY, CONF_K_IDLE_TAX,
     CONF_K_MIN, CONF_K_MAX, CONF_K_BUFFER, CONF_K_SHARES,
     CONF_K_COUNT,
 };
@@ -231,6 +231,20 @@ static int conf_set_step(struct conf_parser *p, const char *v)
     return 0;
 }
 
+static int conf_set_policy(struct conf_parser *p, const char *v)
+{
+    if (policy_kind_parse(v, &p->conf->host.policy) < 0)
+        return conf_key_error(p, "\"%s\" is not a policy (balloond, proxmox, mom or static)", v);
+    return 0;
+}
+
+static int conf_set_idle_tax(struct conf_parser *p, const char *v)
+{
+    /* 100% would make idle memory worth nothing: a guest could lose all
+     * of it to a busier one at once. VMware's ESX caps the tax at 99%. */
+    return conf_parse_uint(p, v, true, 0, 99, &p->conf->host.idle_tax_pct);
+}
+
 static int conf_set_min(struct conf_parser *p, const char *v)
 {
     return conf_parse_size(p, v, true, &conf_parser_vm(p)->min);
@@ -274,6 +288,8 @@ static const struct conf_key {
     [CONF_K_CGROUP] = { "cgroup", true, conf_set_cgroup },
     [CONF_K_RESERVE] = { "reserve", true, conf_set_reserve },
     [CONF_K_STEP] = { "step", true, conf_set_step },
+    [CONF_K_POLICY] = { "policy", true, conf_set_policy },
+    [CONF_K_IDLE_TAX] = { "idle_tax", true, conf_set_idle_tax },
     [CONF_K_MIN] = { "min", false, conf_set_min },
     [CONF_K_MAX] = { "max", false, conf_set_max },
     [CONF_K_BUFFER] = { "buffer", false, conf_set_buffer },
@@ -601,6 +617,8 @@ struct conf *conf_new_default(void)
         .cgroup = NULL,
         .reserve = { .set = true, .is_pct = true, .pct = 5 },
         .step_bytes = 128 * MIB,
+        .policy = POLICY_KIND_BALLOOND,
+        .idle_tax_pct = 75,
     };
     c->defaults = (struct conf_vm){
         .min = { .set = true, .is_pct = true, .pct = 25 },

@@ -9,6 +9,8 @@
  *   cgroup = /sys/fs/cgroup/memory/machines   # optional budget cgroup, v1 or v2
  *   reserve = 5%             # of the budget, or an absolute size
  *   step = 128M              # largest inflation per VM per tick when the host has plenty
+ *   policy = balloond        # or proxmox, mom, static (peers, for comparison)
+ *   idle_tax = 75            # % : idle memory counts for less under contention
  *
  *   [defaults]               # any VM without a section of its own
  *   min = 25%                # of the VM's max; or absolute
@@ -23,6 +25,8 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "policy.h"
 
 /* A size that may be relative to something else (a VM's max, the budget). */
 struct conf_size {
@@ -50,6 +54,8 @@ struct conf_host {
     char *cgroup;            /* NULL: none */
     struct conf_size reserve;/* relative to the budget */
     uint64_t step_bytes;
+    enum policy_kind policy;
+    unsigned idle_tax_pct;
 };
 
 struct conf {

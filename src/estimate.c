@@ -37,6 +37,10 @@ void estimate_host(const struct host_sample *s, uint64_t conf_budget_bytes,
     if (conf_budget_bytes)
         e.budget_bytes = min_u64(e.budget_bytes, conf_budget_bytes);
     e.reserve_bytes = min_u64(conf_size_resolve(reserve, e.budget_bytes), e.budget_bytes);
+    if (s->has_cgroup)
+        e.free_bytes = e.budget_bytes - min_u64(e.budget_bytes, e.used_bytes);
+    else
+        e.free_bytes = (s->mem.free_kib + s->mem.buffers_kib + s->mem.cached_kib) * 1024;
     usable = e.budget_bytes - e.reserve_bytes;
     e.headroom_bytes = (int64_t)usable - (int64_t)e.used_bytes;
     if (psi) {
@@ -93,6 +97,13 @@ uint64_t estimate_history_peak(const struct vm_history *h, uint64_t now_s, uint6
             peak = h->at[k].used_bytes;
     }
     return peak;
+}
+
+static uint64_t buffer_for(uint64_t used_bytes, unsigned buffer_pct)
+{
+    uint64_t b = used_bytes / 100 * buffer_pct;
+
+    return b < ESTIMATE_BUFFER_MIN_BYTES ? ESTIMATE_BUFFER_MIN_BYTES : b;
 }
 
 static bool known(uint64_t v)
@@ -175,10 +186,10 @@ void estimate_vm(const struct vm_observed *o, unsigned buffer_pct, uint64_t now_
         if (now > was)
             e.rise_bytes_per_s = (now - was) / (st->last_update_s - o->prev.last_update_s);
     }
-    e.buffer_bytes = e.peak_used_bytes / 100 * buffer_pct;
-    if (e.buffer_bytes < ESTIMATE_BUFFER_MIN_BYTES)
-        e.buffer_bytes = ESTIMATE_BUFFER_MIN_BYTES;
+    e.buffer_bytes = buffer_for(e.peak_used_bytes, buffer_pct);
     e.need_bytes = e.peak_used_bytes + e.buffer_bytes + overhead + e.rise_bytes_per_s * ESTIMATE_LEAD_S;
+    e.need_now_bytes = e.used_bytes + buffer_for(e.used_bytes, buffer_pct) + overhead +
+                       e.rise_bytes_per_s * ESTIMATE_LEAD_S;
     vm_pressure(o, &e);
     *out = e;
 }

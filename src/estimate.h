@@ -24,6 +24,8 @@ struct host_estimate {
     uint64_t budget_bytes;     /* what the VMs may use in all */
     uint64_t reserve_bytes;
     uint64_t used_bytes;       /* what they (or the host) use now */
+    uint64_t free_bytes;       /* MOM's view: MemFree + Buffers + Cached, or the
+                                * cgroup's limit - usage + inactive file */
     int64_t headroom_bytes;    /* budget - reserve - used */
     double psi_some_avg10;
     double psi_full_avg10;
@@ -88,6 +90,7 @@ struct vm_estimate {
     uint64_t peak_used_bytes;  /* highest use in the window */
     uint64_t rise_bytes_per_s; /* growth since the previous report */
     uint64_t need_bytes;       /* in logical-size units, see policy.h */
+    uint64_t need_now_bytes;   /* the same from the current use alone */
     bool settling;             /* not watched long enough to take memory back */
     bool pressure;
     const char *pressure_why;  /* when pressure */

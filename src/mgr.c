@@ -13,6 +13,7 @@
 
 #include "ctl.h"
 #include "estimate.h"
+#include "guard.h"
 #include "host.h"
 #include "policy.h"
 #include "report.h"
@@ -49,6 +50,7 @@ struct mgr {
     bool host_failed;          /* logged once */
     struct host_sample hs;
     struct host_estimate he;
+    struct policy_round round;   /* for round-based peer policies */
 };
 
 /* ---- discovery ----------------------------------------------------------- */
@@ -221,14 +223,19 @@ static void mgr_policy_input(struct mgr *m, struct vm *vm, uint64_t now, struct 
         .running = vm->obs.running,
         .known = vm->est.known,
         .need_bytes = vm->est.need_bytes,
+        .need_now_bytes = vm->est.need_now_bytes,
         /* A pressure report older than our last answer to pressure was
          * already answered: the guest has not had time to show it. */
         .pressure = vm->est.pressure && vm->obs.stats.last_update_s > vm->pressure_wall_s,
         .grow_bytes = vm->est.buffer_bytes,
-        .cooldown = vm->pressure_ms && now - vm->pressure_ms < PRESSURE_COOLDOWN_MS,
+        .cooldown = (vm->pressure_ms && now - vm->pressure_ms < PRESSURE_COOLDOWN_MS) ||
+                    now < vm->hold_until_ms,
         .settling = vm->est.settling,
         .actual_bytes = vm->obs.actual_bytes,
         .target_bytes = vm->target_bytes,
+        .used_bytes = vm->est.used_bytes,
+        .free_bytes = vm->obs.stats.free_bytes,
+        .guest_total_bytes = vm->obs.stats.total_bytes,
     };
 }
 
@@ -261,6 +268,57 @@ static void mgr_act(struct mgr *m, struct vm *vm, const struct policy_decision *
     vm_send_target(vm, vm->target_bytes);
 }
 
+/* Guest protection first (guard.h); returns true when it set the target. */
+static bool mgr_guard(struct mgr *m, struct vm *vm, uint64_t now)
+{
+    struct conf_vm cv = conf_vm_get(m->conf, vm->name);
+    uint64_t max = conf_size_resolve(&cv.max, vm->size_bytes), target;
+    struct guard_in in = {
+        .now_ms = now,
+        .running = vm->obs.running,
+        .reset_seen = vm->reset_seen,
+        .deflate_on_oom = vm->obs.deflate_on_oom,
+        .min_bytes = conf_size_resolve(&cv.min, max),
+        .max_bytes = max,
+        .deadband_bytes = DEADBAND_BYTES,
+        .target_bytes = vm->target_bytes,
+        .target_set_ms = vm->last_change_ms,
+        .actual_bytes = vm->obs.actual_bytes,
+        .prev_actual_bytes = vm->guard_actual_bytes,
+        .actual_moved_ms = vm->actual_moved_ms,
+    };
+    enum guard_action a = guard_check(&in, &target);
+    char from[SIZE_FMT_MAX], to[SIZE_FMT_MAX];
+
+    vm->reset_seen = false;
+    vm->guard_actual_bytes = vm->obs.actual_bytes;
+    if (vm->stalled && vm->obs.actual_bytes <= vm->target_bytes + DEADBAND_BYTES)
+        vm->stalled = false;
+    if (a == GUARD_NONE)
+        return false;
+    size_format(vm->target_bytes, from);
+    size_format(target, to);
+    log_msg(a == GUARD_STALL ? LOG_WARNING : LOG_NOTICE, "vm %s: target %s -> %s: %s", vm->name,
+            from, to, guard_action_str(a));
+    snprintf(vm->last_change, sizeof(vm->last_change), "%s -> %s: %s", from, to, guard_action_str(a));
+    vm->last_change_ms = now;
+    if (a == GUARD_STALL) {
+        vm->stalled = true;
+        vm->hold_until_ms = now + GUARD_STALL_HOLD_MS;
+    } else {
+        vm->pressure_ms = now; /* the guest needed memory: cool down */
+    }
+    if (m->opt.dry_run)
+        return true;
+    vm->target_bytes = target;
+    state_set(m->state, vm->name, vm->pid, target);
+    /* A self-deflated or stalled guest is at that size already: QEMU is
+     * told anyway, so that its target and ours agree. A rebooting guest's
+     * driver reads the new size when it loads. */
+    vm_send_target(vm, target);
+    return true;
+}
+
 static void mgr_decide(struct mgr *m)
 {
     struct policy_vm pv[m->n_vms + 1];
@@ -273,10 +331,16 @@ static void mgr_decide(struct mgr *m)
         return;
     for (size_t i = 0; i < m->n_vms; i++) {
         struct vm *vm = m->vms[i];
+        /* A reset is handled at once: the rebooting guest's driver has no
+         * balloon to report yet, and will read the size we set now. */
+        if (vm_is_ready(vm) && vm->reset_seen && vm->target_set && mgr_guard(m, vm, now))
+            continue;
         if (!vm_is_ready(vm) || !vm->obs.have_actual || vm->size_bytes == 0)
             continue;
         if (!vm->target_set)
             mgr_adopt(m, vm);
+        if (mgr_guard(m, vm, now))
+            continue;
         mgr_policy_input(m, vm, now, &pv[n]);
         active[n++] = vm;
     }
@@ -286,8 +350,13 @@ static void mgr_decide(struct mgr *m)
         .reclaim_bytes = m->he.reclaim_bytes,
         .step_bytes = m->conf->host.step_bytes,
         .deadband_bytes = DEADBAND_BYTES,
+        .now_ms = now,
+        .budget_bytes = m->he.budget_bytes,
+        .used_bytes = m->he.used_bytes,
+        .free_bytes = m->he.free_bytes,
+        .idle_tax_pct = m->conf->host.idle_tax_pct,
     };
-    policy_decide(&ph, n, pv, out);
+    policy_run(m->conf->host.policy, &ph, &m->round, n, pv, out);
     for (size_t i = 0; i < n; i++)
         mgr_act(m, active[i], &out[i], now);
     state_save(m->state);
@@ -508,6 +577,11 @@ void mgr_reload(struct mgr *m)
     c->host.state_file = strdup(old->state_file);
     host_free(m->host);
     m->host = h;
+    if (c->host.policy != m->conf->host.policy) {
+        log_notice("reload: policy %s -> %s", policy_kind_str(m->conf->host.policy),
+                   policy_kind_str(c->host.policy));
+        m->round = (struct policy_round){0};
+    }
     if (strcmp(old->socket_dir, c->host.socket_dir) != 0) {
         conf_free(m->conf);
         m->conf = c;

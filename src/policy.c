@@ -9,6 +9,11 @@
  * step: the next step starts from the observed actual, not the request. */
 #include "policy.h"
 
+#include <errno.h>
+#include <string.h>
+
+#include "peers.h"
+
 static uint64_t clamp_u64(uint64_t v, uint64_t lo, uint64_t hi)
 {
     if (lo > hi)
@@ -70,7 +75,7 @@ static struct policy_decision decide_one(const struct policy_host *h, const stru
 
 static uint64_t unused_bytes(const struct policy_vm *v)
 {
-    uint64_t want = clamp_u64(v->need_bytes, v->min_bytes, v->max_bytes);
+    uint64_t want = clamp_u64(min_u64(v->need_now_bytes, v->need_bytes), v->min_bytes, v->max_bytes);
     uint64_t have = min_u64(v->actual_bytes, v->target_bytes);
 
     return have > want ? have - want : 0;
@@ -104,8 +109,10 @@ static void reclaim(const struct policy_host *h, size_t n, const struct policy_v
             break;
         cand[best] = false;
         deficit -= min_u64(deficit, unused_bytes(&vms[best]));
-        out[best].target_bytes = clamp_u64(vms[best].need_bytes, vms[best].min_bytes,
-                                           vms[best].max_bytes);
+        /* The window's peak protects a guest from a burst it just had;
+         * a host that is short now takes back down to today's use. */
+        out[best].target_bytes = clamp_u64(min_u64(vms[best].need_now_bytes, vms[best].need_bytes),
+                                           vms[best].min_bytes, vms[best].max_bytes);
         out[best].reason = POLICY_INFLATE_RECLAIM;
     }
 }
@@ -131,14 +138,95 @@ static void grant_growth(const struct policy_vm *vms, size_t n, struct policy_de
     for (size_t i = 0; i < n; i++) {
         int64_t grow;
 
-        if (out[i].reason != POLICY_DEFLATE_NEED)
+        if (out[i].reason != POLICY_DEFLATE_NEED && out[i].reason != POLICY_ENTITLED)
             continue;
         grow = growth_bytes(&vms[i], &out[i]);
         if (grow <= budget) {
             budget -= grow;
-        } else {
+        } else if (grow > 0) {
             out[i].target_bytes = clamp_u64(vms[i].target_bytes, vms[i].min_bytes, vms[i].max_bytes);
             out[i].reason = POLICY_DEFLATE_DEFERRED;
+        }
+    }
+}
+
+/* Weighted bytes of an allocation: active bytes count 1, idle ones k. */
+static double weighted(uint64_t alloc, uint64_t active, double k)
+{
+    return alloc <= active ? (double)alloc : (double)active + k * (double)(alloc - active);
+}
+
+void policy_entitle(uint64_t supply_bytes, unsigned idle_tax_pct, uint64_t chunk_bytes, size_t n,
+                    const struct policy_claim *c, uint64_t *out)
+{
+    double k = 100.0 / (double)(100 - (idle_tax_pct > 99 ? 99 : idle_tax_pct));
+    uint64_t left = supply_bytes;
+
+    for (size_t i = 0; i < n; i++) {
+        out[i] = min_u64(c[i].min_bytes, c[i].want_bytes);
+        left -= min_u64(left, out[i]);
+    }
+    while (left > 0) {
+        size_t best = n;
+        double best_rho = 0;
+        for (size_t i = 0; i < n; i++) {
+            double w = weighted(out[i], c[i].active_bytes, k);
+            double rho = w > 0 ? (double)c[i].shares / w : 1e300;
+            if (out[i] < c[i].want_bytes && (best == n || rho > best_rho)) {
+                best = i;
+                best_rho = rho;
+            }
+        }
+        if (best == n)
+            break;
+        uint64_t give = min_u64(min_u64(chunk_bytes, left), c[best].want_bytes - out[best]);
+        out[best] += give;
+        left -= give;
+    }
+}
+
+/* A tight or critical host whose VMs want more than it can hold: each VM
+ * is held to its entitlement. Supply is what the deciding VMs hold now
+ * plus headroom; a guest under pressure is served first and not cut (the
+ * guest protection comes before the shares). On a host with plenty,
+ * growth that does not fit merely waits (grant_growth). */
+static void entitle(const struct policy_host *h, size_t n, const struct policy_vm *vms,
+                    struct policy_decision *out)
+{
+    struct policy_claim claim[n];
+    uint64_t ent[n];
+    int64_t supply = h->headroom_bytes;
+    uint64_t wants = 0;
+    size_t m = 0;
+    size_t idx[n];
+
+    for (size_t i = 0; i < n; i++) {
+        const struct policy_vm *v = &vms[i];
+        if (!v->running || !v->known)
+            continue;
+        supply += (int64_t)max_u64(v->actual_bytes, clamp_u64(v->target_bytes, v->min_bytes, v->max_bytes));
+        if (out[i].reason == POLICY_DEFLATE_PRESSURE) {
+            supply -= (int64_t)out[i].target_bytes;
+            continue;
+        }
+        wants += out[i].target_bytes;
+        claim[m] = (struct policy_claim){clamp_u64(v->min_bytes, 0, v->max_bytes), out[i].target_bytes,
+                                         v->used_bytes, v->shares ? v->shares : 1};
+        idx[m++] = i;
+    }
+    if (supply < 0)
+        supply = 0;
+    if (m == 0 || wants <= (uint64_t)supply)
+        return;
+    /* Chunks of 1 MiB, or of 1/4096 of the supply on big hosts: at most
+     * about 4096 rounds of m comparisons per tick. */
+    policy_entitle((uint64_t)supply, h->idle_tax_pct, max_u64(1ULL << 20, ((uint64_t)supply >> 12) & ~((1ULL << 20) - 1)), m,
+                   claim, ent);
+    for (size_t j = 0; j < m; j++) {
+        struct policy_decision *d = &out[idx[j]];
+        if (ent[j] + h->deadband_bytes <= d->target_bytes) {
+            d->target_bytes = ent[j];
+            d->reason = POLICY_ENTITLED;
         }
     }
 }
@@ -150,6 +238,8 @@ void policy_decide(const struct policy_host *h, size_t n, const struct policy_vm
         out[i] = decide_one(h, &vms[i]);
     if (h->state != HOST_PLENTY)
         reclaim(h, n, vms, out);
+    if (h->state != HOST_PLENTY)
+        entitle(h, n, vms, out);
     grant_growth(vms, n, out, h->headroom_bytes);
 }
 
@@ -168,6 +258,8 @@ const char *policy_reason_str(enum policy_reason r)
     case POLICY_DEFLATE_PRESSURE: return "guest under pressure";
     case POLICY_DEFLATE_DEFERRED: return "needs more, host has no headroom";
     case POLICY_CLAMP: return "target outside [min, max]";
+    case POLICY_PEER: return "peer policy";
+    case POLICY_ENTITLED: return "contention: held to its entitlement";
     }
     return "?";
 }
@@ -180,4 +272,45 @@ const char *host_state_str(enum host_state s)
     case HOST_CRITICAL: return "critical";
     }
     return "?";
+}
+
+void policy_run(enum policy_kind kind, const struct policy_host *host, struct policy_round *round,
+                size_t n, const struct policy_vm *vms, struct policy_decision *out)
+{
+    switch (kind) {
+    case POLICY_KIND_BALLOOND:
+        policy_decide(host, n, vms, out);
+        return;
+    case POLICY_KIND_PROXMOX:
+        peer_proxmox(host, round, n, vms, out);
+        return;
+    case POLICY_KIND_MOM:
+        peer_mom(host, round, n, vms, out);
+        return;
+    case POLICY_KIND_STATIC:
+        peer_static(host, n, vms, out);
+        return;
+    }
+}
+
+static const char *const kind_names[] = {
+    [POLICY_KIND_BALLOOND] = "balloond",
+    [POLICY_KIND_PROXMOX] = "proxmox",
+    [POLICY_KIND_MOM] = "mom",
+    [POLICY_KIND_STATIC] = "static",
+};
+
+const char *policy_kind_str(enum policy_kind k)
+{
+    return (unsigned)k < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[k] : "?";
+}
+
+int policy_kind_parse(const char *s, enum policy_kind *out)
+{
+    for (unsigned i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+        if (strcmp(s, kind_names[i]) == 0) {
+            *out = (enum policy_kind)i;
+            return 0;
+        }
+    return -EINVAL;
 }

@@ -11,6 +11,16 @@
 
 enum host_state { HOST_PLENTY, HOST_TIGHT, HOST_CRITICAL };
 
+/* Which policy drives the balloons (config: [host] policy). The peers are
+ * re-implementations of other controllers from their documented
+ * behaviour, for comparison on the same guests (src/peers.c). */
+enum policy_kind {
+    POLICY_KIND_BALLOOND,
+    POLICY_KIND_PROXMOX,  /* Proxmox VE's pvestatd auto-ballooning */
+    POLICY_KIND_MOM,      /* oVirt MOM's default balloon rules */
+    POLICY_KIND_STATIC,   /* no ballooning: every VM at its max */
+};
+
 struct policy_host {
     enum host_state state;
     /* What may still be given to guests before the budget's reserve is
@@ -22,6 +32,18 @@ struct policy_host {
     uint64_t step_bytes;
     /* Target changes smaller than this are not worth a command. */
     uint64_t deadband_bytes;
+    /* What the host looks like to the round-based peers. */
+    uint64_t now_ms;        /* CLOCK_MONOTONIC, given (never read here) */
+    uint64_t budget_bytes;  /* the memory the VMs live in (Proxmox's "host memory") */
+    uint64_t used_bytes;    /* what is used of it */
+    uint64_t free_bytes;    /* MOM's host free: MemFree + Buffers + Cached, or for a
+                             * budget cgroup its limit - usage + inactive file */
+    unsigned idle_tax_pct;  /* issue 3: idle memory counts for less under contention */
+};
+
+/* State that round-based policies keep between calls (zero at start). */
+struct policy_round {
+    uint64_t last_ms;       /* when the last round ran; 0 = never */
 };
 
 struct policy_vm {
@@ -30,12 +52,17 @@ struct policy_vm {
     unsigned shares;       /* under contention, more shares are reclaimed later */
     bool running;          /* paused, migrating or shut down VMs are left alone */
     bool known;            /* fresh, believable guest stats */
-    uint64_t need_bytes;   /* used + buffer + what the guest cannot see, in logical size */
+    uint64_t need_bytes;   /* peak used + buffer + what the guest cannot see, in logical size */
+    uint64_t need_now_bytes; /* the same from the current use, not the window's peak:
+                              * what a tight host reclaims down to */
     bool pressure;         /* swap-in, major faults or available far below the buffer */
     uint64_t grow_bytes;   /* under pressure: at least this above actual */
     bool cooldown;         /* recently deflated for pressure: do not inflate yet */
     bool settling;         /* demand not watched long enough: do not inflate yet */
     uint64_t actual_bytes; /* observed logical size */
+    uint64_t used_bytes;   /* guest's total - available (active memory) */
+    uint64_t free_bytes;   /* guest's MemFree (stat-free-memory), what the peers read */
+    uint64_t guest_total_bytes; /* guest's MemTotal */
     uint64_t target_bytes; /* the target the daemon holds now */
 };
 
@@ -52,6 +79,8 @@ enum policy_reason {
     POLICY_DEFLATE_PRESSURE, /* the guest is under pressure: given memory at once */
     POLICY_DEFLATE_DEFERRED, /* needs more, but the host has no headroom now */
     POLICY_CLAMP,            /* the target left [min, max] (settings changed) */
+    POLICY_PEER,             /* decided by a peer policy (proxmox, mom, static) */
+    POLICY_ENTITLED,         /* contention: held to its entitlement (shares, idle tax) */
 };
 
 struct policy_decision {
@@ -62,6 +91,27 @@ struct policy_decision {
 /* Decides for n VMs. out[i] belongs to vms[i]. */
 void policy_decide(const struct policy_host *host, size_t n, const struct policy_vm *vms,
                    struct policy_decision *out);
+
+/* Entitlement under contention, after VMware ESX's idle memory tax: each
+ * VM gets its min, and the rest of supply goes, chunk by chunk, to the VM
+ * with the highest shares per weighted byte, where a byte above the VM's
+ * active memory weighs k = 1 / (1 - tax) (4 at the default 75%). No VM
+ * gets more than its want. out[i] is VM i's entitlement. */
+struct policy_claim {
+    uint64_t min_bytes;
+    uint64_t want_bytes;
+    uint64_t active_bytes;
+    unsigned shares;
+};
+void policy_entitle(uint64_t supply_bytes, unsigned idle_tax_pct, uint64_t chunk_bytes, size_t n,
+                    const struct policy_claim *c, uint64_t *out);
+
+/* Any policy: balloond's own, or a peer (peers.h). round is in/out. */
+void policy_run(enum policy_kind kind, const struct policy_host *host, struct policy_round *round,
+                size_t n, const struct policy_vm *vms, struct policy_decision *out);
+const char *policy_kind_str(enum policy_kind k);
+/* 0, or -EINVAL for a name that is none of balloond, proxmox, mom, static. */
+int policy_kind_parse(const char *s, enum policy_kind *out);
 
 const char *policy_reason_str(enum policy_reason r);
 const char *host_state_str(enum host_state s);

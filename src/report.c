@@ -17,6 +17,7 @@ static json_object *report_host(const struct report_view *v)
     add_u64(h, "budget_bytes", v->have_host, e->budget_bytes);
     add_u64(h, "reserve_bytes", v->have_host, e->reserve_bytes);
     add_u64(h, "used_bytes", v->have_host, e->used_bytes);
+    add_u64(h, "free_bytes", v->have_host, e->free_bytes);
     json_object_object_add(h, "headroom_bytes", json_object_new_int64(e->headroom_bytes));
     json_object_object_add(h, "psi_some_avg10", json_object_new_double(e->psi_some_avg10));
     json_object_object_add(h, "psi_full_avg10", json_object_new_double(e->psi_full_avg10));
@@ -56,6 +57,8 @@ static json_object *report_vm(const struct report_view *v, const struct vm *vm)
     json_object_object_add(o, "pressure", vm->est.pressure ? json_object_new_string(vm->est.pressure_why)
                                                            : NULL);
     json_object_object_add(o, "decision", json_object_new_string(policy_reason_str(vm->reason)));
+    json_object_object_add(o, "stalled", json_object_new_boolean(vm->stalled));
+    json_object_object_add(o, "deflate_on_oom", json_object_new_boolean(vm->obs.deflate_on_oom));
     json_object_object_add(o, "last_change", json_object_new_string(vm->last_change));
     return o;
 }
@@ -66,6 +69,7 @@ json_object *report_status(const struct report_view *v)
 
     json_object_object_add(root, "dry_run", json_object_new_boolean(v->dry_run));
     json_object_object_add(root, "interval_ms", json_object_new_uint64(v->conf->host.interval_ms));
+    json_object_object_add(root, "policy", json_object_new_string(policy_kind_str(v->conf->host.policy)));
     json_object_object_add(root, "host", report_host(v));
     for (size_t i = 0; i < v->n_vms; i++)
         json_object_array_add(vms, report_vm(v, v->vms[i]));

@@ -48,6 +48,10 @@ struct vm {
     uint64_t last_change_ms;
     uint64_t pressure_ms;                 /* last deflation for pressure */
     uint64_t pressure_wall_s;             /* the same, on the guest stats' clock */
+    uint64_t hold_until_ms;               /* no inflation before (after a stall) */
+    bool stalled;                         /* did not reach its last target */
+    bool reset_seen;                      /* a RESET event not yet handled */
+    uint64_t guard_actual_bytes;          /* actual at the last guard check */
     struct vm_estimate est;
 
     /* Connection internals. */

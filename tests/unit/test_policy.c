@@ -12,7 +12,7 @@
 
 #define M(x) ((uint64_t)(x) << 20)
 #define VM(min_, max_, need_, actual_, target_, ...)                                          \
-    {.min_bytes = M(min_), .max_bytes = M(max_), .need_bytes = M(need_),                      \
+    {.min_bytes = M(min_), .max_bytes = M(max_), .need_bytes = M(need_), .need_now_bytes = M(need_), \
      .actual_bytes = M(actual_), .target_bytes = M(target_), .shares = 1000, .running = true, \
      .known = true, \
      __VA_ARGS__}
@@ -168,9 +168,87 @@ static void test_critical_takes_all_unused(void **state)
     assert_int_equal(d[3].reason, POLICY_COOLDOWN);
 }
 
+/* Entitlement, in MiB with 1 MiB chunks. */
+static void entitle_mib(uint64_t supply, unsigned tax, size_t n, const struct policy_claim *c,
+                        uint64_t *out_mib)
+{
+    struct policy_claim cm[8] = {0};
+    uint64_t out[8] = {0};
+
+    for (size_t i = 0; i < n; i++)
+        cm[i] = (struct policy_claim){M(c[i].min_bytes), M(c[i].want_bytes), M(c[i].active_bytes),
+                                      c[i].shares};
+    policy_entitle(M(supply), tax, M(1), n, cm, out);
+    for (size_t i = 0; i < n; i++)
+        out_mib[i] = out[i] >> 20;
+}
+
+static void test_entitle(void **state)
+{
+    static const struct {
+        const char *what;
+        uint64_t supply_mib;
+        unsigned tax;
+        struct policy_claim c[2]; /* min, want, active (MiB), shares */
+        uint64_t want[2];
+    } cases[] = {
+        {"no tax, equal shares: equal split", 1000, 0, {{100, 800, 600, 1000}, {100, 800, 100, 1000}}, {500, 500}},
+        /* Idle bytes weigh 4: equal weighted size at 600 + 4 (A - 600) =
+         * 100 + 4 (B - 100), A + B = 1000: A = 687.5, B = 312.5. */
+        {"75% tax: the busy VM keeps more", 1000, 75, {{100, 800, 600, 1000}, {100, 800, 100, 1000}}, {688, 312}},
+        {"shares 2:1, no tax", 900, 0, {{0, 2000, 2000, 2000}, {0, 2000, 2000, 1000}}, {600, 300}},
+        {"a small want is met, the rest goes on", 1000, 75, {{100, 200, 200, 1000}, {100, 900, 900, 1000}}, {200, 800}},
+        {"supply below the mins: the mins", 150, 75, {{100, 800, 600, 1000}, {100, 800, 100, 1000}}, {100, 100}},
+        {"min above want: want", 1000, 0, {{300, 200, 200, 1000}, {100, 900, 900, 1000}}, {200, 800}},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t out[2];
+        entitle_mib(cases[i].supply_mib, cases[i].tax, 2, cases[i].c, out);
+        print_message("  %-40s -> %llu, %llu MiB\n", cases[i].what, (unsigned long long)out[0],
+                      (unsigned long long)out[1]);
+        assert_int_equal(out[0], cases[i].want[0]);
+        assert_int_equal(out[1], cases[i].want[1]);
+    }
+}
+
+/* Contention in policy_decide: wants beyond what the VMs hold plus
+ * headroom are cut to the entitlements; growth within it still waits for
+ * headroom unless the guest is under pressure. */
+static void test_decide_contention(void **state)
+{
+    struct policy_host h = plenty;
+    struct policy_vm vms[] = {
+        VM(128, 1024, 900, 512, 512, .used_bytes = M(800)),  /* busy, wants +388 */
+        VM(128, 1024, 300, 512, 512, .used_bytes = M(100)),  /* idle-ish, wants -212 */
+    };
+    struct policy_decision d[2];
+
+    h.idle_tax_pct = 75;
+    h.headroom_bytes = 0;
+    policy_decide(&h, 2, vms, d); /* plenty: no entitlement, the growth waits */
+    assert_int_equal(d[0].reason, POLICY_DEFLATE_DEFERRED);
+    assert_int_equal(d[1].target_bytes, M(384));
+    assert_int_equal(d[1].reason, POLICY_INFLATE_IDLE);
+
+    h.state = HOST_TIGHT; /* supply 1024 < wants 900 + 300 */
+    policy_decide(&h, 2, vms, d);
+    print_message("  contention: %llu (%s), %llu (%s)\n", (unsigned long long)(d[0].target_bytes >> 20),
+                  policy_reason_str(d[0].reason), (unsigned long long)(d[1].target_bytes >> 20),
+                  policy_reason_str(d[1].reason));
+    /* The busy VM's growth has no headroom: deferred, at its 512. */
+    assert_int_equal(d[0].target_bytes, M(512));
+    assert_int_equal(d[0].reason, POLICY_DEFLATE_DEFERRED);
+    /* Tight, nothing to reclaim asked: supply 1024 (what both hold), wants
+     * 900 + 384. Weighted sizes are made equal, A's bytes all active (A
+     * stays under 800), B's above 100 weighing 4: A = 100 + 4 (B - 100),
+     * A + B = 1024: B = 264.8 -> 265, A = 759 (growth: waits for headroom). */
+    assert_int_equal(d[1].reason, POLICY_ENTITLED);
+    assert_int_equal(d[1].target_bytes, M(265));
+}
+
 static void test_reason_strings(void **state)
 {
-    for (int r = POLICY_STEADY; r <= POLICY_CLAMP; r++)
+    for (int r = POLICY_STEADY; r <= POLICY_ENTITLED; r++)
         assert_string_not_equal(policy_reason_str(r), "?");
     assert_string_equal(host_state_str(HOST_TIGHT), "tight");
 }
@@ -183,6 +261,8 @@ int main(void)
         cmocka_unit_test(test_tight_reclaim),
         cmocka_unit_test(test_tight_reclaim_by_shares),
         cmocka_unit_test(test_critical_takes_all_unused),
+        cmocka_unit_test(test_entitle),
+        cmocka_unit_test(test_decide_contention),
         cmocka_unit_test(test_reason_strings),
     };
     return cmocka_run_group_tests_name("policy", tests, NULL, NULL);

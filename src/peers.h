@@ -1,0 +1,27 @@
+/* peers.h: other controllers' balloon policies, re-implemented from their
+ * documented behaviour, so that they can be compared with balloond's on
+ * the same guests (bench/density) and in table tests. Pure, like
+ * policy.c: the clock comes in host->now_ms; what must persist between
+ * calls lives in *round. Every VM gets a decision; a VM a peer leaves
+ * alone keeps its target. */
+#pragma once
+#include "policy.h"
+
+/* Proxmox VE's auto-ballooning (pvestatd, PVE::AutoBalloon::compute_alg1):
+ * every 10 s, goal = 80% of host memory - used; VMs under pressure first;
+ * split by shares between each VM's min and max; at most 100 MiB per VM
+ * per round; |goal| <= 10 MiB does nothing. */
+void peer_proxmox(const struct policy_host *host, struct policy_round *round, size_t n,
+                  const struct policy_vm *vms, struct policy_decision *out);
+
+/* oVirt MOM's default balloon rules: every 10 s, host free = MemFree +
+ * Buffers + Cached; below 20% of host memory every guest shrinks by at
+ * most 5% (keeping the host's free share of it free in the guest: 20% at
+ * best, less as the host runs out), otherwise grows by 5%; changes below
+ * 0.25% are skipped. */
+void peer_mom(const struct policy_host *host, struct policy_round *round, size_t n,
+              const struct policy_vm *vms, struct policy_decision *out);
+
+/* No ballooning: every VM at its max. */
+void peer_static(const struct policy_host *host, size_t n, const struct policy_vm *vms,
+                 struct policy_decision *out);
