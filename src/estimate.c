@@ -135,6 +135,11 @@ static void vm_pressure(const struct vm_observed *o, struct vm_estimate *e)
     } else if (known(a->oom_kills) && known(b->oom_kills) && b->oom_kills > a->oom_kills) {
         e->pressure = true;
         e->pressure_why = "guest OOM kill";
+    } else if (known(a->alloc_stalls) && known(b->alloc_stalls) && b->alloc_stalls > a->alloc_stalls) {
+        /* Direct-reclaim stalls (QEMU >= 9.2): the guest's allocations
+         * already wait for reclaim. */
+        e->pressure = true;
+        e->pressure_why = "guest allocations stalling";
     }
 }
 

@@ -224,6 +224,18 @@ static void test_vm_pressure(void **state)
     assert_true(e.pressure);
     assert_string_equal(e.pressure_why, "major faults rising");
 
+    o.stats.major_faults = 0;
+    o.prev.oom_kills = 0;
+    o.stats.oom_kills = 1;
+    estimate_vm(&o, 20, NOW, &e);
+    assert_string_equal(e.pressure_why, "guest OOM kill");
+    o.stats.oom_kills = 0;
+    o.prev.alloc_stalls = 5;
+    o.stats.alloc_stalls = 9;
+    estimate_vm(&o, 20, NOW, &e);
+    assert_string_equal(e.pressure_why, "guest allocations stalling");
+    o.stats.alloc_stalls = QMP_UNKNOWN;
+
     /* Unknown counters are never a signal. */
     o.stats.major_faults = QMP_UNKNOWN;
     o.prev.major_faults = QMP_UNKNOWN;
