@@ -1,5 +1,6 @@
 /* estimate.c: see estimate.h. */
 #include "estimate.h"
+#include "util.h"
 
 /* Host state thresholds, as fractions of (budget - reserve). Tight starts
  * at 90% and ends below 85%, so one tick's noise does not flap it. */
@@ -9,11 +10,6 @@
  * "full" above 5% means the whole host stalls. */
 #define PSI_TIGHT_SOME 10.0
 #define PSI_CRITICAL_FULL 5.0
-
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-    return a < b ? a : b;
-}
 
 void estimate_host(const struct host_sample *s, uint64_t conf_budget_bytes,
                    const struct conf_size *reserve, enum host_state prev, struct host_estimate *out)

@@ -1,10 +1,6 @@
 /* guard.c: see guard.h. */
 #include "guard.h"
-
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-    return a < b ? a : b;
-}
+#include "util.h"
 
 enum guard_action guard_check(const struct guard_in *in, uint64_t *new_target_bytes)
 {

@@ -15,16 +15,9 @@
  * - Integer arithmetic throughout; each rounding is named where it is
  *   done. Products that may exceed 64 bits are taken in 128 bits. */
 #include "peers.h"
+#include "util.h"
 
 #define PEER_ROUND_MS 10000
-#define MIB ((int64_t)1 << 20)
-
-static uint64_t clamp_u64(uint64_t v, uint64_t lo, uint64_t hi)
-{
-    if (lo > hi)
-        lo = hi;
-    return v < lo ? lo : v > hi ? hi : v;
-}
 
 static int64_t max_i64(int64_t a, int64_t b)
 {
@@ -65,8 +58,8 @@ static struct policy_decision peer_target(const struct policy_vm *v, uint64_t wa
  * balloon_min = min_bytes, maxmem = max_bytes, freemem = free_bytes,
  * memtotal = host budget_bytes, memused = host used_bytes. */
 
-#define PVE_MAXCHANGE (100 * MIB) /* pvestatd: per VM per round */
-#define PVE_DEADBAND (10 * MIB)   /* compute_alg1: |goal| <= this does nothing */
+#define PVE_MAXCHANGE ((int64_t)(100 * MIB)) /* pvestatd: per VM per round */
+#define PVE_DEADBAND ((int64_t)(10 * MIB)) /* compute_alg1: |goal| <= this does nothing */
 
 enum pve_list { PVE_ALL, PVE_PRESSURE, PVE_ROOMY };
 

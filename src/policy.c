@@ -8,28 +8,12 @@
  * trust, while paused, or while the guest has not caught up with the last
  * step: the next step starts from the observed actual, not the request. */
 #include "policy.h"
+#include "util.h"
 
 #include <errno.h>
 #include <string.h>
 
 #include "peers.h"
-
-static uint64_t clamp_u64(uint64_t v, uint64_t lo, uint64_t hi)
-{
-    if (lo > hi)
-        lo = hi;
-    return v < lo ? lo : v > hi ? hi : v;
-}
-
-static uint64_t max_u64(uint64_t a, uint64_t b)
-{
-    return a > b ? a : b;
-}
-
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-    return a < b ? a : b;
-}
 
 /* A first opinion for one VM, without regard to the others. */
 static struct policy_decision decide_one(const struct policy_host *h, const struct policy_vm *v)

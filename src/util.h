@@ -12,6 +12,24 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+static inline uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+static inline uint64_t max_u64(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* v clamped to [lo, hi]; when lo > hi, hi wins (a max below a min). */
+static inline uint64_t clamp_u64(uint64_t v, uint64_t lo, uint64_t hi)
+{
+    if (lo > hi)
+        lo = hi;
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
 /* Log to stderr with a level prefix, or to the journal when log_setup()
  * was asked to (and the journal is reachable). level is a syslog LOG_*. */
 void log_setup(int max_level, bool use_journal);
