@@ -31,6 +31,8 @@ enum conf_section_kind {
 enum conf_key_id {
     CONF_K_INTERVAL, CONF_K_SOCKET_DIR, CONF_K_CONTROL_SOCKET, CONF_K_STATE_FILE,
     CONF_K_BUDGET, CONF_K_CGROUP, CONF_K_RESERVE, CONF_K_STEP, CONF_K_POLICY, CONF_K_IDLE_TAX,
+    CONF_K_KSM, CONF_K_ZSWAP, CONF_K_ZSWAP_COMPRESSOR, CONF_K_ZSWAP_MAX_POOL, CONF_K_ZRAM,
+    CONF_K_ZRAM_ALGORITHM,
     CONF_K_MIN, CONF_K_MAX, CONF_K_BUFFER, CONF_K_SHARES,
     CONF_K_COUNT,
 };
@@ -245,6 +247,72 @@ static int conf_set_idle_tax(struct conf_parser *p, const char *v)
     return conf_parse_uint(p, v, true, 0, 99, &p->conf->host.idle_tax_pct);
 }
 
+static int conf_parse_bool(struct conf_parser *p, const char *v, bool *out)
+{
+    if (strcmp(v, "on") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
+        *out = true;
+    else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0 || strcmp(v, "false") == 0)
+        *out = false;
+    else
+        return conf_key_error(p, "\"%s\" is not on or off", v);
+    return 0;
+}
+
+/* A kernel compressor name, as crypto API names go: short, lowercase. */
+static int conf_parse_algorithm(struct conf_parser *p, const char *v, char **dst)
+{
+    size_t len = strlen(v);
+    char *copy;
+
+    if (len == 0 || len > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") != len)
+        return conf_key_error(p, "\"%s\" is not a compressor name (e.g. lz4, zstd, lzo-rle)", v);
+    copy = strdup(v);
+    if (!copy) {
+        p->oom = true;
+        return -ENOMEM;
+    }
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+static int conf_set_ksm(struct conf_parser *p, const char *v)
+{
+    return conf_parse_bool(p, v, &p->conf->host.ksm);
+}
+
+static int conf_set_zswap(struct conf_parser *p, const char *v)
+{
+    return conf_parse_bool(p, v, &p->conf->host.zswap);
+}
+
+static int conf_set_zswap_compressor(struct conf_parser *p, const char *v)
+{
+    return conf_parse_algorithm(p, v, &p->conf->host.zswap_compressor);
+}
+
+static int conf_set_zswap_max_pool(struct conf_parser *p, const char *v)
+{
+    /* The kernel takes 0..100; above 50% the pool competes with the very
+     * memory it is meant to free. */
+    return conf_parse_uint(p, v, true, 1, 50, &p->conf->host.zswap_max_pool_pct);
+}
+
+static int conf_set_zram(struct conf_parser *p, const char *v)
+{
+    struct conf_size s;
+    int r = conf_parse_size(p, v, false, &s);
+
+    if (r == 0)
+        p->conf->host.zram_bytes = s.bytes;
+    return r;
+}
+
+static int conf_set_zram_algorithm(struct conf_parser *p, const char *v)
+{
+    return conf_parse_algorithm(p, v, &p->conf->host.zram_algorithm);
+}
+
 static int conf_set_min(struct conf_parser *p, const char *v)
 {
     return conf_parse_size(p, v, true, &conf_parser_vm(p)->min);
@@ -290,6 +358,12 @@ static const struct conf_key {
     [CONF_K_STEP] = { "step", true, conf_set_step },
     [CONF_K_POLICY] = { "policy", true, conf_set_policy },
     [CONF_K_IDLE_TAX] = { "idle_tax", true, conf_set_idle_tax },
+    [CONF_K_KSM] = { "ksm", true, conf_set_ksm },
+    [CONF_K_ZSWAP] = { "zswap", true, conf_set_zswap },
+    [CONF_K_ZSWAP_COMPRESSOR] = { "zswap_compressor", true, conf_set_zswap_compressor },
+    [CONF_K_ZSWAP_MAX_POOL] = { "zswap_max_pool", true, conf_set_zswap_max_pool },
+    [CONF_K_ZRAM] = { "zram", true, conf_set_zram },
+    [CONF_K_ZRAM_ALGORITHM] = { "zram_algorithm", true, conf_set_zram_algorithm },
     [CONF_K_MIN] = { "min", false, conf_set_min },
     [CONF_K_MAX] = { "max", false, conf_set_max },
     [CONF_K_BUFFER] = { "buffer", false, conf_set_buffer },
@@ -619,6 +693,12 @@ struct conf *conf_new_default(void)
         .step_bytes = 128 * MIB,
         .policy = POLICY_KIND_BALLOOND,
         .idle_tax_pct = 75,
+        .ksm = true,
+        .zswap = true,
+        .zswap_compressor = strdup("lz4"),
+        .zswap_max_pool_pct = 20,
+        .zram_bytes = 0,
+        .zram_algorithm = strdup("lz4"),
     };
     c->defaults = (struct conf_vm){
         .min = { .set = true, .is_pct = true, .pct = 25 },
@@ -628,7 +708,8 @@ struct conf *conf_new_default(void)
         .shares_set = true,
         .shares = 1000,
     };
-    if (!c->host.socket_dir || !c->host.control_socket || !c->host.state_file) {
+    if (!c->host.socket_dir || !c->host.control_socket || !c->host.state_file ||
+        !c->host.zswap_compressor || !c->host.zram_algorithm) {
         conf_free(c);
         return NULL;
     }
@@ -700,6 +781,8 @@ void conf_free(struct conf *c)
     free(c->host.control_socket);
     free(c->host.state_file);
     free(c->host.cgroup);
+    free(c->host.zswap_compressor);
+    free(c->host.zram_algorithm);
     free(c->path);
     free(c);
 }

@@ -11,6 +11,12 @@
  *   step = 128M              # largest inflation per VM per tick when the host has plenty
  *   policy = balloond        # or proxmox, mom, static (peers, for comparison)
  *   idle_tax = 75            # % : idle memory counts for less under contention
+ *   ksm = on                 # KSM controller
+ *   zswap = on               # manage zswap (compressor, pool) when swap exists
+ *   zswap_compressor = lz4
+ *   zswap_max_pool = 20%
+ *   zram = 0                 # without swap: a zram swap device of this size when critical
+ *   zram_algorithm = lz4
  *
  *   [defaults]               # any VM without a section of its own
  *   min = 25%                # of the VM's max; or absolute
@@ -56,6 +62,13 @@ struct conf_host {
     uint64_t step_bytes;
     enum policy_kind policy;
     unsigned idle_tax_pct;
+    /* The host reclaim cascade (issue 4): KSM, then compression. */
+    bool ksm;                /* run the KSM controller */
+    bool zswap;              /* manage zswap when a swap device exists */
+    char *zswap_compressor;
+    unsigned zswap_max_pool_pct;
+    uint64_t zram_bytes;     /* 0: never create a zram swap device */
+    char *zram_algorithm;
 };
 
 struct conf {

@@ -95,6 +95,11 @@ static const struct load_case load_cases[] = {
     { "cgroup_relative.conf", -EINVAL, 2, "[host] cgroup: \"machine.slice\" is not an absolute" },
     { "budget_pct.conf", -EINVAL, 2, "[host] budget: \"50%\": use an absolute size" },
     { "step_small.conf", -EINVAL, 2, "[host] step: \"512K\" is too small" },
+    { "bad_policy.conf", -EINVAL, 2, "[host] policy: \"vmware\" is not a policy (balloond, proxmox, mom or static)" },
+    { "bad_bool.conf", -EINVAL, 2, "[host] ksm: \"maybe\" is not on or off" },
+    { "bad_compressor.conf", -EINVAL, 2, "[host] zswap_compressor: \"LZ4 fast\" is not a compressor name" },
+    { "idle_tax_range.conf", -EINVAL, 2, "[host] idle_tax: \"100\" is out of range (0..99)" },
+    { "zswap_pool_range.conf", -EINVAL, 2, "[host] zswap_max_pool: \"80%\" is out of range (1..50)" },
     { "no_equals.conf", -EINVAL, 2, "\"interval 1s\": expected \"key = value\"" },
     { "no_bracket.conf", -EINVAL, 1, "section header without a closing ']'" },
     { "outside_section.conf", -EINVAL, 1, "interval: outside any section" },
@@ -269,6 +274,14 @@ static void test_good(void **state)
     assert_false(c->host.reserve.is_pct);
     assert_int_equal(c->host.reserve.bytes, 2 * GIB);
     assert_int_equal(c->host.step_bytes, 256 * MIB);
+    assert_int_equal(c->host.policy, POLICY_KIND_MOM);
+    assert_int_equal(c->host.idle_tax_pct, 50);
+    assert_false(c->host.ksm);
+    assert_true(c->host.zswap);
+    assert_string_equal(c->host.zswap_compressor, "zstd");
+    assert_int_equal(c->host.zswap_max_pool_pct, 30);
+    assert_int_equal(c->host.zram_bytes, 256 * MIB);
+    assert_string_equal(c->host.zram_algorithm, "lzo-rle");
     assert_int_equal(c->defaults.min.pct, 30);
     assert_int_equal(c->defaults.max.pct, 90);
     assert_int_equal(c->defaults.buffer_pct, 25);
