@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(
     build-essential pkg-config
-    libjson-c-dev libinih-dev libsystemd-dev libcmocka-dev
+    libjson-c-dev libinih-dev libsystemd-dev libcmocka-dev libmicrohttpd-dev
     qemu-system-x86 busybox-static cpio gzip xz-utils kmod
     gnuplot-nox jq
 )

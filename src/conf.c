@@ -8,6 +8,7 @@
  * headers (empty and duplicate sections must be caught too) and any line
  * that inih rejected without calling the handler (a syntax error). */
 #include "conf.h"
+#include "metrics.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -32,7 +33,7 @@ enum conf_key_id {
     CONF_K_INTERVAL, CONF_K_SOCKET_DIR, CONF_K_CONTROL_SOCKET, CONF_K_STATE_FILE,
     CONF_K_BUDGET, CONF_K_CGROUP, CONF_K_RESERVE, CONF_K_STEP, CONF_K_POLICY, CONF_K_IDLE_TAX,
     CONF_K_KSM, CONF_K_ZSWAP, CONF_K_ZSWAP_COMPRESSOR, CONF_K_ZSWAP_MAX_POOL, CONF_K_ZRAM,
-    CONF_K_ZRAM_ALGORITHM,
+    CONF_K_ZRAM_ALGORITHM, CONF_K_METRICS,
     CONF_K_MIN, CONF_K_MAX, CONF_K_BUFFER, CONF_K_SHARES,
     CONF_K_COUNT,
 };
@@ -313,6 +314,24 @@ static int conf_set_zram_algorithm(struct conf_parser *p, const char *v)
     return conf_parse_algorithm(p, v, &p->conf->host.zram_algorithm);
 }
 
+static int conf_set_metrics(struct conf_parser *p, const char *v)
+{
+    char *copy = NULL;
+
+    if (strcmp(v, "off") != 0) {
+        if (metrics_parse_listen(v, NULL, NULL) < 0)
+            return conf_key_error(p, "\"%s\" is not ADDRESS:PORT (e.g. 127.0.0.1:9781, [::1]:9781) or off", v);
+        copy = strdup(v);
+        if (!copy) {
+            p->oom = true;
+            return -ENOMEM;
+        }
+    }
+    free(p->conf->host.metrics_listen);
+    p->conf->host.metrics_listen = copy;
+    return 0;
+}
+
 static int conf_set_min(struct conf_parser *p, const char *v)
 {
     return conf_parse_size(p, v, true, &conf_parser_vm(p)->min);
@@ -364,6 +383,7 @@ static const struct conf_key {
     [CONF_K_ZSWAP_MAX_POOL] = { "zswap_max_pool", true, conf_set_zswap_max_pool },
     [CONF_K_ZRAM] = { "zram", true, conf_set_zram },
     [CONF_K_ZRAM_ALGORITHM] = { "zram_algorithm", true, conf_set_zram_algorithm },
+    [CONF_K_METRICS] = { "metrics", true, conf_set_metrics },
     [CONF_K_MIN] = { "min", false, conf_set_min },
     [CONF_K_MAX] = { "max", false, conf_set_max },
     [CONF_K_BUFFER] = { "buffer", false, conf_set_buffer },
@@ -699,6 +719,7 @@ struct conf *conf_new_default(void)
         .zswap_max_pool_pct = 20,
         .zram_bytes = 0,
         .zram_algorithm = strdup("lz4"),
+        .metrics_listen = strdup(METRICS_DEFAULT_LISTEN),
     };
     c->defaults = (struct conf_vm){
         .min = { .set = true, .is_pct = true, .pct = 25 },
@@ -709,7 +730,7 @@ struct conf *conf_new_default(void)
         .shares = 1000,
     };
     if (!c->host.socket_dir || !c->host.control_socket || !c->host.state_file ||
-        !c->host.zswap_compressor || !c->host.zram_algorithm) {
+        !c->host.zswap_compressor || !c->host.zram_algorithm || !c->host.metrics_listen) {
         conf_free(c);
         return NULL;
     }
@@ -783,6 +804,7 @@ void conf_free(struct conf *c)
     free(c->host.cgroup);
     free(c->host.zswap_compressor);
     free(c->host.zram_algorithm);
+    free(c->host.metrics_listen);
     free(c->path);
     free(c);
 }

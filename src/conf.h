@@ -17,6 +17,7 @@
  *   zswap_max_pool = 20%
  *   zram = 0                 # without swap: a zram swap device of this size when critical
  *   zram_algorithm = lz4
+ *   metrics = 127.0.0.1:9781 # Prometheus /metrics, or off
  *
  *   [defaults]               # any VM without a section of its own
  *   min = 25%                # of the VM's max; or absolute
@@ -69,6 +70,7 @@ struct conf_host {
     unsigned zswap_max_pool_pct;
     uint64_t zram_bytes;     /* 0: never create a zram swap device */
     char *zram_algorithm;
+    char *metrics_listen;    /* "127.0.0.1:9781"; NULL: off */
 };
 
 struct conf {

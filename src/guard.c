@@ -37,3 +37,14 @@ const char *guard_action_str(enum guard_action a)
     }
     return "?";
 }
+
+const char *guard_action_key(enum guard_action a)
+{
+    switch (a) {
+    case GUARD_NONE: return "none";
+    case GUARD_RESET: return "reset";
+    case GUARD_SELF_DEFLATE: return "self_deflate";
+    case GUARD_STALL: return "stall";
+    }
+    return "unknown";
+}

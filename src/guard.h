@@ -43,3 +43,6 @@ struct guard_in {
 /* Returns the action and, for any but GUARD_NONE, *new_target_bytes. */
 enum guard_action guard_check(const struct guard_in *in, uint64_t *new_target_bytes);
 const char *guard_action_str(enum guard_action a);
+/* "reset", "self_deflate", "stall", for metrics. */
+const char *guard_action_key(enum guard_action a);
+#define GUARD_ACTION_COUNT (GUARD_STALL + 1)

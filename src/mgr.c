@@ -15,6 +15,7 @@
 #include "estimate.h"
 #include "guard.h"
 #include "host.h"
+#include "metrics.h"
 #include "policy.h"
 #include "report.h"
 #include "state.h"
@@ -51,6 +52,10 @@ struct mgr {
     struct host_sample hs;
     struct host_estimate he;
     struct policy_round round;   /* for round-based peer policies */
+    struct metrics *metrics;
+    /* Target changes since start, by why. */
+    uint64_t decisions[POLICY_REASON_COUNT];
+    uint64_t guard_actions[GUARD_ACTION_COUNT];
 };
 
 /* ---- discovery ----------------------------------------------------------- */
@@ -251,6 +256,7 @@ static void mgr_act(struct mgr *m, struct vm *vm, const struct policy_decision *
     }
     if (d->target_bytes == vm->target_bytes)
         return;
+    m->decisions[d->reason]++;
     size_format(vm->target_bytes, from);
     size_format(d->target_bytes, to);
     size_format(vm->est.used_bytes, used);
@@ -296,6 +302,7 @@ static bool mgr_guard(struct mgr *m, struct vm *vm, uint64_t now)
         vm->stalled = false;
     if (a == GUARD_NONE)
         return false;
+    m->guard_actions[a]++;
     size_format(vm->target_bytes, from);
     size_format(target, to);
     log_msg(a == GUARD_STALL ? LOG_WARNING : LOG_NOTICE, "vm %s: target %s -> %s: %s", vm->name,
@@ -400,7 +407,21 @@ static json_object *mgr_status(struct mgr *m)
         .vms = m->vms,
         .n_vms = m->n_vms,
     };
-    return report_status(&v);
+    json_object *status = report_status(&v), *dec = json_object_new_object();
+
+    for (unsigned r = 0; r < POLICY_REASON_COUNT; r++)
+        if (m->decisions[r])
+            json_object_object_add(dec, policy_reason_key(r), json_object_new_uint64(m->decisions[r]));
+    for (unsigned a = GUARD_RESET; a < GUARD_ACTION_COUNT; a++)
+        if (m->guard_actions[a])
+            json_object_object_add(dec, guard_action_key(a), json_object_new_uint64(m->guard_actions[a]));
+    json_object_object_add(status, "decisions_total", dec);
+    return status;
+}
+
+static json_object *mgr_metrics_snapshot(void *userdata)
+{
+    return mgr_status(userdata);
 }
 
 static json_object *mgr_on_ctl(const char *command, json_object *req, void *userdata, char **error)
@@ -513,6 +534,14 @@ int mgr_new(sd_event *ev, struct conf *conf, const struct mgr_options *opt, stru
     r = mgr_watch(m);
     if (r < 0)
         goto fail;
+    if (conf->host.metrics_listen) {
+        r = metrics_new(ev, conf->host.metrics_listen, mgr_metrics_snapshot, m, &m->metrics);
+        if (r < 0) {
+            log_err("metrics: cannot listen on %s: %s", conf->host.metrics_listen, strerror(-r));
+            goto fail;
+        }
+        log_info("metrics: http://%s/metrics", conf->host.metrics_listen);
+    }
     r = sd_event_add_time_relative(ev, &m->tick, CLOCK_MONOTONIC, 0, 1000, mgr_on_tick, m);
     if (r < 0)
         goto fail;
@@ -541,6 +570,7 @@ void mgr_free(struct mgr *m)
     sd_event_source_disable_unref(m->decide);
     sd_event_source_disable_unref(m->watch);
     ctl_server_free(m->ctl);
+    metrics_free(m->metrics);
     state_free(m->state);
     host_free(m->host);
     conf_free(m->conf);
@@ -571,6 +601,11 @@ void mgr_reload(struct mgr *m)
     if (strcmp(old->control_socket, c->host.control_socket) != 0 ||
         strcmp(old->state_file, c->host.state_file) != 0)
         log_warn("reload: control_socket and state_file changes take effect at the next start");
+    if ((old->metrics_listen == NULL) != (c->host.metrics_listen == NULL) ||
+        (old->metrics_listen && strcmp(old->metrics_listen, c->host.metrics_listen) != 0))
+        log_warn("reload: a metrics address change takes effect at the next start");
+    free(c->host.metrics_listen);
+    c->host.metrics_listen = old->metrics_listen ? strdup(old->metrics_listen) : NULL;
     free(c->host.control_socket);
     free(c->host.state_file);
     c->host.control_socket = strdup(old->control_socket);

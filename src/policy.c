@@ -248,6 +248,27 @@ const char *policy_reason_str(enum policy_reason r)
     return "?";
 }
 
+const char *policy_reason_key(enum policy_reason r)
+{
+    static const char *const keys[POLICY_REASON_COUNT] = {
+        [POLICY_STEADY] = "steady",
+        [POLICY_NOT_RUNNING] = "not_running",
+        [POLICY_UNKNOWN_STATS] = "unknown_stats",
+        [POLICY_INFLATE_IDLE] = "inflate_idle",
+        [POLICY_INFLATE_RECLAIM] = "inflate_reclaim",
+        [POLICY_INFLATING] = "inflating",
+        [POLICY_COOLDOWN] = "cooldown",
+        [POLICY_SETTLING] = "settling",
+        [POLICY_DEFLATE_NEED] = "deflate_need",
+        [POLICY_DEFLATE_PRESSURE] = "deflate_pressure",
+        [POLICY_DEFLATE_DEFERRED] = "deflate_deferred",
+        [POLICY_CLAMP] = "clamp",
+        [POLICY_PEER] = "peer",
+        [POLICY_ENTITLED] = "entitled",
+    };
+    return (unsigned)r < POLICY_REASON_COUNT && keys[r] ? keys[r] : "unknown";
+}
+
 const char *host_state_str(enum host_state s)
 {
     switch (s) {

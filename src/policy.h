@@ -114,4 +114,7 @@ const char *policy_kind_str(enum policy_kind k);
 int policy_kind_parse(const char *s, enum policy_kind *out);
 
 const char *policy_reason_str(enum policy_reason r);
+/* A short machine name for the reason ("inflate_idle"), for metrics. */
+const char *policy_reason_key(enum policy_reason r);
+#define POLICY_REASON_COUNT (POLICY_ENTITLED + 1)
 const char *host_state_str(enum host_state s);

@@ -16,6 +16,7 @@ daemon_config() {
         echo "socket_dir = $run/qmp"
         echo "control_socket = $run/ctl.sock"
         echo "state_file = $run/state.json"
+        echo "metrics = ${METRICS:-off}"
         [ -n "$cg" ] && echo "cgroup = $cg"
         printf '%s\n' "$@"
     } >"$run/balloond.conf"
