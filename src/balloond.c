@@ -28,8 +28,11 @@ static void usage(FILE *f)
             "  -n, --dry-run       sample and decide as usual, log every decision,\n"
             "                      send no balloon command\n"
             "  -t, --check-config  parse the config file, report, and exit\n"
+            "      --no-host-tuning\n"
+            "                      leave KSM, zswap and zram alone (balloons only)\n"
             "  -v, --verbose       log debug messages\n"
             "      --proc PATH     read /proc from PATH (tests)\n"
+            "      --sys PATH      read and write /sys under PATH (tests)\n"
             "  -h, --help          this text\n"
             "  -V, --version       print the version\n");
 }
@@ -57,9 +60,10 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'}, {"dry-run", no_argument, NULL, 'n'},
         {"check-config", no_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
         {"proc", required_argument, NULL, 'P'},   {"help", no_argument, NULL, 'h'},
+        {"sys", required_argument, NULL, 'S'},    {"no-host-tuning", no_argument, NULL, 'T'},
         {"version", no_argument, NULL, 'V'},      {0},
     };
-    struct mgr_options mo = {.proc_root = "/proc"};
+    struct mgr_options mo = {.proc_root = "/proc", .sys_root = "/sys", .host_tuning = true};
     const char *config = DEFAULT_CONFIG;
     bool explicit_config = false, check_only = false, verbose = false;
     struct conf *conf = NULL;
@@ -76,6 +80,8 @@ int main(int argc, char **argv)
         case 't': check_only = true; break;
         case 'v': verbose = true; break;
         case 'P': mo.proc_root = optarg; break;
+        case 'S': mo.sys_root = optarg; break;
+        case 'T': mo.host_tuning = false; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("balloond " VERSION "\n"); return 0;
         default: usage(stderr); return 2;

@@ -13,6 +13,8 @@
 struct mgr_options {
     bool dry_run;          /* decide and log, act on nothing */
     const char *proc_root; /* "/proc" */
+    const char *sys_root;  /* "/sys" */
+    bool host_tuning;      /* run KSM and compression (off: --no-host-tuning) */
 };
 
 struct mgr;
