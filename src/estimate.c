@@ -12,7 +12,8 @@
 #define PSI_CRITICAL_FULL 5.0
 
 void estimate_host(const struct host_sample *s, uint64_t conf_budget_bytes,
-                   const struct conf_size *reserve, enum host_state prev, struct host_estimate *out)
+                   const struct conf_size *reserve, enum host_state prev,
+                   uint64_t swap_pages_per_s, struct host_estimate *out)
 {
     struct host_estimate e = {0};
     const struct host_psi *psi = NULL;
@@ -46,9 +47,12 @@ void estimate_host(const struct host_sample *s, uint64_t conf_budget_bytes,
 
     tight_at = usable / 100 * TIGHT_ENTER_PCT;
     plenty_below = usable / 100 * TIGHT_LEAVE_PCT;
-    if (e.headroom_bytes < 0 || e.psi_full_avg10 >= PSI_CRITICAL_FULL)
+    e.swap_pages_per_s = swap_pages_per_s;
+    if (e.headroom_bytes < 0 || e.psi_full_avg10 >= PSI_CRITICAL_FULL ||
+        swap_pages_per_s >= ESTIMATE_SWAP_CRITICAL_PAGES_S)
         e.state = HOST_CRITICAL;
-    else if (e.used_bytes >= tight_at || e.psi_some_avg10 >= PSI_TIGHT_SOME)
+    else if (e.used_bytes >= tight_at || e.psi_some_avg10 >= PSI_TIGHT_SOME ||
+             swap_pages_per_s >= ESTIMATE_SWAP_TIGHT_PAGES_S)
         e.state = HOST_TIGHT;
     else if (prev != HOST_PLENTY && e.used_bytes >= plenty_below)
         e.state = HOST_TIGHT;

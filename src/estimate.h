@@ -31,12 +31,22 @@ struct host_estimate {
     double psi_full_avg10;
     enum host_state state;
     uint64_t reclaim_bytes;    /* to get back to plenty */
+    uint64_t swap_pages_per_s; /* host swap-in + swap-out */
 };
 
+/* Host swapping, in pages per second (swap-in + swap-out), that makes the
+ * host tight: 1 MiB/s, beyond the odd page a quiet host moves; and
+ * critical: 64 MiB/s, a disk's worth of thrashing. Swap is the last
+ * resort: before it goes on, balloond takes idle guests' memory. */
+#define ESTIMATE_SWAP_TIGHT_PAGES_S 256
+#define ESTIMATE_SWAP_CRITICAL_PAGES_S 16384
+
 /* conf_budget_bytes 0 means the host's MemTotal (or the cgroup's limit).
- * prev is the last state, for hysteresis. */
+ * prev is the last state, for hysteresis; swap_pages_per_s the host's
+ * swap traffic since the last sample. */
 void estimate_host(const struct host_sample *s, uint64_t conf_budget_bytes,
-                   const struct conf_size *reserve, enum host_state prev, struct host_estimate *out);
+                   const struct conf_size *reserve, enum host_state prev,
+                   uint64_t swap_pages_per_s, struct host_estimate *out);
 
 /* A guest's recent demand. Memory is only taken back below the highest
  * use of the last ESTIMATE_WINDOW_S seconds, and only once that long has

@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "report.h"
 #include "state.h"
+#include "tune.h"
 #include "util.h"
 #include "vm.h"
 
@@ -53,6 +54,8 @@ struct mgr {
     struct host_estimate he;
     struct policy_round round;   /* for round-based peer policies */
     struct metrics *metrics;
+    struct tune *tune;
+    uint64_t host_at_ms;         /* when hs was sampled, for rates */
     /* Target changes since start, by why. */
     uint64_t decisions[POLICY_REASON_COUNT];
     uint64_t guard_actions[GUARD_ACTION_COUNT];
@@ -186,9 +189,16 @@ static bool mgr_sample_host(struct mgr *m)
     if (m->host_failed)
         log_info("host: sampling works again");
     m->host_failed = false;
+    uint64_t now = now_ms(), swap_rate = 0;
+    if (m->have_host && now > m->host_at_ms) {
+        uint64_t pages = (hs.vmstat.pswpin - min_u64(hs.vmstat.pswpin, m->hs.vmstat.pswpin)) +
+                         (hs.vmstat.pswpout - min_u64(hs.vmstat.pswpout, m->hs.vmstat.pswpout));
+        swap_rate = pages * 1000 / (now - m->host_at_ms);
+    }
     m->hs = hs;
+    m->host_at_ms = now;
     estimate_host(&hs, m->conf->host.budget_bytes, &m->conf->host.reserve,
-                  m->have_host ? m->he.state : HOST_PLENTY, &m->he);
+                  m->have_host ? m->he.state : HOST_PLENTY, swap_rate, &m->he);
     m->have_host = true;
     return true;
 }
@@ -364,6 +374,8 @@ static void mgr_decide(struct mgr *m)
         .idle_tax_pct = m->conf->host.idle_tax_pct,
     };
     policy_run(m->conf->host.policy, &ph, &m->round, n, pv, out);
+    if (!m->opt.dry_run)
+        tune_tick(m->tune, &m->he, now);
     for (size_t i = 0; i < n; i++)
         mgr_act(m, active[i], &out[i], now);
     state_save(m->state);
@@ -407,7 +419,20 @@ static json_object *mgr_status(struct mgr *m)
         .vms = m->vms,
         .n_vms = m->n_vms,
     };
-    json_object *status = report_status(&v), *dec = json_object_new_object();
+    json_object *status = report_status(&v), *dec = json_object_new_object(), *host, *vms;
+
+    if (json_object_object_get_ex(status, "host", &host))
+        tune_report(m->tune, host);
+    /* Per-VM KSM savings, read at the time of the report. */
+    json_object_object_get_ex(status, "vms", &vms);
+    for (size_t i = 0; i < m->n_vms && vms; i++) {
+        uint64_t saved;
+        json_object *row = json_object_array_get_idx(vms, i);
+        json_object_object_add(row, "ksm_saved_bytes",
+                               tune_vm_ksm(m->tune, m->vms[i]->pid, &saved) == 0
+                                   ? json_object_new_uint64(saved)
+                                   : NULL);
+    }
 
     for (unsigned r = 0; r < POLICY_REASON_COUNT; r++)
         if (m->decisions[r])
@@ -534,6 +559,10 @@ int mgr_new(sd_event *ev, struct conf *conf, const struct mgr_options *opt, stru
     r = mgr_watch(m);
     if (r < 0)
         goto fail;
+    r = tune_new(opt->sys_root, opt->proc_root, &conf->host, opt->host_tuning && !opt->dry_run,
+                 &m->tune);
+    if (r < 0)
+        goto fail;
     if (conf->host.metrics_listen) {
         r = metrics_new(ev, conf->host.metrics_listen, mgr_metrics_snapshot, m, &m->metrics);
         if (r < 0) {
@@ -571,6 +600,7 @@ void mgr_free(struct mgr *m)
     sd_event_source_disable_unref(m->watch);
     ctl_server_free(m->ctl);
     metrics_free(m->metrics);
+    tune_free(m->tune); /* puts KSM, zswap and zram back as they were */
     state_free(m->state);
     host_free(m->host);
     conf_free(m->conf);
@@ -601,6 +631,11 @@ void mgr_reload(struct mgr *m)
     if (strcmp(old->control_socket, c->host.control_socket) != 0 ||
         strcmp(old->state_file, c->host.state_file) != 0)
         log_warn("reload: control_socket and state_file changes take effect at the next start");
+    if (old->ksm != c->host.ksm || old->zswap != c->host.zswap || old->zram_bytes != c->host.zram_bytes ||
+        old->zswap_max_pool_pct != c->host.zswap_max_pool_pct ||
+        strcmp(old->zswap_compressor, c->host.zswap_compressor) != 0 ||
+        strcmp(old->zram_algorithm, c->host.zram_algorithm) != 0)
+        log_warn("reload: ksm, zswap and zram changes take effect at the next start");
     if ((old->metrics_listen == NULL) != (c->host.metrics_listen == NULL) ||
         (old->metrics_listen && strcmp(old->metrics_listen, c->host.metrics_listen) != 0))
         log_warn("reload: a metrics address change takes effect at the next start");

@@ -40,7 +40,7 @@ static void test_host_states(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct host_sample s = host_with_cgroup(M(1100), M(cases[i].usage_mib) + M(50), M(50));
         struct host_estimate e;
-        estimate_host(&s, 0, &reserve, cases[i].prev, &e);
+        estimate_host(&s, 0, &reserve, cases[i].prev, 0, &e);
         assert_int_equal(e.budget_bytes, M(1100));
         assert_int_equal(e.used_bytes, M(cases[i].usage_mib));
         assert_int_equal(e.state, cases[i].want);
@@ -57,25 +57,33 @@ static void test_host_budget_sources(void **state)
     struct host_estimate e;
 
     /* No cgroup: the host's MemTotal, used = total - available. */
-    estimate_host(&s, 0, &pct, HOST_PLENTY, &e);
+    estimate_host(&s, 0, &pct, HOST_PLENTY, 0, &e);
     assert_int_equal(e.budget_bytes, M(1024));
     assert_int_equal(e.used_bytes, M(768));
     assert_int_equal(e.reserve_bytes, M(1024) / 10);
     /* A configured budget below MemTotal wins. */
-    estimate_host(&s, M(512), &pct, HOST_PLENTY, &e);
+    estimate_host(&s, M(512), &pct, HOST_PLENTY, 0, &e);
     assert_int_equal(e.budget_bytes, M(512));
     assert_int_equal(e.state, HOST_CRITICAL);
     /* An unlimited cgroup: MemTotal. */
     s = host_with_cgroup(UINT64_MAX, M(100), 0);
-    estimate_host(&s, 0, &pct, HOST_PLENTY, &e);
+    estimate_host(&s, 0, &pct, HOST_PLENTY, 0, &e);
     assert_int_equal(e.budget_bytes, 24ULL << 30);
     /* PSI alone can make the host tight or critical. */
     s.has_psi = true;
     s.psi.some.avg10 = 12.0;
-    estimate_host(&s, 0, &pct, HOST_PLENTY, &e);
+    estimate_host(&s, 0, &pct, HOST_PLENTY, 0, &e);
     assert_int_equal(e.state, HOST_TIGHT);
     s.psi.full.avg10 = 6.0;
-    estimate_host(&s, 0, &pct, HOST_PLENTY, &e);
+    estimate_host(&s, 0, &pct, HOST_PLENTY, 0, &e);
+    assert_int_equal(e.state, HOST_CRITICAL);
+    /* So can the host's own swapping: the last resort is in use. */
+    s.has_psi = false;
+    estimate_host(&s, 0, &pct, HOST_PLENTY, ESTIMATE_SWAP_TIGHT_PAGES_S - 1, &e);
+    assert_int_equal(e.state, HOST_PLENTY);
+    estimate_host(&s, 0, &pct, HOST_PLENTY, ESTIMATE_SWAP_TIGHT_PAGES_S, &e);
+    assert_int_equal(e.state, HOST_TIGHT);
+    estimate_host(&s, 0, &pct, HOST_PLENTY, ESTIMATE_SWAP_CRITICAL_PAGES_S, &e);
     assert_int_equal(e.state, HOST_CRITICAL);
 }
 
