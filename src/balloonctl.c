@@ -1,6 +1,11 @@
 /* balloonctl: the command-line client of balloond. */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +19,25 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: balloonctl [OPTION]... COMMAND\n\n"
+            "Usage: balloonctl [OPTION]... COMMAND [ARG]...\n\n"
             "Commands:\n"
-            "  status     the host's budget and every VM: sizes, targets, why\n"
-            "  reload     make balloond read its config file again\n\n"
+            "  status                 the host's budget and every VM: sizes, targets, why\n"
+            "  top                    status, live, full screen (q quits)\n"
+            "  vm show NAME           one VM in detail\n"
+            "  vm set NAME KEY=VALUE...  min, max (512M, 4G, 25%%), buffer (%%), shares;\n"
+            "                         kept across restarts of balloond\n"
+            "  vm target NAME SIZE    pin the VM's target (no automatic changes)\n"
+            "  vm auto NAME           unpin: automatic management again\n"
+            "  vm pause NAME          leave the VM alone (it keeps running)\n"
+            "  vm resume NAME         manage it again\n"
+            "  events [-f]            the decision log: what changed and why (-f: follow)\n"
+            "  reload                 make balloond read its config file again\n\n"
             "Options:\n"
             "  -s, --socket PATH  balloond's control socket (default " CTL_DEFAULT_SOCKET ")\n"
-            "  -j, --json         print the daemon's answer as JSON\n"
+            "  -j, --json         print the daemon's answer as JSON (status, vm show, events)\n"
             "  -h, --help         this text\n\n"
-            "Exit status: 0 ok, 1 the daemon refused, 2 usage, 3 balloond unreachable.\n");
+            "Exit status: 0 ok, 1 the daemon refused (unknown VM, bad value), 2 usage,\n"
+            "3 balloond unreachable.\n");
 }
 
 static const char *str(json_object *o, const char *key)
@@ -77,7 +92,14 @@ static void print_vm(json_object *vm)
         why = json_object_get_string(v);
     else if (json_object_object_get_ex(vm, "pressure", &v) && v)
         why = json_object_get_string(v);
-    printf("%-16s %-10s %-9s %7s %7s %7s %7s %7s %7s  %s\n", str(vm, "name"), str(vm, "state"),
+    const char *state = str(vm, "state");
+    if (json_object_object_get_ex(vm, "paused", &v) && json_object_get_boolean(v))
+        state = "paused";
+    else if (json_object_object_get_ex(vm, "pinned_bytes", &v) && v)
+        state = "pinned";
+    else if (json_object_object_get_ex(vm, "stalled", &v) && json_object_get_boolean(v))
+        state = "stalled";
+    printf("%-16s %-10s %-9s %7s %7s %7s %7s %7s %7s  %s\n", str(vm, "name"), state,
            str(vm, "runstate"), size_of(vm, "max_bytes", mx), size_of(vm, "actual_bytes", a),
            size_of(vm, "target_bytes", t), size_of(vm, "used_bytes", u),
            size_of(vm, "available_bytes", av), size_of(vm, "rss_bytes", rss), why);
@@ -100,24 +122,203 @@ static void print_status(json_object *d)
         print_vm(json_object_array_get_idx(vms, i));
 }
 
+static void print_vm_detail(json_object *vm)
+{
+    json_object_object_foreach(vm, key, val)
+    {
+        char b[SIZE_FMT_MAX];
+        size_t len = strlen(key);
+        if (len > 6 && strcmp(key + len - 6, "_bytes") == 0 && val &&
+            json_object_is_type(val, json_type_int))
+            printf("%-*s %s\n", 20, key, size_format(json_object_get_uint64(val), b));
+        else
+            printf("%-*s %s\n", 20, key, val ? json_object_get_string(val) : "-");
+    }
+}
+
+/* Prints the events of one reply; returns the next "since". */
+static uint64_t print_events(json_object *d, bool json)
+{
+    json_object *list, *next;
+    size_t n;
+
+    if (!json_object_object_get_ex(d, "events", &list))
+        return 0;
+    n = json_object_array_length(list);
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(list, i), *t, *vm, *text;
+        char when[32] = "?";
+        if (json) {
+            printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
+            continue;
+        }
+        if (json_object_object_get_ex(e, "time", &t)) {
+            time_t ts = (time_t)json_object_get_int64(t);
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&ts));
+        }
+        json_object_object_get_ex(e, "vm", &vm);
+        json_object_object_get_ex(e, "text", &text);
+        printf("%s  %-12s %s\n", when, vm ? json_object_get_string(vm) : "(host)", json_object_get_string(text));
+    }
+    fflush(stdout);
+    return json_object_object_get_ex(d, "next", &next) ? json_object_get_uint64(next) : 0;
+}
+
+static int call(const char *sock, const char *cmd, json_object *args, json_object **data)
+{
+    char *error = NULL;
+    int r = ctl_call(sock, cmd, args, data, &error);
+
+    if (r < 0) {
+        fprintf(stderr, "balloonctl: %s\n", error ? error : strerror(-r));
+        free(error);
+        return r == -EINVAL ? EXIT_FAIL : EXIT_UNREACHABLE;
+    }
+    return EXIT_OK;
+}
+
+static int cmd_events(const char *sock, bool json, bool follow)
+{
+    uint64_t since = 0;
+
+    for (;;) {
+        json_object *args = json_object_new_object(), *d;
+        int r;
+        json_object_object_add(args, "since", json_object_new_uint64(since));
+        r = call(sock, "events", args, &d);
+        if (r != EXIT_OK)
+            return r;
+        since = print_events(d, json);
+        json_object_put(d);
+        if (!follow)
+            return EXIT_OK;
+        usleep(500 * 1000);
+    }
+}
+
+static volatile sig_atomic_t top_stop;
+static void on_top_signal(int sig)
+{
+    top_stop = 1;
+}
+
+/* Full screen, refreshed every second, until q or a signal. */
+static int cmd_top(const char *sock)
+{
+    struct termios old, raw;
+    int rc = EXIT_OK;
+
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "balloonctl: top needs a terminal (use status, or status --json)\n");
+        return EXIT_USAGE;
+    }
+    tcgetattr(STDIN_FILENO, &old);
+    raw = old;
+    raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+    signal(SIGINT, on_top_signal);
+    signal(SIGTERM, on_top_signal);
+    printf("\033[?1049h\033[?25l"); /* alternate screen, no cursor */
+    while (!top_stop) {
+        struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+        json_object *d;
+        char c;
+        time_t now = time(NULL);
+        rc = call(sock, "status", NULL, &d);
+        printf("\033[H\033[2J");
+        if (rc != EXIT_OK)
+            break;
+        printf("balloond  %s", ctime(&now));
+        print_status(d);
+        printf("\n(q to quit)\n");
+        fflush(stdout);
+        json_object_put(d);
+        if (poll(&p, 1, 1000) > 0 && read(STDIN_FILENO, &c, 1) == 1 && (c == 'q' || c == 'Q'))
+            break;
+    }
+    printf("\033[?25h\033[?1049l");
+    fflush(stdout);
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    return rc;
+}
+
+/* "vm VERB NAME [ARG...]" */
+static int cmd_vm(const char *sock, bool json, int argc, char **argv)
+{
+    static const struct {
+        const char *verb, *command;
+        int min_args, max_args; /* after NAME */
+    } verbs[] = {
+        {"show", "vm-show", 0, 0},   {"set", "vm-set", 1, 16},       {"target", "vm-target", 1, 1},
+        {"auto", "vm-auto", 0, 0},   {"pause", "vm-pause", 0, 0},    {"resume", "vm-resume", 0, 0},
+    };
+    json_object *args, *d;
+    size_t i;
+    int r;
+
+    if (argc < 2) {
+        fprintf(stderr, "balloonctl: vm needs a verb and a VM name (show, set, target, auto, pause, resume)\n");
+        return EXIT_USAGE;
+    }
+    for (i = 0; i < ARRAY_SIZE(verbs); i++)
+        if (strcmp(argv[0], verbs[i].verb) == 0)
+            break;
+    if (i == ARRAY_SIZE(verbs)) {
+        fprintf(stderr, "balloonctl: unknown vm verb \"%s\" (show, set, target, auto, pause, resume)\n", argv[0]);
+        return EXIT_USAGE;
+    }
+    if (argc - 2 < verbs[i].min_args || argc - 2 > verbs[i].max_args) {
+        fprintf(stderr, "balloonctl: vm %s: wrong number of arguments (see balloonctl --help)\n", argv[0]);
+        return EXIT_USAGE;
+    }
+    args = json_object_new_object();
+    json_object_object_add(args, "vm", json_object_new_string(argv[1]));
+    if (strcmp(argv[0], "set") == 0) {
+        json_object *list = json_object_new_array();
+        for (int k = 2; k < argc; k++)
+            json_object_array_add(list, json_object_new_string(argv[k]));
+        json_object_object_add(args, "settings", list);
+    } else if (strcmp(argv[0], "target") == 0) {
+        uint64_t bytes;
+        if (size_parse(argv[2], &bytes) < 0) {
+            fprintf(stderr, "balloonctl: \"%s\" is not a size (use e.g. 512M or 4G)\n", argv[2]);
+            json_object_put(args);
+            return EXIT_USAGE;
+        }
+        json_object_object_add(args, "size", json_object_new_string(argv[2]));
+    }
+    r = call(sock, verbs[i].command, args, &d);
+    if (r != EXIT_OK)
+        return r;
+    if (strcmp(argv[0], "show") != 0)
+        printf("vm %s: ok\n", argv[1]);
+    else if (json)
+        printf("%s\n", json_object_to_json_string_ext(d, JSON_C_TO_STRING_PRETTY));
+    else
+        print_vm_detail(d);
+    json_object_put(d);
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"socket", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},
+        {"follow", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
     const char *sock = CTL_DEFAULT_SOCKET, *cmd;
-    bool json = false;
+    bool json = false, follow = false;
     json_object *data = NULL;
-    char *error = NULL;
-    int c, r;
+    int c, r, nargs;
 
-    while ((c = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+s:jfh", opts, NULL)) != -1) {
         switch (c) {
         case 's': sock = optarg; break;
         case 'j': json = true; break;
+        case 'f': follow = true; break;
         case 'h': usage(stdout); return EXIT_OK;
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -128,20 +329,38 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     cmd = argv[optind];
-    if (strcmp(cmd, "status") != 0 && strcmp(cmd, "reload") != 0) {
-        fprintf(stderr, "balloonctl: unknown command \"%s\" (try: status, reload)\n", cmd);
+    nargs = argc - optind - 1;
+    /* Options may also follow the command ("events -f", "status --json"). */
+    for (int i = optind + 1; i < argc; i++) {
+        if (strcmp(argv[i], "-j") == 0 || strcmp(argv[i], "--json") == 0)
+            json = true, nargs--;
+        else if (strcmp(cmd, "events") == 0 && (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0))
+            follow = true, nargs--;
+    }
+    if (strcmp(cmd, "vm") == 0) {
+        char *rest[argc];
+        int n = 0;
+        for (int i = optind + 1; i < argc; i++)
+            if (strcmp(argv[i], "-j") != 0 && strcmp(argv[i], "--json") != 0)
+                rest[n++] = argv[i];
+        return cmd_vm(sock, json, n, rest);
+    }
+    if (strcmp(cmd, "status") != 0 && strcmp(cmd, "reload") != 0 && strcmp(cmd, "top") != 0 &&
+        strcmp(cmd, "events") != 0) {
+        fprintf(stderr, "balloonctl: unknown command \"%s\" (try: status, top, vm, events, reload)\n", cmd);
         return EXIT_USAGE;
     }
-    if (optind + 1 < argc) {
-        fprintf(stderr, "balloonctl: %s takes no argument (got \"%s\")\n", cmd, argv[optind + 1]);
+    if (nargs > 0) {
+        fprintf(stderr, "balloonctl: %s takes no argument\n", cmd);
         return EXIT_USAGE;
     }
-    r = ctl_call(sock, cmd, NULL, &data, &error);
-    if (r < 0) {
-        fprintf(stderr, "balloonctl: %s\n", error ? error : strerror(-r));
-        free(error);
-        return r == -EINVAL ? EXIT_FAIL : EXIT_UNREACHABLE;
-    }
+    if (strcmp(cmd, "top") == 0)
+        return cmd_top(sock);
+    if (strcmp(cmd, "events") == 0)
+        return cmd_events(sock, json, follow);
+    r = call(sock, cmd, NULL, &data);
+    if (r != EXIT_OK)
+        return r;
     if (json)
         printf("%s\n", json_object_to_json_string_ext(data, JSON_C_TO_STRING_PRETTY));
     else if (strcmp(cmd, "status") == 0)

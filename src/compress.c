@@ -305,7 +305,7 @@ void compress_decide(const struct compress_input *in, struct compress_decision *
              * instead of a disk write now and a disk read later. Never in
              * front of zram: every page would be compressed twice. */
             d.zswap = COMPRESS_ZSWAP_ENABLE;
-            d.why = "zswap: host tight with disk swap";
+            d.why = "zswap: host tight or critical, with disk swap";
         }
     }
 

@@ -646,7 +646,7 @@ static char *conf_read_line(char *buf, int size, void *stream)
 
 /* Merging */
 
-static struct conf_vm conf_vm_merge(const struct conf_vm *own, const struct conf_vm *defaults)
+struct conf_vm conf_vm_merge(const struct conf_vm *own, const struct conf_vm *defaults)
 {
     struct conf_vm m = *defaults;
 
@@ -737,19 +737,12 @@ struct conf *conf_new_default(void)
     return c;
 }
 
-int conf_load_ex(const char *path, struct conf **out, char **first_error)
+/* Parses an open stream; path labels the messages. Takes the stream. */
+static int conf_parse_stream(FILE *file, const char *path, struct conf **out, char **first_error)
 {
-    struct conf_parser p = { .path = path, .kind = CONF_SEC_NONE };
+    struct conf_parser p = { .path = path, .kind = CONF_SEC_NONE, .file = file };
     int r;
 
-    p.file = fopen(path, "re");
-    if (!p.file) {
-        r = -errno;
-        log_err("%s: cannot open: %s", path, strerror(-r));
-        if (first_error && asprintf(first_error, "%s: cannot open: %s", path, strerror(-r)) < 0)
-            *first_error = NULL;
-        return r;
-    }
     p.conf = conf_new_default();
     if (!p.conf || !(p.conf->path = strdup(path))) {
         r = -ENOMEM;
@@ -783,6 +776,30 @@ free_conf:
     conf_free(p.conf);
     fclose(p.file);
     return r;
+}
+
+int conf_load_ex(const char *path, struct conf **out, char **first_error)
+{
+    FILE *file = fopen(path, "re");
+    int r;
+
+    if (!file) {
+        r = -errno;
+        log_err("%s: cannot open: %s", path, strerror(-r));
+        if (first_error && asprintf(first_error, "%s: cannot open: %s", path, strerror(-r)) < 0)
+            *first_error = NULL;
+        return r;
+    }
+    return conf_parse_stream(file, path, out, first_error);
+}
+
+int conf_parse_string(const char *label, const char *text, struct conf **out, char **first_error)
+{
+    FILE *file = fmemopen((void *)text, strlen(text), "r");
+
+    if (!file)
+        return -errno;
+    return conf_parse_stream(file, label, out, first_error);
 }
 
 int conf_load(const char *path, struct conf **out)

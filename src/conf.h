@@ -91,10 +91,15 @@ int conf_load(const char *path, struct conf **out);
  * gets the first message logged ("PATH:LINE: problem"; malloc'd, the
  * caller frees; NULL when out of memory). For tests and `balloond -t`. */
 int conf_load_ex(const char *path, struct conf **out, char **first_error);
+/* The same parser on a string (balloonctl vm set sends "[vm NAME]" and
+ * its keys); label stands for the path in messages. */
+int conf_parse_string(const char *label, const char *text, struct conf **out, char **first_error);
 void conf_free(struct conf *c);
 
 /* The effective settings for a VM: its own section merged over
  * [defaults]. Never NULL; every field set. */
 struct conf_vm conf_vm_get(const struct conf *c, const char *vm_name);
+/* own's set fields over base. */
+struct conf_vm conf_vm_merge(const struct conf_vm *own, const struct conf_vm *base);
 /* Resolve a conf_size against a base in bytes. */
 uint64_t conf_size_resolve(const struct conf_size *s, uint64_t base_bytes);

@@ -12,7 +12,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,24 +262,6 @@ void ksm_free(struct ksm *k)
 
 /* ---- sample ------------------------------------------------------------------ */
 
-struct u64_field {
-    const char *file;
-    size_t off;
-};
-
-#define U64_FIELD(file, member) { file, offsetof(struct ksm_counters, member) }
-
-static const struct u64_field required[] = {
-    U64_FIELD("run", run),
-    U64_FIELD("pages_to_scan", pages_to_scan),
-    U64_FIELD("sleep_millisecs", sleep_ms),
-    U64_FIELD("pages_shared", pages_shared),
-    U64_FIELD("pages_sharing", pages_sharing),
-    U64_FIELD("pages_unshared", pages_unshared),
-    U64_FIELD("pages_volatile", pages_volatile),
-    U64_FIELD("full_scans", full_scans),
-};
-
 /* An optional file: 1 read, 0 absent, -EINVAL malformed. */
 static int read_optional(const struct ksm *k, const char *file, char buf[VALUE_MAX])
 {
@@ -336,6 +317,19 @@ static int sample_optional(const struct ksm *k, struct ksm_counters *c, const ch
 int ksm_sample(struct ksm *k, struct ksm_counters *out)
 {
     struct ksm_counters c = { .advisor = KSM_ADVISOR_ABSENT };
+    const struct {
+        const char *file;
+        uint64_t *v;
+    } required[] = {
+        { "run", &c.run },
+        { "pages_to_scan", &c.pages_to_scan },
+        { "sleep_millisecs", &c.sleep_ms },
+        { "pages_shared", &c.pages_shared },
+        { "pages_sharing", &c.pages_sharing },
+        { "pages_unshared", &c.pages_unshared },
+        { "pages_volatile", &c.pages_volatile },
+        { "full_scans", &c.full_scans },
+    };
     char path[PATH_MAX];
     const char *bad = NULL;
     uint64_t ticks, ppid;
@@ -344,7 +338,7 @@ int ksm_sample(struct ksm *k, struct ksm_counters *out)
     for (size_t i = 0; i < ARRAY_SIZE(required); i++) {
         bad = required[i].file;
         if ((r = path_fmt(path, "%s/%s", k->dir, bad)) < 0 ||
-            (r = read_u64(path, (uint64_t *)(void *)((char *)&c + required[i].off))) < 0)
+            (r = read_u64(path, required[i].v)) < 0)
             goto fail;
     }
     if ((r = sample_optional(k, &c, &bad)) < 0)

@@ -135,7 +135,7 @@ struct ksm_decision {
 #define KSM_ADVISOR_CRITICAL_SCAN_S 10
 #define KSM_ADVISOR_TIGHT_CPU_PCT 20
 #define KSM_ADVISOR_BOOST_CPU_PCT 40
-#define KSM_ADVISOR_CRITICAL_CPU_PCT 70
+#define KSM_ADVISOR_CRITICAL_CPU_PCT 50
 
 void ksm_decide(const struct ksm_input *in, struct ksm_decision *out);
 const char *ksm_mode_str(enum ksm_mode m);

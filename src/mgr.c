@@ -11,7 +11,9 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
+#include "command.h"
 #include "ctl.h"
+#include "events.h"
 #include "estimate.h"
 #include "guard.h"
 #include "host.h"
@@ -55,6 +57,7 @@ struct mgr {
     struct policy_round round;   /* for round-based peer policies */
     struct metrics *metrics;
     struct tune *tune;
+    struct events *events;
     uint64_t host_at_ms;         /* when hs was sampled, for rates */
     /* Target changes since start, by why. */
     uint64_t decisions[POLICY_REASON_COUNT];
@@ -102,7 +105,8 @@ static void mgr_attach(struct mgr *m, const char *name)
         return;
     }
     m->vms[m->n_vms++] = vm;
-    log_info("vm %s: found QMP socket %s", name, path);
+    command_load_settings(m->state, vm);
+    events_add(m->events, LOG_INFO, name, "found QMP socket %s", path);
     vm_start(vm);
 }
 
@@ -110,7 +114,7 @@ static void mgr_detach(struct mgr *m, size_t i)
 {
     struct vm *vm = m->vms[i];
 
-    log_info("vm %s: QMP socket gone; no longer managed", vm->name);
+    events_add(m->events, LOG_INFO, vm->name, "QMP socket gone; no longer managed");
     state_forget(m->state, vm->name);
     vm_free(vm);
     m->vms[i] = m->vms[--m->n_vms];
@@ -197,8 +201,14 @@ static bool mgr_sample_host(struct mgr *m)
     }
     m->hs = hs;
     m->host_at_ms = now;
-    estimate_host(&hs, m->conf->host.budget_bytes, &m->conf->host.reserve,
-                  m->have_host ? m->he.state : HOST_PLENTY, swap_rate, &m->he);
+    enum host_state was = m->have_host ? m->he.state : HOST_PLENTY;
+    estimate_host(&hs, m->conf->host.budget_bytes, &m->conf->host.reserve, was, swap_rate, &m->he);
+    if (m->he.state != was) {
+        char used[SIZE_FMT_MAX], budget[SIZE_FMT_MAX];
+        events_add(m->events, LOG_NOTICE, NULL, "host %s -> %s (used %s of %s, PSI some %.1f%%, swap %" PRIu64 " pages/s)",
+                   host_state_str(was), host_state_str(m->he.state), size_format(m->he.used_bytes, used),
+                   size_format(m->he.budget_bytes, budget), m->he.psi_some_avg10, swap_rate);
+    }
     m->have_host = true;
     return true;
 }
@@ -219,22 +229,20 @@ static void mgr_adopt(struct mgr *m, struct vm *vm)
     vm->target_set = true;
     vm->last_change_ms = now_ms();
     state_set(m->state, vm->name, vm->pid, vm->target_bytes);
-    log_notice("vm %s: target %" PRIu64 " MiB (%s)", vm->name, vm->target_bytes >> 20, vm->last_change);
+    events_add(m->events, LOG_NOTICE, vm->name, "target %" PRIu64 " MiB (%s)", vm->target_bytes >> 20,
+               vm->last_change);
 }
 
 static void mgr_policy_input(struct mgr *m, struct vm *vm, uint64_t now, struct policy_vm *pv)
 {
-    struct conf_vm cv = conf_vm_get(m->conf, vm->name);
-    uint64_t max = conf_size_resolve(&cv.max, vm->size_bytes);
-
     if (host_read_proc_rss(m->opt.proc_root, vm->pid, &vm->rss_bytes) < 0)
         vm->rss_bytes = 0;
     vm->obs.size_bytes = vm->size_bytes;
-    estimate_vm(&vm->obs, cv.buffer_pct, wall_now_s(), &vm->est);
+    estimate_vm(&vm->obs, vm->conf.buffer_pct, wall_now_s(), &vm->est);
     *pv = (struct policy_vm){
-        .min_bytes = conf_size_resolve(&cv.min, max),
-        .max_bytes = max,
-        .shares = cv.shares,
+        .min_bytes = vm->min_bytes,
+        .max_bytes = vm->max_bytes,
+        .shares = vm->conf.shares,
         .running = vm->obs.running,
         .known = vm->est.known,
         .need_bytes = vm->est.need_bytes,
@@ -272,8 +280,8 @@ static void mgr_act(struct mgr *m, struct vm *vm, const struct policy_decision *
     size_format(vm->est.used_bytes, used);
     size_format(vm->est.avail_bytes, avail);
     bool pressure = d->reason == POLICY_DEFLATE_PRESSURE;
-    log_notice("vm %s: target %s -> %s: %s%s%s (used %s, available %s)%s", vm->name, from, to, why,
-               pressure ? ": " : "", pressure ? vm->est.pressure_why : "", used, avail,
+    events_add(m->events, LOG_NOTICE, vm->name, "target %s -> %s: %s%s%s (used %s, available %s)%s",
+               from, to, why, pressure ? ": " : "", pressure ? vm->est.pressure_why : "", used, avail,
                m->opt.dry_run ? " [dry run]" : "");
     snprintf(vm->last_change, sizeof(vm->last_change), "%s -> %s: %s", from, to, why);
     vm->last_change_ms = now;
@@ -287,15 +295,14 @@ static void mgr_act(struct mgr *m, struct vm *vm, const struct policy_decision *
 /* Guest protection first (guard.h); returns true when it set the target. */
 static bool mgr_guard(struct mgr *m, struct vm *vm, uint64_t now)
 {
-    struct conf_vm cv = conf_vm_get(m->conf, vm->name);
-    uint64_t max = conf_size_resolve(&cv.max, vm->size_bytes), target;
+    uint64_t target;
     struct guard_in in = {
         .now_ms = now,
         .running = vm->obs.running,
         .reset_seen = vm->reset_seen,
         .deflate_on_oom = vm->obs.deflate_on_oom,
-        .min_bytes = conf_size_resolve(&cv.min, max),
-        .max_bytes = max,
+        .min_bytes = vm->min_bytes,
+        .max_bytes = vm->max_bytes,
         .deadband_bytes = DEADBAND_BYTES,
         .target_bytes = vm->target_bytes,
         .target_set_ms = vm->last_change_ms,
@@ -315,8 +322,8 @@ static bool mgr_guard(struct mgr *m, struct vm *vm, uint64_t now)
     m->guard_actions[a]++;
     size_format(vm->target_bytes, from);
     size_format(target, to);
-    log_msg(a == GUARD_STALL ? LOG_WARNING : LOG_NOTICE, "vm %s: target %s -> %s: %s", vm->name,
-            from, to, guard_action_str(a));
+    events_add(m->events, a == GUARD_STALL ? LOG_WARNING : LOG_NOTICE, vm->name, "target %s -> %s: %s",
+               from, to, guard_action_str(a));
     snprintf(vm->last_change, sizeof(vm->last_change), "%s -> %s: %s", from, to, guard_action_str(a));
     vm->last_change_ms = now;
     if (a == GUARD_STALL) {
@@ -350,12 +357,23 @@ static void mgr_decide(struct mgr *m)
         struct vm *vm = m->vms[i];
         /* A reset is handled at once: the rebooting guest's driver has no
          * balloon to report yet, and will read the size we set now. */
-        if (vm_is_ready(vm) && vm->reset_seen && vm->target_set && mgr_guard(m, vm, now))
+        if (vm_is_ready(vm) && vm->reset_seen && vm->target_set && !vm->paused && !vm->pin_bytes &&
+            mgr_guard(m, vm, now))
             continue;
         if (!vm_is_ready(vm) || !vm->obs.have_actual || vm->size_bytes == 0)
             continue;
         if (!vm->target_set)
             mgr_adopt(m, vm);
+        vm_resolve(vm, m->conf);
+        if (vm->paused) {
+            vm->reason = POLICY_PAUSED;
+            continue;
+        }
+        if (vm->pin_bytes) {
+            struct policy_decision pin = {min_u64(vm->pin_bytes, vm->size_bytes), POLICY_PINNED};
+            mgr_act(m, vm, &pin, now);
+            continue;
+        }
         if (mgr_guard(m, vm, now))
             continue;
         mgr_policy_input(m, vm, now, &pv[n]);
@@ -407,7 +425,7 @@ static int mgr_on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 
 /* ---- control socket -------------------------------------------------- */
 
-static json_object *mgr_status(struct mgr *m)
+json_object *mgr_status(struct mgr *m)
 {
     struct report_view v = {
         .conf = m->conf,
@@ -451,17 +469,29 @@ static json_object *mgr_metrics_snapshot(void *userdata)
 
 static json_object *mgr_on_ctl(const char *command, json_object *req, void *userdata, char **error)
 {
-    struct mgr *m = userdata;
+    return command_run(userdata, command, req, error);
+}
 
-    if (strcmp(command, "status") == 0)
-        return mgr_status(m);
-    if (strcmp(command, "reload") == 0) {
-        mgr_reload(m);
-        return json_object_new_object();
-    }
-    if (asprintf(error, "unknown command \"%s\"", command) < 0)
-        *error = NULL;
-    return NULL;
+struct vm *mgr_vm(struct mgr *m, const char *name)
+{
+    ssize_t i = mgr_find(m, name);
+
+    return i < 0 ? NULL : m->vms[i];
+}
+
+const struct conf *mgr_conf(const struct mgr *m)
+{
+    return m->conf;
+}
+
+struct state *mgr_state(struct mgr *m)
+{
+    return m->state;
+}
+
+struct events *mgr_events(struct mgr *m)
+{
+    return m->events;
 }
 
 /* ---- life ------------------------------------------------------------- */
@@ -539,6 +569,11 @@ int mgr_new(sd_event *ev, struct conf *conf, const struct mgr_options *opt, stru
     m->ev = sd_event_ref(ev);
     m->conf = conf;
     m->opt = *opt;
+    m->events = events_new();
+    if (!m->events) {
+        r = -ENOMEM;
+        goto fail;
+    }
     r = mgr_open_host(m, conf, &m->host);
     if (r < 0)
         goto fail;
@@ -560,7 +595,7 @@ int mgr_new(sd_event *ev, struct conf *conf, const struct mgr_options *opt, stru
     if (r < 0)
         goto fail;
     r = tune_new(opt->sys_root, opt->proc_root, &conf->host, opt->host_tuning && !opt->dry_run,
-                 &m->tune);
+                 m->events, &m->tune);
     if (r < 0)
         goto fail;
     if (conf->host.metrics_listen) {
@@ -602,13 +637,14 @@ void mgr_free(struct mgr *m)
     metrics_free(m->metrics);
     tune_free(m->tune); /* puts KSM, zswap and zram back as they were */
     state_free(m->state);
+    events_free(m->events);
     host_free(m->host);
     conf_free(m->conf);
     sd_event_unref(m->ev);
     free(m);
 }
 
-void mgr_reload(struct mgr *m)
+int mgr_reload(struct mgr *m)
 {
     struct conf *c;
     struct host *h = NULL;
@@ -616,16 +652,16 @@ void mgr_reload(struct mgr *m)
 
     if (!m->conf->path) {
         log_info("reload: running on built-in defaults, nothing to reload");
-        return;
+        return 0;
     }
     if (conf_load(m->conf->path, &c) < 0) {
         log_err("reload: %s is not valid; keeping the running configuration", m->conf->path);
-        return;
+        return -EINVAL;
     }
     if (mgr_open_host(m, c, &h) < 0) {
         log_err("reload: keeping the running configuration");
         conf_free(c);
-        return;
+        return -EINVAL;
     }
     old = &m->conf->host;
     if (strcmp(old->control_socket, c->host.control_socket) != 0 ||
@@ -660,5 +696,6 @@ void mgr_reload(struct mgr *m)
         conf_free(m->conf);
         m->conf = c;
     }
-    log_notice("reload: %s applied", c->path);
+    events_add(m->events, LOG_NOTICE, NULL, "reload: %s applied", c->path);
+    return 0;
 }

@@ -244,6 +244,8 @@ const char *policy_reason_str(enum policy_reason r)
     case POLICY_CLAMP: return "target outside [min, max]";
     case POLICY_PEER: return "peer policy";
     case POLICY_ENTITLED: return "contention: held to its entitlement";
+    case POLICY_PINNED: return "pinned by the operator";
+    case POLICY_PAUSED: return "management paused by the operator";
     }
     return "?";
 }
@@ -265,6 +267,8 @@ const char *policy_reason_key(enum policy_reason r)
         [POLICY_CLAMP] = "clamp",
         [POLICY_PEER] = "peer",
         [POLICY_ENTITLED] = "entitled",
+        [POLICY_PINNED] = "pinned",
+        [POLICY_PAUSED] = "paused",
     };
     return (unsigned)r < POLICY_REASON_COUNT && keys[r] ? keys[r] : "unknown";
 }

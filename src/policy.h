@@ -81,6 +81,8 @@ enum policy_reason {
     POLICY_CLAMP,            /* the target left [min, max] (settings changed) */
     POLICY_PEER,             /* decided by a peer policy (proxmox, mom, static) */
     POLICY_ENTITLED,         /* contention: held to its entitlement (shares, idle tax) */
+    POLICY_PINNED,           /* the operator pinned the target (balloonctl vm target) */
+    POLICY_PAUSED,           /* the operator paused balloond's management of the VM */
 };
 
 struct policy_decision {
@@ -116,5 +118,5 @@ int policy_kind_parse(const char *s, enum policy_kind *out);
 const char *policy_reason_str(enum policy_reason r);
 /* A short machine name for the reason ("inflate_idle"), for metrics. */
 const char *policy_reason_key(enum policy_reason r);
-#define POLICY_REASON_COUNT (POLICY_ENTITLED + 1)
+#define POLICY_REASON_COUNT (POLICY_PAUSED + 1)
 const char *host_state_str(enum host_state s);

@@ -32,8 +32,6 @@ static json_object *report_host(const struct report_view *v)
 static json_object *report_vm(const struct report_view *v, const struct vm *vm)
 {
     json_object *o = json_object_new_object();
-    struct conf_vm cv = conf_vm_get(v->conf, vm->name);
-    uint64_t max = conf_size_resolve(&cv.max, vm->size_bytes);
     bool sized = vm->size_bytes > 0;
 
     json_object_object_add(o, "name", json_object_new_string(vm->name));
@@ -42,10 +40,13 @@ static json_object *report_vm(const struct report_view *v, const struct vm *vm)
     json_object_object_add(o, "error", vm->last_error[0] ? json_object_new_string(vm->last_error) : NULL);
     json_object_object_add(o, "pid", vm->pid ? json_object_new_int(vm->pid) : NULL);
     add_u64(o, "size_bytes", sized, vm->size_bytes);
-    add_u64(o, "min_bytes", sized, conf_size_resolve(&cv.min, max));
-    add_u64(o, "max_bytes", sized, max);
-    json_object_object_add(o, "buffer_pct", json_object_new_int((int)cv.buffer_pct));
-    json_object_object_add(o, "shares", json_object_new_int((int)cv.shares));
+    add_u64(o, "min_bytes", sized, vm->min_bytes);
+    add_u64(o, "max_bytes", sized, vm->max_bytes);
+    json_object_object_add(o, "buffer_pct", json_object_new_int((int)vm->conf.buffer_pct));
+    json_object_object_add(o, "shares", json_object_new_int((int)vm->conf.shares));
+    json_object_object_add(o, "pinned_bytes", vm->pin_bytes ? json_object_new_uint64(vm->pin_bytes) : NULL);
+    json_object_object_add(o, "paused", json_object_new_boolean(vm->paused));
+    json_object_object_add(o, "settings", vm->over_lines ? json_object_new_string(vm->over_lines) : NULL);
     add_u64(o, "actual_bytes", vm->obs.have_actual, vm->obs.actual_bytes);
     add_u64(o, "target_bytes", vm->target_set, vm->target_bytes);
     add_u64(o, "used_bytes", vm->est.known, vm->est.used_bytes);

@@ -11,13 +11,14 @@
 
 struct state {
     char *path;
-    json_object *vms;  /* NAME -> {"target_bytes", "pid"} */
+    json_object *vms;      /* NAME -> {"target_bytes", "pid"} */
+    json_object *settings; /* NAME -> {"lines", "pin_bytes", "paused"} */
     bool dirty;
 };
 
-static json_object *state_parse(const char *path, const char *text)
+static json_object *state_parse(const char *path, const char *text, json_object **settings)
 {
-    json_object *root = json_tokener_parse(text), *version, *vms;
+    json_object *root = json_tokener_parse(text), *version, *vms, *set;
 
     if (!root || !json_object_is_type(root, json_type_object)) {
         log_err("%s: not a JSON object", path);
@@ -29,6 +30,8 @@ static json_object *state_parse(const char *path, const char *text)
         log_err("%s: no \"vms\" object", path);
     } else {
         json_object_get(vms);
+        if (json_object_object_get_ex(root, "settings", &set) && json_object_is_type(set, json_type_object))
+            *settings = json_object_get(set);
         json_object_put(root);
         return vms;
     }
@@ -51,7 +54,7 @@ int state_load(const char *path, struct state **out)
     }
     r = read_file(path, text, max);
     if (r >= 0) {
-        st->vms = state_parse(path, text);
+        st->vms = state_parse(path, text, &st->settings);
         if (!st->vms) {
             char bad[4096];
             snprintf(bad, sizeof(bad), "%s.bad", path);
@@ -64,6 +67,8 @@ int state_load(const char *path, struct state **out)
     free(text);
     if (!st->vms)
         st->vms = json_object_new_object();
+    if (!st->settings)
+        st->settings = json_object_new_object();
     *out = st;
     return 0;
 }
@@ -73,6 +78,7 @@ void state_free(struct state *st)
     if (!st)
         return;
     json_object_put(st->vms);
+    json_object_put(st->settings);
     free(st->path);
     free(st);
 }
@@ -123,6 +129,7 @@ int state_save(struct state *st)
     root = json_object_new_object();
     json_object_object_add(root, "version", json_object_new_int(STATE_VERSION));
     json_object_object_add(root, "vms", json_object_get(st->vms));
+    json_object_object_add(root, "settings", json_object_get(st->settings));
     s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
     r = write_file_atomic(st->path, s, strlen(s));
     json_object_put(root);
@@ -132,4 +139,40 @@ int state_save(struct state *st)
     }
     st->dirty = false;
     return 0;
+}
+
+int state_get_settings(const struct state *st, const char *vm, struct state_settings *out)
+{
+    json_object *e, *v;
+    struct state_settings s = {0};
+
+    if (!json_object_object_get_ex(st->settings, vm, &e) || !json_object_is_type(e, json_type_object))
+        return 0;
+    if (json_object_object_get_ex(e, "lines", &v) && json_object_is_type(v, json_type_string))
+        s.lines = strdup(json_object_get_string(v));
+    if (json_object_object_get_ex(e, "pin_bytes", &v) && json_object_is_type(v, json_type_int) &&
+        json_object_get_int64(v) > 0)
+        s.pin_bytes = json_object_get_uint64(v);
+    s.paused = json_object_object_get_ex(e, "paused", &v) && json_object_get_boolean(v);
+    *out = s;
+    return 1;
+}
+
+void state_set_settings(struct state *st, const char *vm, const struct state_settings *s)
+{
+    json_object *e;
+
+    if ((!s->lines || !*s->lines) && !s->pin_bytes && !s->paused) {
+        json_object_object_del(st->settings, vm);
+    } else {
+        e = json_object_new_object();
+        if (s->lines && *s->lines)
+            json_object_object_add(e, "lines", json_object_new_string(s->lines));
+        if (s->pin_bytes)
+            json_object_object_add(e, "pin_bytes", json_object_new_uint64(s->pin_bytes));
+        if (s->paused)
+            json_object_object_add(e, "paused", json_object_new_boolean(1));
+        json_object_object_add(st->settings, vm, e);
+    }
+    st->dirty = true;
 }

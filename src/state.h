@@ -21,5 +21,18 @@ void state_free(struct state *st);
 int state_get(const struct state *st, const char *vm, pid_t pid, uint64_t *target_bytes);
 void state_set(struct state *st, const char *vm, pid_t pid, uint64_t target_bytes);
 void state_forget(struct state *st, const char *vm);
+/* The operator's settings for a VM name (balloonctl vm set / target /
+ * pause), kept across restarts of the daemon and of the VM: the settings
+ * as config lines ("min = 1G\nbuffer = 30\n", parsed again on load, so
+ * one parser validates both), a pinned target (0: none), paused. */
+struct state_settings {
+    char *lines;          /* malloc'ed; NULL: none */
+    uint64_t pin_bytes;
+    bool paused;
+};
+/* 1 and *out (lines malloc'ed) when the VM has any, else 0. */
+int state_get_settings(const struct state *st, const char *vm, struct state_settings *out);
+void state_set_settings(struct state *st, const char *vm, const struct state_settings *s);
+
 /* Writes the file if anything changed. Returns 0 or -errno (logged). */
 int state_save(struct state *st);

@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include "compress.h"
+#include "events.h"
 #include "ksm.h"
 #include "util.h"
 
 struct tune {
     bool enabled;
+    struct events *events;
     char *proc_root;
     uint64_t page_bytes;
 
@@ -45,7 +47,7 @@ static void tune_open_compress(struct tune *t, const char *sys_root, const char 
 }
 
 int tune_new(const char *sys_root, const char *proc_root, const struct conf_host *c, bool enabled,
-             struct tune **out)
+             struct events *ev, struct tune **out)
 {
     struct tune *t = calloc(1, sizeof(*t));
     long page = sysconf(_SC_PAGESIZE);
@@ -56,6 +58,7 @@ int tune_new(const char *sys_root, const char *proc_root, const struct conf_host
         return -ENOMEM;
     }
     t->enabled = enabled;
+    t->events = ev;
     t->page_bytes = page > 0 ? (uint64_t)page : 4096;
     if (!enabled) {
         log_info("host tuning off: KSM, zswap and zram are left alone");
@@ -120,7 +123,7 @@ static void tune_ksm(struct tune *t, const struct host_estimate *he, uint64_t no
     };
     ksm_decide(&in, &d);
     if (d.mode != t->last.mode)
-        log_notice("ksm: %s -> %s: %s (pages_to_scan %llu, sleep %llu ms%s)",
+        events_add(t->events, LOG_NOTICE, NULL, "ksm: %s -> %s: %s (pages_to_scan %llu, sleep %llu ms%s)",
                    ksm_mode_str(t->last.mode), ksm_mode_str(d.mode), d.reason,
                    (unsigned long long)d.pages_to_scan, (unsigned long long)d.sleep_ms,
                    d.use_advisor ? ", kernel advisor" : "");
@@ -143,7 +146,7 @@ static void tune_compress(struct tune *t, const struct host_estimate *he)
         return;
     compress_decide(&in, &d);
     if (d.zswap != COMPRESS_ZSWAP_NONE || d.zram_create_bytes) {
-        log_notice("compression: %s", d.why);
+        events_add(t->events, LOG_NOTICE, NULL, "compression: %s", d.why);
         t->comp_why = d.why;
         compress_apply(t->comp, &d); /* logs its own failures */
     }

@@ -22,8 +22,10 @@
 struct tune;
 /* Never fails for a missing KSM or zram: that rung is then left out (and
  * logged once). */
+struct events;
+/* Host actions are recorded in ev (the decision log). */
 int tune_new(const char *sys_root, const char *proc_root, const struct conf_host *c, bool enabled,
-             struct tune **out);
+             struct events *ev, struct tune **out);
 /* Restores first. NULL is fine. */
 void tune_free(struct tune *t);
 void tune_tick(struct tune *t, const struct host_estimate *he, uint64_t now_ms);

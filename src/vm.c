@@ -370,6 +370,7 @@ void vm_free(struct vm *vm)
     sd_event_source_disable_unref(vm->retry);
     sd_event_unref(vm->ev);
     free(vm->balloon_path);
+    free(vm->over_lines);
     free(vm->name);
     free(vm);
 }
@@ -388,4 +389,13 @@ const char *vm_conn_str(enum vm_conn c)
     case VM_RETRY: return "retrying";
     }
     return "?";
+}
+
+void vm_resolve(struct vm *vm, const struct conf *c)
+{
+    struct conf_vm base = conf_vm_get(c, vm->name);
+
+    vm->conf = conf_vm_merge(&vm->over, &base);
+    vm->max_bytes = conf_size_resolve(&vm->conf.max, vm->size_bytes);
+    vm->min_bytes = min_u64(conf_size_resolve(&vm->conf.min, vm->max_bytes), vm->max_bytes);
 }

@@ -54,6 +54,17 @@ struct vm {
     uint64_t guard_actual_bytes;          /* actual at the last guard check */
     struct vm_estimate est;
 
+    /* The operator's settings (balloonctl), kept in the state file by
+     * name, over the config file's. */
+    char *over_lines;         /* config lines ("min = 1G\n"), or NULL */
+    struct conf_vm over;      /* parsed from over_lines */
+    uint64_t pin_bytes;       /* a pinned target; 0: automatic */
+    bool paused;              /* balloond leaves the VM alone */
+    bool settings_loaded;     /* read from the state file at attach */
+    /* The settings in force, resolved every tick (vm_resolve). */
+    struct conf_vm conf;
+    uint64_t min_bytes, max_bytes;
+
     /* Connection internals. */
     sd_event *ev;
     struct qmp *qmp;
@@ -73,3 +84,6 @@ void vm_poll(struct vm *vm);
 int vm_send_target(struct vm *vm, uint64_t target_bytes);
 bool vm_is_ready(const struct vm *vm);
 const char *vm_conn_str(enum vm_conn c);
+/* The settings in force: the operator's over the config file's, with
+ * min and max resolved against the VM's size. */
+void vm_resolve(struct vm *vm, const struct conf *c);

@@ -1,0 +1,263 @@
+/* command.c: control commands (see command.h). */
+#include "command.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events.h"
+#include "mgr.h"
+#include "state.h"
+#include "util.h"
+#include "vm.h"
+
+/* A pinned target below this would starve any Linux guest's kernel. */
+#define PIN_MIN_BYTES (64ULL << 20)
+
+static json_object *fail(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static json_object *fail(char **error, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (vasprintf(error, fmt, ap) < 0)
+        *error = NULL;
+    va_end(ap);
+    return NULL;
+}
+
+static const char *req_str(json_object *req, const char *key)
+{
+    json_object *v;
+
+    return json_object_object_get_ex(req, key, &v) && json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v)
+               : NULL;
+}
+
+int command_parse_settings(const char *vm, const char *lines, struct conf_vm *out, char **error)
+{
+    struct conf *c;
+    char *text;
+    int r;
+
+    *error = NULL;
+    if (asprintf(&text, "[vm %s]\n%s", vm, lines) < 0)
+        return -ENOMEM;
+    r = conf_parse_string("settings", text, &c, error);
+    free(text);
+    if (r < 0) {
+        /* "settings:3: [vm x] min: ..." -> "[vm x] min: ...": the line
+         * numbers are of our own text, not the operator's. */
+        char *p = *error ? strstr(*error, ": ") : NULL;
+        if (p && strncmp(*error, "settings:", 9) == 0)
+            memmove(*error, p + 2, strlen(p + 2) + 1);
+        return r;
+    }
+    *out = c->n_vms ? c->vms[0] : (struct conf_vm){0};
+    conf_free(c);
+    return 0;
+}
+
+void command_load_settings(struct state *st, struct vm *vm)
+{
+    struct state_settings s;
+    char *error;
+
+    if (vm->settings_loaded || !state_get_settings(st, vm->name, &s))
+        return;
+    vm->settings_loaded = true;
+    vm->pin_bytes = s.pin_bytes;
+    vm->paused = s.paused;
+    if (s.lines && command_parse_settings(vm->name, s.lines, &vm->over, &error) == 0) {
+        vm->over_lines = s.lines;
+        s.lines = NULL;
+    } else if (s.lines) {
+        log_err("vm %s: saved settings are not valid (%s); ignored", vm->name, error ? error : "?");
+        free(error);
+    }
+    free(s.lines);
+}
+
+static void save_settings(struct mgr *m, struct vm *vm)
+{
+    struct state_settings s = {vm->over_lines, vm->pin_bytes, vm->paused};
+
+    state_set_settings(mgr_state(m), vm->name, &s);
+    state_save(mgr_state(m));
+}
+
+/* One "key=value" argument to one config line; merges into the VM's
+ * existing lines, a key given again replacing its old line. */
+static int merge_line(char **lines, const char *arg, char **error)
+{
+    const char *eq = strchr(arg, '=');
+    size_t klen = eq ? (size_t)(eq - arg) : 0;
+    char *out = NULL, *copy, *save = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    if (!eq || klen == 0 || strchr(arg, '\n') || strchr(arg, '[')) {
+        fail(error, "\"%s\": expected key=value (min, max, buffer, shares)", arg);
+        return -EINVAL;
+    }
+    f = open_memstream(&out, &len);
+    if (!f)
+        return -ENOMEM;
+    copy = strdup(*lines ? *lines : "");
+    for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        if (!(strncmp(l, arg, klen) == 0 && (l[klen] == ' ' || l[klen] == '=')))
+            fprintf(f, "%s\n", l);
+    fprintf(f, "%.*s = %s\n", (int)klen, arg, eq + 1);
+    fclose(f);
+    free(copy);
+    free(*lines);
+    *lines = out;
+    return 0;
+}
+
+static json_object *vm_set(struct mgr *m, struct vm *vm, json_object *req, char **error)
+{
+    json_object *args;
+    struct conf_vm over, merged, base;
+    char *lines = vm->over_lines ? strdup(vm->over_lines) : NULL;
+    size_t n;
+
+    if (!json_object_object_get_ex(req, "settings", &args) || !json_object_is_type(args, json_type_array) ||
+        (n = json_object_array_length(args)) == 0) {
+        free(lines);
+        return fail(error, "vm set needs key=value arguments (min, max, buffer, shares)");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *arg = json_object_get_string(json_object_array_get_idx(args, i));
+        if (merge_line(&lines, arg ? arg : "", error) < 0) {
+            free(lines);
+            return NULL;
+        }
+    }
+    if (command_parse_settings(vm->name, lines, &over, error) < 0) {
+        free(lines);
+        return NULL;
+    }
+    /* min <= max once both are resolved against this VM's size. */
+    base = conf_vm_get(mgr_conf(m), vm->name);
+    merged = conf_vm_merge(&over, &base);
+    if (vm->size_bytes) {
+        uint64_t max = conf_size_resolve(&merged.max, vm->size_bytes);
+        if (conf_size_resolve(&merged.min, max) > max) {
+            free(lines);
+            return fail(error, "vm %s: min would be larger than max", vm->name);
+        }
+    }
+    free(vm->over_lines);
+    vm->over_lines = lines;
+    vm->over = over;
+    char oneline[EVENT_TEXT_MAX];
+    size_t k = 0;
+    for (const char *p = lines; *p && k + 3 < sizeof(oneline); p++) {
+        if (*p != '\n')
+            oneline[k++] = *p;
+        else if (p[1])
+            oneline[k++] = ';', oneline[k++] = ' ';
+    }
+    oneline[k] = '\0';
+    events_add(mgr_events(m), LOG_NOTICE, vm->name, "settings changed by the operator: %s", oneline);
+    save_settings(m, vm);
+    return json_object_new_object();
+}
+
+static json_object *vm_target(struct mgr *m, struct vm *vm, json_object *req, char **error)
+{
+    const char *size = req_str(req, "size");
+    char a[SIZE_FMT_MAX], b[SIZE_FMT_MAX];
+    uint64_t bytes;
+
+    if (!size || size_parse(size, &bytes) < 0)
+        return fail(error, "\"%s\" is not a size (use e.g. 512M or 4G)", size ? size : "");
+    if (!vm->size_bytes)
+        return fail(error, "vm %s: its size is not known yet (not connected)", vm->name);
+    if (bytes < PIN_MIN_BYTES || bytes > vm->size_bytes)
+        return fail(error, "vm %s: a target must be between %s and the VM's size %s", vm->name,
+                    size_format(PIN_MIN_BYTES, a), size_format(vm->size_bytes, b));
+    vm->pin_bytes = bytes;
+    events_add(mgr_events(m), LOG_NOTICE, vm->name, "target pinned to %s by the operator",
+               size_format(bytes, a));
+    save_settings(m, vm);
+    return json_object_new_object();
+}
+
+static json_object *vm_flag(struct mgr *m, struct vm *vm, const char *cmd)
+{
+    if (strcmp(cmd, "vm-auto") == 0) {
+        if (vm->pin_bytes)
+            events_add(mgr_events(m), LOG_NOTICE, vm->name, "unpinned: automatic management again");
+        vm->pin_bytes = 0;
+    } else {
+        bool pause = strcmp(cmd, "vm-pause") == 0;
+        if (vm->paused != pause)
+            events_add(mgr_events(m), LOG_NOTICE, vm->name, "%s by the operator",
+                       pause ? "management paused" : "management resumed");
+        vm->paused = pause;
+    }
+    save_settings(m, vm);
+    return json_object_new_object();
+}
+
+static json_object *vm_show(struct mgr *m, const char *name, char **error)
+{
+    json_object *st = mgr_status(m), *vms, *row = NULL;
+
+    if (json_object_object_get_ex(st, "vms", &vms))
+        for (size_t i = 0; i < json_object_array_length(vms); i++) {
+            json_object *it = json_object_array_get_idx(vms, i), *n;
+            if (json_object_object_get_ex(it, "name", &n) && strcmp(json_object_get_string(n), name) == 0)
+                row = json_object_get(it);
+        }
+    json_object_put(st);
+    return row ? row : fail(error, "no VM named \"%s\"", name);
+}
+
+static json_object *events(struct mgr *m, json_object *req)
+{
+    json_object *v;
+    uint64_t since = 0, max = 500;
+
+    if (json_object_object_get_ex(req, "since", &v) && json_object_is_type(v, json_type_int))
+        since = json_object_get_uint64(v);
+    if (json_object_object_get_ex(req, "max", &v) && json_object_is_type(v, json_type_int))
+        max = clamp_u64(json_object_get_uint64(v), 1, EVENTS_MAX);
+    return events_since(mgr_events(m), since, (unsigned)max);
+}
+
+json_object *command_run(struct mgr *m, const char *cmd, json_object *req, char **error)
+{
+    const char *name;
+    struct vm *vm;
+
+    if (strcmp(cmd, "status") == 0)
+        return mgr_status(m);
+    if (strcmp(cmd, "reload") == 0)
+        return mgr_reload(m) == 0 ? json_object_new_object()
+                                  : fail(error, "the config file is not valid; the running configuration is kept (see the log)");
+    if (strcmp(cmd, "events") == 0)
+        return events(m, req);
+    if (strncmp(cmd, "vm-", 3) != 0)
+        return fail(error, "unknown command \"%s\"", cmd);
+    name = req_str(req, "vm");
+    if (!name)
+        return fail(error, "%s needs a VM name", cmd);
+    if (strcmp(cmd, "vm-show") == 0)
+        return vm_show(m, name, error);
+    vm = mgr_vm(m, name);
+    if (!vm)
+        return fail(error, "no VM named \"%s\"", name);
+    if (strcmp(cmd, "vm-set") == 0)
+        return vm_set(m, vm, req, error);
+    if (strcmp(cmd, "vm-target") == 0)
+        return vm_target(m, vm, req, error);
+    if (strcmp(cmd, "vm-auto") == 0 || strcmp(cmd, "vm-pause") == 0 || strcmp(cmd, "vm-resume") == 0)
+        return vm_flag(m, vm, cmd);
+    return fail(error, "unknown command \"%s\"", cmd);
+}
