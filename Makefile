@@ -56,3 +56,12 @@ demo: deps
 
 clean:
 	rm -rf $(BUILD)
+
+# Density benchmark (issue 3): every policy on the same 2x-overcommitted real
+# guests, one after the other; a table in bench/results.md, CSV and plots in
+# bench/out/. About 15 minutes; not part of make check.
+.PHONY: bench
+bench: deps
+	$(MAKE) all
+	guest/build.sh $(BUILD)/guest
+	bench/density.sh $(BUILD)

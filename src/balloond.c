@@ -122,6 +122,9 @@ int main(int argc, char **argv)
         sd_event_unref(ev);
         return 1;
     }
+    /* Under systemd with WatchdogSec=, sd-event sends WATCHDOG=1 at half
+     * the interval from the loop itself: a wedged loop stops the pings. */
+    sd_event_set_watchdog(ev, true);
     sd_event_add_signal(ev, NULL, SIGTERM, NULL, NULL);
     sd_event_add_signal(ev, NULL, SIGINT, NULL, NULL);
     sd_event_add_signal(ev, NULL, SIGHUP, on_sighup, m);

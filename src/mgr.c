@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 
 #include "command.h"
 #include "ctl.h"
@@ -59,6 +60,7 @@ struct mgr {
     struct tune *tune;
     struct events *events;
     uint64_t host_at_ms;         /* when hs was sampled, for rates */
+    char notified[96];           /* the last STATUS= sent to systemd */
     /* Target changes since start, by why. */
     uint64_t decisions[POLICY_REASON_COUNT];
     uint64_t guard_actions[GUARD_ACTION_COUNT];
@@ -343,6 +345,19 @@ static bool mgr_guard(struct mgr *m, struct vm *vm, uint64_t now)
     return true;
 }
 
+/* systemctl status shows this line; sent when it changes. */
+static void mgr_notify(struct mgr *m, size_t managed)
+{
+    char line[sizeof(m->notified)];
+
+    snprintf(line, sizeof(line), "host %s, %zu of %zu VMs managed", host_state_str(m->he.state), managed,
+             m->n_vms);
+    if (strcmp(line, m->notified) != 0) {
+        memcpy(m->notified, line, sizeof(line));
+        sd_notifyf(0, "STATUS=%s", line);
+    }
+}
+
 static void mgr_decide(struct mgr *m)
 {
     struct policy_vm pv[m->n_vms + 1];
@@ -397,6 +412,7 @@ static void mgr_decide(struct mgr *m)
     for (size_t i = 0; i < n; i++)
         mgr_act(m, active[i], &out[i], now);
     state_save(m->state);
+    mgr_notify(m, n);
 }
 
 static int mgr_on_decide(sd_event_source *s, uint64_t usec, void *userdata)

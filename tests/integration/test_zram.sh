@@ -11,12 +11,12 @@
 #     zswap settings back.
 # The host's zswap parameters and swap are restored whatever happens.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 source tests/lib/guest.sh
 source tests/lib/daemon.sh
 
 ZSWAP=/sys/module/zswap/parameters
-ZRAM_MIB=64 LIMIT_MIB=16 FILL_MIB=48
+ZRAM_MIB=64 LIMIT_MIB=16 FILL_MIB=48 MIB=1048576
 
 [ "$(id -u)" -eq 0 ] || fail "needs root (zram, swapon, zswap)"
 [ -d "$ZSWAP" ] || fail "no zswap in this kernel ($ZSWAP)"
@@ -29,7 +29,7 @@ test_begin zram 0
 declare -A zswap_saved
 for f in "$ZSWAP"/*; do zswap_saved[${f##*/}]=$(cat "$f"); done
 swaps_before=$(awk 'NR > 1 { print $1 }' /proc/swaps | sort)
-ZRAM_ID= SWAPFILE= FILLER_PID= DRV_PID= DRV_IN= DRV_OUT= FCG=
+ZRAM_ID='' SWAPFILE='' FILLER_PID='' DRV_PID='' DRV_IN='' DRV_OUT='' FCG=''
 
 zswap_unchanged() {
     local k
@@ -143,7 +143,7 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     while (fgets(line, sizeof(line), stdin)) {
         if (sscanf(line, "observe %31s", state) == 1) {
-            struct compress_input in;
+            struct compress_input in = { 0 };
             enum host_state s = strcmp(state, "critical") == 0 ? HOST_CRITICAL
                               : strcmp(state, "tight") == 0  ? HOST_TIGHT : HOST_PLENTY;
             int r = compress_observe(c, s, &in);
@@ -232,7 +232,6 @@ fill_check() {
     echo "    filler: $(tail -1 "$RUN/fill.out")"
     cgroup_remove "$FCG" && FCG=
 }
-MIB=1048576
 
 other_swap=$(awk 'NR > 1 && $1 !~ /\/zram[0-9]+$/' /proc/swaps | wc -l)
 zram_swap=$(awk 'NR > 1 && $1 ~ /\/zram[0-9]+$/' /proc/swaps | wc -l)
@@ -267,8 +266,9 @@ else
     echo "    /proc/swaps: $line"
     [ -n "$line" ] || fail "/dev/zram$ZRAM_ID is not in /proc/swaps"
     read -r _ type size _ prio <<<"$line"
-    [ "$type" = partition ] && [ "$size" -eq $((ZRAM_MIB * 1024 - 4)) ] && [ "$prio" -eq 100 ] ||
+    if [ "$type" != partition ] || [ "$size" -ne $((ZRAM_MIB * 1024 - 4)) ] || [ "$prio" -ne 100 ]; then
         fail "zram$ZRAM_ID: type $type, size $size KiB, priority $prio"
+    fi
     grep -q "\[$alg\]" "/sys/block/zram$ZRAM_ID/comp_algorithm" ||
         fail "algorithm: $(cat "/sys/block/zram$ZRAM_ID/comp_algorithm")"
     [ "$(cat "/sys/block/zram$ZRAM_ID/disksize")" -eq $((ZRAM_MIB * MIB)) ] || fail "disksize"
@@ -308,11 +308,14 @@ for c in lz4 lzo-rle zstd lzo 842; do
     [ "$c" != "$cur" ] && grep -Eq "^name +: $c\$" /proc/crypto && { comp=$c; break; }
 done
 [ -n "$comp" ] || comp=$cur
-pct=$(( ${zswap_saved[max_pool_percent]} == 15 ? 16 : 15 ))
+pct=15
+[ "${zswap_saved[max_pool_percent]}" = 15 ] && pct=16
 if [ "$other_swap" -eq 0 ]; then
     SWAPFILE=$RUN/swapfile
-    dd if=/dev/zero of="$SWAPFILE" bs=1M count=64 status=none && chmod 600 "$SWAPFILE" &&
-        mkswap "$SWAPFILE" >/dev/null && swapon -p -5 "$SWAPFILE" || fail "cannot add a swap file"
+    if ! { dd if=/dev/zero of="$SWAPFILE" bs=1M count=64 status=none && chmod 600 "$SWAPFILE" &&
+           mkswap "$SWAPFILE" >/dev/null && swapon -p -5 "$SWAPFILE"; }; then
+        fail "cannot add a swap file"
+    fi
     echo "    swap file $SWAPFILE, 64 MiB, priority -5"
 fi
 drv_start $((ZRAM_MIB * MIB)) "$alg" 1 "$comp" "$pct"
@@ -321,20 +324,24 @@ expect zswap none
 drv observe tight
 expect disk_swap 1
 expect zswap enable
+drv observe critical
+expect zswap enable
 expect zram_bytes 0
-pass "tight with disk swap: zswap on, and no zram even though one is configured"
+pass "tight or critical with disk swap: zswap on, and no zram even though one is configured"
 drv apply
 expect r 0
-[ "$(cat $ZSWAP/enabled)" = Y ] && [ "$(cat $ZSWAP/compressor)" = "$comp" ] &&
-    [ "$(cat $ZSWAP/max_pool_percent)" = "$pct" ] ||
+if [ "$(cat $ZSWAP/enabled)" != Y ] || [ "$(cat $ZSWAP/compressor)" != "$comp" ] ||
+    [ "$(cat $ZSWAP/max_pool_percent)" != "$pct" ]; then
     fail "zswap: enabled $(cat $ZSWAP/enabled), $(cat $ZSWAP/compressor), $(cat $ZSWAP/max_pool_percent) %"
+fi
 pass "zswap enabled with $comp, pool at most $pct %"
 fill_start
 drv sample
 expect zswap_enabled 1
 expect zswap_known 1
-[ "$(field zswap_pool)" -gt 0 ] && [ "$(field zswap_stored)" -gt "$(field zswap_pool)" ] ||
+if [ "$(field zswap_pool)" -eq 0 ] || [ "$(field zswap_stored)" -le "$(field zswap_pool)" ]; then
     fail "zswap pool $(field zswap_pool), stored $(field zswap_stored)"
+fi
 pass "zswap pool $(( $(field zswap_pool) / 1024 )) KiB holds $(( $(field zswap_stored) / 1024 )) KiB, ratio $(field zswap_ratio)"
 drv observe plenty
 expect zswap none

@@ -248,8 +248,10 @@ static void test_decide_contention(void **state)
 
 static void test_reason_strings(void **state)
 {
-    for (int r = POLICY_STEADY; r <= POLICY_ENTITLED; r++)
+    for (int r = POLICY_STEADY; r < POLICY_REASON_COUNT; r++) {
+        assert_string_not_equal(policy_reason_key(r), "unknown");
         assert_string_not_equal(policy_reason_str(r), "?");
+    }
     assert_string_equal(host_state_str(HOST_TIGHT), "tight");
 }
 
