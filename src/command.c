@@ -154,6 +154,7 @@ static json_object *vm_set(struct mgr *m, struct vm *vm, json_object *req, char 
     free(vm->over_lines);
     vm->over_lines = lines;
     vm->over = over;
+    vm_resolve(vm, mgr_conf(m));
     char oneline[EVENT_TEXT_MAX];
     size_t k = 0;
     for (const char *p = lines; *p && k + 3 < sizeof(oneline); p++) {

@@ -443,6 +443,8 @@ static int mgr_on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 
 json_object *mgr_status(struct mgr *m)
 {
+    for (size_t i = 0; i < m->n_vms; i++)
+        vm_resolve(m->vms[i], m->conf); /* settings may have changed since the tick */
     struct report_view v = {
         .conf = m->conf,
         .dry_run = m->opt.dry_run,
