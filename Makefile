@@ -65,3 +65,37 @@ bench: deps
 	$(MAKE) all
 	guest/build.sh $(BUILD)/guest
 	bench/density.sh $(BUILD)
+
+# Install (issue 5): `make install PREFIX=/usr DESTDIR=/tmp/pkg`. PREFIX
+# defaults to /usr/local; the config goes to $(DESTDIR)/etc/balloond, as an
+# example only: an existing balloond.conf is never touched.
+PREFIX      ?= /usr/local
+SBINDIR     ?= $(PREFIX)/sbin
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+CONFDIR     ?= /etc/balloond
+INSTALL     ?= install
+
+.PHONY: install uninstall
+install: all
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(CONFDIR)
+	$(INSTALL) -m 0755 $(BUILD)/balloond $(DESTDIR)$(SBINDIR)/balloond
+	$(INSTALL) -m 0755 $(BUILD)/balloonctl $(DESTDIR)$(BINDIR)/balloonctl
+	$(INSTALL) -m 0644 doc/balloond.8 doc/balloonctl.8 $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 doc/balloond.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	sed 's|^ExecStart=/usr/sbin/balloond |ExecStart=$(SBINDIR)/balloond |' \
+		systemd/balloond.service >$(DESTDIR)$(UNITDIR)/balloond.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/balloond.service
+	$(INSTALL) -m 0644 completion/balloonctl $(DESTDIR)$(BASHCOMPDIR)/balloonctl
+	$(INSTALL) -m 0644 balloond.conf.example $(DESTDIR)$(CONFDIR)/balloond.conf.example
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/balloond $(DESTDIR)$(BINDIR)/balloonctl \
+		$(DESTDIR)$(MANDIR)/man8/balloond.8 $(DESTDIR)$(MANDIR)/man8/balloonctl.8 \
+		$(DESTDIR)$(MANDIR)/man5/balloond.conf.5 $(DESTDIR)$(UNITDIR)/balloond.service \
+		$(DESTDIR)$(BASHCOMPDIR)/balloonctl $(DESTDIR)$(CONFDIR)/balloond.conf.example
+	rmdir $(DESTDIR)$(CONFDIR) 2>/dev/null || true

@@ -134,38 +134,60 @@ static void grant_growth(const struct policy_vm *vms, size_t n, struct policy_de
     }
 }
 
-/* Weighted bytes of an allocation: active bytes count 1, idle ones k. */
-static double weighted(uint64_t alloc, uint64_t active, double k)
+/* What claim c holds at a water level L, in weighted bytes per share: its
+ * weighted size is L * shares, where active bytes weigh 1 and the rest k;
+ * then clamped to [min, want]. Increasing in L. */
+static double alloc_at(const struct policy_claim *c, double k, double level)
 {
-    return alloc <= active ? (double)alloc : (double)active + k * (double)(alloc - active);
+    double w = level * (double)c->shares, a = (double)c->active_bytes;
+    double p = w <= a ? w : a + (w - a) / k;
+    double lo = (double)min_u64(c->min_bytes, c->want_bytes), hi = (double)c->want_bytes;
+
+    return p < lo ? lo : p > hi ? hi : p;
 }
 
-void policy_entitle(uint64_t supply_bytes, unsigned idle_tax_pct, uint64_t chunk_bytes, size_t n,
+/* Water-filling: the level at which the allocations add up to the
+ * supply, by bisection (64 halvings of a double: exact to the byte for
+ * any host), so a thousand VMs cost 64k steps, not a loop per chunk. */
+void policy_entitle(uint64_t supply_bytes, unsigned idle_tax_pct, size_t n,
                     const struct policy_claim *c, uint64_t *out)
 {
     double k = 100.0 / (double)(100 - (idle_tax_pct > 99 ? 99 : idle_tax_pct));
-    uint64_t left = supply_bytes;
+    double lo = 0, hi = 0, supply = (double)supply_bytes;
+    uint64_t sum = 0;
 
     for (size_t i = 0; i < n; i++) {
-        out[i] = min_u64(c[i].min_bytes, c[i].want_bytes);
-        left -= min_u64(left, out[i]);
+        double a = (double)c[i].active_bytes, want = (double)c[i].want_bytes;
+        double w = want <= a ? want : a + k * (want - a);
+        double level = w / (double)(c[i].shares ? c[i].shares : 1);
+        if (level > hi)
+            hi = level;
     }
-    while (left > 0) {
-        size_t best = n;
-        double best_rho = 0;
-        for (size_t i = 0; i < n; i++) {
-            double w = weighted(out[i], c[i].active_bytes, k);
-            double rho = w > 0 ? (double)c[i].shares / w : 1e300;
-            if (out[i] < c[i].want_bytes && (best == n || rho > best_rho)) {
-                best = i;
-                best_rho = rho;
-            }
-        }
-        if (best == n)
+    for (int it = 0; it < 64; it++) {
+        double mid = (lo + hi) / 2, total = 0;
+        for (size_t i = 0; i < n; i++)
+            total += alloc_at(&c[i], k, mid);
+        if (total > supply)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (uint64_t)(alloc_at(&c[i], k, lo) + 0.5);
+        sum += out[i];
+    }
+    /* Rounding may overshoot by a few bytes: take them from the largest
+     * above its floor. (Below the mins, everyone is at min: nothing to do.) */
+    while (sum > supply_bytes) {
+        size_t big = n;
+        for (size_t i = 0; i < n; i++)
+            if (out[i] > min_u64(c[i].min_bytes, c[i].want_bytes) && (big == n || out[i] > out[big]))
+                big = i;
+        if (big == n)
             break;
-        uint64_t give = min_u64(min_u64(chunk_bytes, left), c[best].want_bytes - out[best]);
-        out[best] += give;
-        left -= give;
+        uint64_t cut = min_u64(sum - supply_bytes, out[big] - min_u64(c[big].min_bytes, c[big].want_bytes));
+        out[big] -= cut;
+        sum -= cut;
     }
 }
 
@@ -202,10 +224,7 @@ static void entitle(const struct policy_host *h, size_t n, const struct policy_v
         supply = 0;
     if (m == 0 || wants <= (uint64_t)supply)
         return;
-    /* Chunks of 1 MiB, or of 1/4096 of the supply on big hosts: at most
-     * about 4096 rounds of m comparisons per tick. */
-    policy_entitle((uint64_t)supply, h->idle_tax_pct, max_u64(1ULL << 20, ((uint64_t)supply >> 12) & ~((1ULL << 20) - 1)), m,
-                   claim, ent);
+    policy_entitle((uint64_t)supply, h->idle_tax_pct, m, claim, ent);
     for (size_t j = 0; j < m; j++) {
         struct policy_decision *d = &out[idx[j]];
         if (ent[j] + h->deadband_bytes <= d->target_bytes) {

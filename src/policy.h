@@ -95,17 +95,17 @@ void policy_decide(const struct policy_host *host, size_t n, const struct policy
                    struct policy_decision *out);
 
 /* Entitlement under contention, after VMware ESX's idle memory tax: each
- * VM gets its min, and the rest of supply goes, chunk by chunk, to the VM
- * with the highest shares per weighted byte, where a byte above the VM's
- * active memory weighs k = 1 / (1 - tax) (4 at the default 75%). No VM
- * gets more than its want. out[i] is VM i's entitlement. */
+ * VM gets at least its min, and supply is shared so that shares per
+ * weighted byte are equal (ESX reclaims from the VM with the fewest), where
+ * a byte above the VM's active memory weighs k = 1 / (1 - tax) (4 at the
+ * default 75%). No VM gets more than its want. out[i] is VM i's. */
 struct policy_claim {
     uint64_t min_bytes;
     uint64_t want_bytes;
     uint64_t active_bytes;
     unsigned shares;
 };
-void policy_entitle(uint64_t supply_bytes, unsigned idle_tax_pct, uint64_t chunk_bytes, size_t n,
+void policy_entitle(uint64_t supply_bytes, unsigned idle_tax_pct, size_t n,
                     const struct policy_claim *c, uint64_t *out);
 
 /* Any policy: balloond's own, or a peer (peers.h). round is in/out. */

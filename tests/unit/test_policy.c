@@ -178,9 +178,9 @@ static void entitle_mib(uint64_t supply, unsigned tax, size_t n, const struct po
     for (size_t i = 0; i < n; i++)
         cm[i] = (struct policy_claim){M(c[i].min_bytes), M(c[i].want_bytes), M(c[i].active_bytes),
                                       c[i].shares};
-    policy_entitle(M(supply), tax, M(1), n, cm, out);
+    policy_entitle(M(supply), tax, n, cm, out);
     for (size_t i = 0; i < n; i++)
-        out_mib[i] = out[i] >> 20;
+        out_mib[i] = (out[i] + M(1) / 2) >> 20; /* to the nearest MiB */
 }
 
 static void test_entitle(void **state)
@@ -195,7 +195,7 @@ static void test_entitle(void **state)
         {"no tax, equal shares: equal split", 1000, 0, {{100, 800, 600, 1000}, {100, 800, 100, 1000}}, {500, 500}},
         /* Idle bytes weigh 4: equal weighted size at 600 + 4 (A - 600) =
          * 100 + 4 (B - 100), A + B = 1000: A = 687.5, B = 312.5. */
-        {"75% tax: the busy VM keeps more", 1000, 75, {{100, 800, 600, 1000}, {100, 800, 100, 1000}}, {688, 312}},
+        {"75% tax: the busy VM keeps more", 1000, 75, {{100, 800, 600, 1000}, {100, 800, 100, 1000}}, {688, 313}},
         {"shares 2:1, no tax", 900, 0, {{0, 2000, 2000, 2000}, {0, 2000, 2000, 1000}}, {600, 300}},
         {"a small want is met, the rest goes on", 1000, 75, {{100, 200, 200, 1000}, {100, 900, 900, 1000}}, {200, 800}},
         {"supply below the mins: the mins", 150, 75, {{100, 800, 600, 1000}, {100, 800, 100, 1000}}, {100, 100}},
@@ -241,9 +241,10 @@ static void test_decide_contention(void **state)
     /* Tight, nothing to reclaim asked: supply 1024 (what both hold), wants
      * 900 + 384. Weighted sizes are made equal, A's bytes all active (A
      * stays under 800), B's above 100 weighing 4: A = 100 + 4 (B - 100),
-     * A + B = 1024: B = 264.8 -> 265, A = 759 (growth: waits for headroom). */
+     * A + B = 1024: B = 1324/5 = 264.8 MiB, to the byte; A = 759.2 MiB
+     * (growth: waits for headroom). */
     assert_int_equal(d[1].reason, POLICY_ENTITLED);
-    assert_int_equal(d[1].target_bytes, M(265));
+    assert_int_equal(d[1].target_bytes, (M(1324) + 2) / 5);
 }
 
 static void test_reason_strings(void **state)
