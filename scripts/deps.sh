@@ -7,7 +7,7 @@ pkgs=(
     build-essential pkg-config
     libjson-c-dev libinih-dev libsystemd-dev libcmocka-dev libmicrohttpd-dev
     qemu-system-x86 busybox-static cpio gzip xz-utils kmod
-    gnuplot-nox jq curl prometheus
+    gnuplot-nox jq curl prometheus man-db groff-base mandoc systemd
 )
 
 missing=()
