@@ -154,20 +154,25 @@ static int conf_parse_uint(struct conf_parser *p, const char *v, bool pct_ok, ui
     return 0;
 }
 
-static int conf_parse_path(struct conf_parser *p, const char *v, char **dst)
+/* *dst = a copy of v (NULL for NULL), the old value freed. */
+static int conf_replace_str(struct conf_parser *p, char **dst, const char *v)
 {
-    char *copy;
+    char *copy = NULL;
 
-    if (v[0] != '/')
-        return conf_key_error(p, "\"%s\" is not an absolute path", v);
-    copy = strdup(v);
-    if (!copy) {
+    if (v && !(copy = strdup(v))) {
         p->oom = true;
         return -ENOMEM;
     }
     free(*dst);
     *dst = copy;
     return 0;
+}
+
+static int conf_parse_path(struct conf_parser *p, const char *v, char **dst)
+{
+    if (v[0] != '/')
+        return conf_key_error(p, "\"%s\" is not an absolute path", v);
+    return conf_replace_str(p, dst, v);
 }
 
 /* Keys */
@@ -263,18 +268,10 @@ static int conf_parse_bool(struct conf_parser *p, const char *v, bool *out)
 static int conf_parse_algorithm(struct conf_parser *p, const char *v, char **dst)
 {
     size_t len = strlen(v);
-    char *copy;
 
     if (len == 0 || len > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") != len)
         return conf_key_error(p, "\"%s\" is not a compressor name (e.g. lz4, zstd, lzo-rle)", v);
-    copy = strdup(v);
-    if (!copy) {
-        p->oom = true;
-        return -ENOMEM;
-    }
-    free(*dst);
-    *dst = copy;
-    return 0;
+    return conf_replace_str(p, dst, v);
 }
 
 static int conf_set_ksm(struct conf_parser *p, const char *v)
@@ -316,20 +313,11 @@ static int conf_set_zram_algorithm(struct conf_parser *p, const char *v)
 
 static int conf_set_metrics(struct conf_parser *p, const char *v)
 {
-    char *copy = NULL;
-
-    if (strcmp(v, "off") != 0) {
-        if (metrics_parse_listen(v, NULL, NULL) < 0)
-            return conf_key_error(p, "\"%s\" is not ADDRESS:PORT (e.g. 127.0.0.1:9781, [::1]:9781) or off", v);
-        copy = strdup(v);
-        if (!copy) {
-            p->oom = true;
-            return -ENOMEM;
-        }
-    }
-    free(p->conf->host.metrics_listen);
-    p->conf->host.metrics_listen = copy;
-    return 0;
+    if (strcmp(v, "off") == 0)
+        return conf_replace_str(p, &p->conf->host.metrics_listen, NULL);
+    if (metrics_parse_listen(v, NULL, NULL) < 0)
+        return conf_key_error(p, "\"%s\" is not ADDRESS:PORT (e.g. 127.0.0.1:9781, [::1]:9781) or off", v);
+    return conf_replace_str(p, &p->conf->host.metrics_listen, v);
 }
 
 static int conf_set_min(struct conf_parser *p, const char *v)
