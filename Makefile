@@ -16,7 +16,7 @@ UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test
 HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(wildcard tests/helpers/*.c))
 
 .PHONY: all deps guest check unit integration demo clean install
-all: $(BUILD)/balloond $(BUILD)/balloonctl
+all: $(BUILD)/balloond $(BUILD)/balloonctl $(BUILD)/balloond-sim
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -99,3 +99,13 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man5/balloond.conf.5 $(DESTDIR)$(UNITDIR)/balloond.service \
 		$(DESTDIR)$(BASHCOMPDIR)/balloonctl $(DESTDIR)$(CONFDIR)/balloond.conf.example
 	rmdir $(DESTDIR)$(CONFDIR) 2>/dev/null || true
+
+# Simulator (issue 6): balloond-sim from sim/*.c and the core objects that
+# hold the daemon's own estimator, guard and policy. Its unit test gets
+# sim/*.c (but sim/main.c) compiled in, under the sanitizers.
+SIMSRC  := $(filter-out sim/main.c,$(wildcard sim/*.c))
+SIMCORE := $(addprefix $(BUILD)/obj/,policy.o peers.o estimate.o guard.o conf.o metrics.o util.o)
+$(BUILD)/balloond-sim: sim/main.c $(SIMSRC) $(wildcard sim/*.h) $(SIMCORE)
+	$(CC) $(CFLAGS) -o $@ sim/main.c $(SIMSRC) $(SIMCORE) $(LDLIBS)
+$(BUILD)/tests/test_sim: tests/unit/test_sim.c $(SIMSRC) $(wildcard sim/*.h) $(SANOBJ) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(SAN) -O1 -Isim -o $@ tests/unit/test_sim.c $(SIMSRC) $(SANOBJ) $(LDLIBS) -lcmocka

@@ -1,0 +1,446 @@
+/* runner.c: see runner.h. The daemon's side of each tick mirrors
+ * src/mgr.c (mgr_decide, mgr_guard, mgr_policy_input, mgr_act) and
+ * src/vm.c (vm_set_actual, vm_on_stats, the RESET event) line for line;
+ * where they change, this must too (sim/README.md says which pieces
+ * should move into a shared pure module). */
+#include "runner.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guard.h"
+#include "util.h"
+
+/* src/mgr.c's constants, which it does not export. */
+#define PRESSURE_COOLDOWN_MS 15000
+#define DEADBAND_BYTES (16ULL << 20)
+#define DECIDE_DELAY_MS 300
+/* src/vm.c's: the balloon stood still this long, MemTotal is believed. */
+#define ACTUAL_SETTLED_MS 2500
+/* The clocks never start at 0, which the daemon's code reads as "never". */
+#define MONO0_MS 1000000ULL
+#define WALL0_S 1700000000ULL
+#define TICK_MS 1000
+
+struct sim_setup *sim_setup_new(size_t n_vms)
+{
+    struct sim_setup *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    s->vms = calloc(n_vms ? n_vms : 1, sizeof(*s->vms));
+    if (!s->vms) {
+        free(s);
+        return NULL;
+    }
+    s->n_vms = n_vms;
+    s->reserve = (struct conf_size){.set = true, .is_pct = true, .pct = 5};
+    s->step_bytes = 128 * MIB;
+    s->idle_tax_pct = 75;
+    s->stats_lag_s = 1;
+    /* Measured by bench/density.sh: QEMU's own memory per 512 MiB TCG guest. */
+    s->host.qemu_overhead_bytes = 72 * MIB;
+    return s;
+}
+
+void sim_setup_free(struct sim_setup *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_pts; i++)
+        free(s->pts[i]);
+    free(s->pts);
+    trace_free(s->trace);
+    free(s->vms);
+    free(s);
+}
+
+void sim_vm_spec_default(struct sim_vm_spec *v, const char *name, uint64_t size_bytes)
+{
+    *v = (struct sim_vm_spec){
+        .min_bytes = size_bytes / 100 * 25,
+        .max_bytes = size_bytes,
+        .buffer_pct = 20,
+        .shares = 1000,
+    };
+    snprintf(v->name, sizeof(v->name), "%s", name);
+    guest_params_default(&v->guest, size_bytes);
+}
+
+void sim_result_clear(struct sim_result *r)
+{
+    free(r->events);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ---- the models ---------------------------------------------------------- */
+
+static void model_step(struct sim *s, struct sim_vm *v, size_t i)
+{
+    const struct sim_vm_spec *sp = v->spec;
+    uint64_t anon = 0, cache = 0;
+
+    /* Drawn every second under every policy: the same demand for all. */
+    v->wanted = workload_at(&v->wl, s->t_s, &anon, &cache);
+    if (s->t_s == sp->start_s && v->g.state == GUEST_OFF)
+        guest_start(&v->g, &sp->guest, s->now_ms);
+    if (sp->reset_s && s->t_s == sp->reset_s && guest_alive(&v->g)) {
+        guest_reset(&v->g, s->now_ms);
+        /* src/vm.c, RESET: the old stats mean nothing now. */
+        v->obs.have_stats = v->obs.have_prev = false;
+        estimate_history_clear(&v->obs.history);
+        v->obs.reserved_bytes = 0;
+        v->have_report = false;
+        v->reset_seen = true;
+    }
+    v->want_anon = anon;
+    v->want_cache = cache;
+    guest_step(&v->g, s->now_ms, TICK_MS, anon, cache);
+    (void)i;
+}
+
+/* The largest QEMU goes first, as the kernel's OOM killer picks it. */
+static void host_step(struct sim *s)
+{
+    size_t n = s->setup->n_vms;
+    uint64_t ram = 0;
+    size_t alive = 0;
+
+    hostmodel_tick(&s->host, TICK_MS);
+    for (size_t i = 0; i < n; i++)
+        if (guest_alive(&s->vms[i].g)) {
+            ram += guest_ram_bytes(&s->vms[i].g);
+            alive++;
+        }
+    while (hostmodel_charge(&s->host, ram, alive) > 0 && alive > 0) {
+        size_t big = n;
+        for (size_t i = 0; i < n; i++)
+            if (guest_alive(&s->vms[i].g) &&
+                (big == n || guest_ram_bytes(&s->vms[i].g) > guest_ram_bytes(&s->vms[big].g)))
+                big = i;
+        ram -= guest_ram_bytes(&s->vms[big].g);
+        alive--;
+        guest_kill(&s->vms[big].g);
+        s->res.host_oom_kills++;
+    }
+}
+
+/* ---- what the daemon samples (src/vm.c) ------------------------------ */
+
+static void observe(struct sim *s, struct sim_vm *v)
+{
+    struct vm_observed *o = &v->obs;
+    struct qmp_guest_stats st;
+
+    o->running = guest_alive(&v->g);
+    o->size_bytes = v->spec->guest.size_bytes;
+    if (v->g.state != GUEST_UP) {
+        o->have_actual = false; /* DeviceNotActive until the driver loads */
+        return;
+    }
+    /* vm_set_actual */
+    if (!o->have_actual || v->g.actual_bytes != o->actual_bytes)
+        v->actual_moved_ms = s->now_ms;
+    o->actual_bytes = v->g.actual_bytes;
+    o->have_actual = true;
+    /* The report read now is the one made stats_lag_s ago. */
+    guest_stats(&v->g, s->wall_s, &st);
+    if (s->setup->stats_lag_s) {
+        struct qmp_guest_stats fresh = st;
+        if (!v->have_report) {
+            v->report = fresh;
+            v->have_report = true;
+            return;
+        }
+        st = v->report;
+        v->report = fresh;
+    }
+    /* vm_on_stats */
+    if (o->have_stats && st.last_update_s > o->stats.last_update_s) {
+        o->prev = o->stats;
+        o->have_prev = true;
+    }
+    o->stats = st;
+    o->have_stats = true;
+    estimate_history_push(&o->history, st.last_update_s, st.total_bytes - st.avail_bytes);
+    if (s->now_ms - v->actual_moved_ms >= ACTUAL_SETTLED_MS && o->actual_bytes > st.total_bytes)
+        o->reserved_bytes = o->actual_bytes - st.total_bytes;
+}
+
+static void host_observe(struct sim *s)
+{
+    struct host_sample hs;
+    enum host_state was = s->have_he ? s->he.state : HOST_PLENTY;
+
+    hostmodel_sample(&s->host, &hs);
+    estimate_host(&hs, 0, &s->setup->reserve, was, hostmodel_swap_pages_per_s(&s->host, TICK_MS),
+                  &s->he);
+    s->have_he = true;
+}
+
+/* ---- what the daemon decides (src/mgr.c) ----------------------------- */
+
+static void send_target(struct sim *s, struct sim_vm *v, uint64_t target)
+{
+    v->target_bytes = target;
+    guest_set_target(&v->g, target, s->now_ms + DECIDE_DELAY_MS);
+}
+
+/* mgr_guard */
+static bool guard(struct sim *s, struct sim_vm *v)
+{
+    uint64_t target;
+    struct guard_in in = {
+        .now_ms = s->now_ms,
+        .running = v->obs.running,
+        .reset_seen = v->reset_seen,
+        .deflate_on_oom = v->obs.deflate_on_oom,
+        .min_bytes = v->spec->min_bytes,
+        .max_bytes = v->spec->max_bytes,
+        .deadband_bytes = DEADBAND_BYTES,
+        .target_bytes = v->target_bytes,
+        .target_set_ms = v->last_change_ms,
+        .actual_bytes = v->obs.actual_bytes,
+        .prev_actual_bytes = v->guard_actual_bytes,
+        .actual_moved_ms = v->actual_moved_ms,
+    };
+    enum guard_action a = guard_check(&in, &target);
+
+    v->reset_seen = false;
+    v->guard_actual_bytes = v->obs.actual_bytes;
+    if (v->stalled && v->obs.actual_bytes <= v->target_bytes + DEADBAND_BYTES)
+        v->stalled = false;
+    if (a == GUARD_NONE)
+        return false;
+    s->res.guard[a]++;
+    s->res.changes++;
+    v->last_change_ms = s->now_ms;
+    if (a == GUARD_STALL) {
+        v->stalled = true;
+        v->hold_until_ms = s->now_ms + GUARD_STALL_HOLD_MS;
+    } else {
+        v->pressure_ms = s->now_ms;
+    }
+    send_target(s, v, target);
+    return true;
+}
+
+/* mgr_policy_input */
+static void policy_input(struct sim *s, struct sim_vm *v, struct policy_vm *pv)
+{
+    estimate_vm(&v->obs, v->spec->buffer_pct, s->wall_s, &v->est);
+    v->estimated = true;
+    *pv = (struct policy_vm){
+        .min_bytes = v->spec->min_bytes,
+        .max_bytes = v->spec->max_bytes,
+        .shares = v->spec->shares,
+        .running = v->obs.running,
+        .known = v->est.known,
+        .need_bytes = v->est.need_bytes,
+        .need_now_bytes = v->est.need_now_bytes,
+        .pressure = v->est.pressure && v->obs.stats.last_update_s > v->pressure_wall_s,
+        .grow_bytes = v->est.buffer_bytes,
+        .cooldown = (v->pressure_ms && s->now_ms - v->pressure_ms < PRESSURE_COOLDOWN_MS) ||
+                    s->now_ms < v->hold_until_ms,
+        .settling = v->est.settling,
+        .actual_bytes = v->obs.actual_bytes,
+        .target_bytes = v->target_bytes,
+        .used_bytes = v->est.used_bytes,
+        .free_bytes = v->obs.stats.free_bytes,
+        .guest_total_bytes = v->obs.stats.total_bytes,
+    };
+}
+
+/* mgr_act */
+static void act(struct sim *s, struct sim_vm *v, const struct policy_decision *d)
+{
+    v->reason = d->reason;
+    if (d->reason == POLICY_DEFLATE_PRESSURE) {
+        v->pressure_ms = s->now_ms;
+        v->pressure_wall_s = s->wall_s;
+    }
+    if (d->target_bytes == v->target_bytes)
+        return;
+    s->res.changes++;
+    v->last_change_ms = s->now_ms;
+    send_target(s, v, d->target_bytes);
+}
+
+/* mgr_decide, for VMs whose QEMU runs (the daemon drops the others when
+ * their socket goes). */
+static void decide(struct sim *s)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->setup->n_vms; i++) {
+        struct sim_vm *v = &s->vms[i];
+        v->estimated = false;
+        if (!guest_alive(&v->g))
+            continue;
+        if (v->reset_seen && v->target_set && guard(s, v))
+            continue;
+        if (!v->obs.have_actual)
+            continue;
+        if (!v->target_set) { /* mgr_adopt */
+            v->target_bytes = v->obs.actual_bytes;
+            v->target_set = true;
+            v->last_change_ms = s->now_ms;
+        }
+        if (guard(s, v))
+            continue;
+        policy_input(s, v, &s->pv[n]);
+        s->active[n++] = i;
+    }
+    struct policy_host ph = {
+        .state = s->he.state,
+        .headroom_bytes = s->he.headroom_bytes,
+        .reclaim_bytes = s->he.reclaim_bytes,
+        .step_bytes = s->setup->step_bytes,
+        .deadband_bytes = DEADBAND_BYTES,
+        .now_ms = s->now_ms,
+        .budget_bytes = s->he.budget_bytes,
+        .used_bytes = s->he.used_bytes,
+        .free_bytes = s->he.free_bytes,
+        .idle_tax_pct = s->setup->idle_tax_pct,
+    };
+    policy_run(s->kind, &ph, &s->round, n, s->pv, s->out);
+    for (size_t k = 0; k < n; k++)
+        act(s, &s->vms[s->active[k]], &s->out[k]);
+}
+
+/* ---- what the benchmark measures (bench/density.sh's header) --------- */
+
+static int event_open(struct sim *s, struct sim_vm *v, size_t i, uint64_t freed)
+{
+    struct sim_result *r = &s->res;
+    size_t slot = 0;
+
+    if (r->n_events == r->cap_events) {
+        size_t cap = r->cap_events ? r->cap_events * 2 : 64;
+        struct sim_event *p = realloc(r->events, cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        r->events = p;
+        r->cap_events = cap;
+    }
+    r->events[r->n_events] = (struct sim_event){
+        .vm = (uint32_t)i,
+        .free_no = ++v->n_frees,
+        .t_free_s = s->t_s,
+        .freed_bytes = freed,
+        .actual_at_free_bytes = v->g.actual_bytes,
+        .t_reclaimed_s = -1,
+    };
+    /* A VM with every slot busy lets its oldest wait unresolved. */
+    while (slot < ARRAY_SIZE(v->open) - 1 && v->open[slot])
+        slot++;
+    v->open[slot] = ++r->n_events;
+    return 0;
+}
+
+static int measure(struct sim *s)
+{
+    for (size_t i = 0; i < s->setup->n_vms; i++) {
+        struct sim_vm *v = &s->vms[i];
+        if (v->estimated && v->est.pressure)
+            s->res.pressure_s++;
+        if (v->obs.have_stats && v->obs.have_actual && v->g.state == GUEST_UP &&
+            v->obs.stats.avail_bytes < v->obs.actual_bytes / 20)
+            s->res.low_avail_s++;
+        for (size_t k = 0; k < ARRAY_SIZE(v->open); k++) {
+            struct sim_event *e;
+            if (!v->open[k])
+                continue;
+            e = &s->res.events[v->open[k] - 1];
+            if (v->g.state == GUEST_UP &&
+                v->g.actual_bytes + e->freed_bytes / 10 * 8 <= e->actual_at_free_bytes) {
+                e->t_reclaimed_s = (int64_t)s->t_s;
+                v->open[k] = 0;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Free events: anon demand that falls by SIM_FREE_EVENT_MIN_BYTES in a
+ * second, in a guest that is up (memload's free phases). */
+static int detect_frees(struct sim *s, const uint64_t *anon_before)
+{
+    for (size_t i = 0; i < s->setup->n_vms; i++) {
+        struct sim_vm *v = &s->vms[i];
+        if (v->g.state == GUEST_UP && !v->g.workload_dead &&
+            anon_before[i] >= v->want_anon + SIM_FREE_EVENT_MIN_BYTES &&
+            event_open(s, v, i, anon_before[i] - v->want_anon) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static void sim_free_scratch(struct sim *s)
+{
+    free(s->vms);
+    free(s->pv);
+    free(s->out);
+    free(s->active);
+}
+
+int sim_run(const struct sim_setup *setup, enum policy_kind kind, uint64_t seed,
+            sim_tick_fn on_tick, void *userdata, struct sim_result *res)
+{
+    size_t n = setup->n_vms;
+    struct sim s = {.setup = setup, .kind = kind};
+    uint64_t *anon_before = calloc(n + 1, sizeof(*anon_before));
+    int r = 0;
+
+    s.vms = calloc(n + 1, sizeof(*s.vms));
+    s.pv = calloc(n + 1, sizeof(*s.pv));
+    s.out = calloc(n + 1, sizeof(*s.out));
+    s.active = calloc(n + 1, sizeof(*s.active));
+    if (!anon_before || !s.vms || !s.pv || !s.out || !s.active) {
+        r = -ENOMEM;
+        goto out;
+    }
+    hostmodel_init(&s.host, &setup->host);
+    for (size_t i = 0; i < n; i++) {
+        s.vms[i].spec = &setup->vms[i];
+        s.vms[i].wl = setup->vms[i].wl;
+        workload_reset(&s.vms[i].wl, seed, i);
+    }
+    s.res.kind = kind;
+    s.res.limit_bytes = setup->host.budget_bytes;
+    for (s.t_s = 0; s.t_s <= setup->duration_s && r == 0; s.t_s++) {
+        s.now_ms = MONO0_MS + s.t_s * TICK_MS;
+        s.wall_s = WALL0_S + s.t_s;
+        for (size_t i = 0; i < n; i++) {
+            anon_before[i] = s.vms[i].wanted ? s.vms[i].want_anon : 0;
+            model_step(&s, &s.vms[i], i);
+        }
+        host_step(&s);
+        for (size_t i = 0; i < n; i++)
+            observe(&s, &s.vms[i]);
+        host_observe(&s);
+        decide(&s);
+        r = detect_frees(&s, anon_before);
+        if (r == 0)
+            r = measure(&s);
+        if (on_tick)
+            on_tick(&s, userdata);
+    }
+    for (size_t i = 0; i < n; i++) {
+        s.res.guest_oom_kills += s.vms[i].g.oom_kills;
+        if (s.vms[i].g.state == GUEST_DEAD)
+            s.res.qemus_lost++;
+    }
+    s.res.peak_bytes = s.host.peak_bytes;
+out:
+    free(anon_before);
+    sim_free_scratch(&s);
+    if (r < 0) {
+        sim_result_clear(&s.res);
+        return r;
+    }
+    *res = s.res;
+    return 0;
+}
