@@ -296,6 +296,7 @@ static void decide(struct sim *s)
     struct policy_host ph = {
         .state = s->he.state,
         .headroom_bytes = s->he.headroom_bytes,
+        .reserve_bytes = s->he.reserve_bytes,
         .reclaim_bytes = s->he.reclaim_bytes,
         .step_bytes = s->setup->step_bytes,
         .deadband_bytes = DEADBAND_BYTES,

@@ -22,7 +22,8 @@
 
 struct compress_conf {
     bool zswap;                    /* manage zswap when a (non-zram) swap device exists */
-    const char *zswap_compressor;  /* NULL or "": leave the host's */
+    const char *zswap_compressor;  /* NULL or "": leave the host's (also when the
+                                    * kernel refuses it: a warning, zswap still on) */
     unsigned zswap_max_pool_pct;   /* 0: leave the host's; else 1..100 */
     uint64_t zram_bytes;           /* 0 = no zram */
     const char *zram_algorithm;    /* NULL or "": the kernel's default */

@@ -397,6 +397,7 @@ static void mgr_decide(struct mgr *m)
     struct policy_host ph = {
         .state = m->he.state,
         .headroom_bytes = m->he.headroom_bytes,
+        .reserve_bytes = m->he.reserve_bytes,
         .reclaim_bytes = m->he.reclaim_bytes,
         .step_bytes = m->conf->host.step_bytes,
         .deadband_bytes = DEADBAND_BYTES,

@@ -109,16 +109,33 @@ static int64_t growth_bytes(const struct policy_vm *v, const struct policy_decis
     return d->target_bytes > holds ? (int64_t)(d->target_bytes - holds) : 0;
 }
 
-/* Growth is paid from headroom: guests under pressure first and always
- * (a guest OOM now is certain harm, the host's reserve is there for it);
- * plain need only while it fits. Memory being reclaimed this tick is not
- * counted: it is not free until the guests have inflated. */
-static void grant_growth(const struct policy_vm *vms, size_t n, struct policy_decision *out,
-                         int64_t budget)
+/* Growth is paid from headroom: guests under pressure first, and they
+ * may also take the reserve (a guest OOM now is certain harm, the reserve
+ * is there for it) but not more: beyond it the budget's OOM killer takes a
+ * whole QEMU, which is worse. Plain need only while it fits. Memory being
+ * reclaimed this tick is not counted: it is not free until the guests
+ * have inflated. */
+static void grant_growth(const struct policy_host *h, const struct policy_vm *vms, size_t n,
+                         struct policy_decision *out)
 {
-    for (size_t i = 0; i < n; i++)
-        if (out[i].reason == POLICY_DEFLATE_PRESSURE)
-            budget -= growth_bytes(&vms[i], &out[i]);
+    int64_t budget = h->headroom_bytes, rescue = h->headroom_bytes + (int64_t)h->reserve_bytes;
+
+    for (size_t i = 0; i < n; i++) {
+        int64_t grow;
+
+        if (out[i].reason != POLICY_DEFLATE_PRESSURE)
+            continue;
+        grow = growth_bytes(&vms[i], &out[i]);
+        if (grow > rescue) {
+            /* What is left, if anything: a smaller rescue is still one. */
+            uint64_t holds = max_u64(vms[i].actual_bytes, clamp_u64(vms[i].target_bytes, vms[i].min_bytes,
+                                                                    vms[i].max_bytes));
+            grow = rescue > 0 ? rescue : 0;
+            out[i].target_bytes = max_u64(holds + (uint64_t)grow, vms[i].target_bytes);
+        }
+        rescue -= grow;
+        budget -= grow;
+    }
     for (size_t i = 0; i < n; i++) {
         int64_t grow;
 
@@ -193,14 +210,18 @@ void policy_entitle(uint64_t supply_bytes, unsigned idle_tax_pct, size_t n,
 
 /* A tight or critical host whose VMs want more than it can hold: each VM
  * is held to its entitlement. Supply is what the deciding VMs hold now
- * plus headroom; a guest under pressure is served first and not cut (the
- * guest protection comes before the shares). On a host with plenty,
- * growth that does not fit merely waits (grant_growth). */
+ * plus headroom. No VM is entitled to less than its min, nor less than
+ * its current use with half its buffer on top (need_now - buffer / 2):
+ * below that the guest would be under pressure at once, and answering
+ * that pressure is what would then overrun the host. A guest under
+ * pressure is capped at its entitlement but never cut below what it
+ * holds. On a host with plenty, growth that does not fit merely waits
+ * (grant_growth). */
 static void entitle(const struct policy_host *h, size_t n, const struct policy_vm *vms,
                     struct policy_decision *out)
 {
     struct policy_claim claim[n];
-    uint64_t ent[n];
+    uint64_t ent[n], holds[n];
     int64_t supply = h->headroom_bytes;
     uint64_t wants = 0;
     size_t m = 0;
@@ -210,14 +231,12 @@ static void entitle(const struct policy_host *h, size_t n, const struct policy_v
         const struct policy_vm *v = &vms[i];
         if (!v->running || !v->known)
             continue;
-        supply += (int64_t)max_u64(v->actual_bytes, clamp_u64(v->target_bytes, v->min_bytes, v->max_bytes));
-        if (out[i].reason == POLICY_DEFLATE_PRESSURE) {
-            supply -= (int64_t)out[i].target_bytes;
-            continue;
-        }
+        holds[m] = max_u64(v->actual_bytes, clamp_u64(v->target_bytes, v->min_bytes, v->max_bytes));
+        supply += (int64_t)holds[m];
         wants += out[i].target_bytes;
-        claim[m] = (struct policy_claim){clamp_u64(v->min_bytes, 0, v->max_bytes), out[i].target_bytes,
-                                         v->used_bytes, v->shares ? v->shares : 1};
+        uint64_t floor = v->need_now_bytes - min_u64(v->need_now_bytes, v->grow_bytes / 2);
+        claim[m] = (struct policy_claim){clamp_u64(max_u64(v->min_bytes, floor), 0, v->max_bytes),
+                                         out[i].target_bytes, v->used_bytes, v->shares ? v->shares : 1};
         idx[m++] = i;
     }
     if (supply < 0)
@@ -227,7 +246,11 @@ static void entitle(const struct policy_host *h, size_t n, const struct policy_v
     policy_entitle((uint64_t)supply, h->idle_tax_pct, m, claim, ent);
     for (size_t j = 0; j < m; j++) {
         struct policy_decision *d = &out[idx[j]];
-        if (ent[j] + h->deadband_bytes <= d->target_bytes) {
+        if (ent[j] + h->deadband_bytes > d->target_bytes)
+            continue;
+        if (d->reason == POLICY_DEFLATE_PRESSURE) {
+            d->target_bytes = max_u64(ent[j], holds[j]);
+        } else {
             d->target_bytes = ent[j];
             d->reason = POLICY_ENTITLED;
         }
@@ -243,7 +266,7 @@ void policy_decide(const struct policy_host *h, size_t n, const struct policy_vm
         reclaim(h, n, vms, out);
     if (h->state != HOST_PLENTY)
         entitle(h, n, vms, out);
-    grant_growth(vms, n, out, h->headroom_bytes);
+    grant_growth(h, vms, n, out);
 }
 
 const char *policy_reason_str(enum policy_reason r)

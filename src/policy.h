@@ -26,6 +26,9 @@ struct policy_host {
     /* What may still be given to guests before the budget's reserve is
      * touched; negative when the host is already into it. */
     int64_t headroom_bytes;
+    /* The budget's reserve: guests under pressure may grow into it, and
+     * no further (past it the budget cgroup OOM-kills a QEMU). */
+    uint64_t reserve_bytes;
     /* Tight or critical: how much the host wants back to be at plenty. */
     uint64_t reclaim_bytes;
     /* Largest inflation of one VM in one tick while the host has plenty. */

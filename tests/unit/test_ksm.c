@@ -53,30 +53,30 @@ static void test_new_without_ksm(void **state)
 
 static void test_sample_real(void **state)
 {
-    /* A copy of this project's host (Linux 6.18) while three guests were
-     * being merged: see tests/fixtures/ksm/README. */
+    /* A copy of this project's host (Linux 6.18) just after KSM merged
+     * guests and was stopped: see tests/fixtures/ksm/README. */
     struct ksm_counters c;
     struct ksm *k;
 
     assert_int_equal(ksm_new(fx("real/sys"), fx("real/proc"), &k), 0);
     assert_int_equal(ksm_sample(k, &c), 0);
-    assert_int_equal(c.run, 1);
+    assert_int_equal(c.run, 0);
     assert_int_equal(c.pages_to_scan, 100);
     assert_int_equal(c.sleep_ms, 20);
-    assert_int_equal(c.pages_shared, 0);
-    assert_int_equal(c.pages_sharing, 0);
-    assert_int_equal(c.pages_unshared, 0);
-    assert_int_equal(c.pages_volatile, 0);
-    assert_int_equal(c.full_scans, 0);
+    assert_int_equal(c.pages_shared, 8764);
+    assert_int_equal(c.pages_sharing, 61014);
+    assert_int_equal(c.pages_unshared, 11856);
+    assert_int_equal(c.pages_volatile, 326575);
+    assert_int_equal(c.full_scans, 130);
     assert_true(c.has_pages_scanned);
-    assert_int_equal(c.pages_scanned, 0);
+    assert_int_equal(c.pages_scanned, 15150951);
     assert_true(c.has_general_profit);
-    assert_int_equal(c.general_profit_bytes, 0);
+    assert_int_equal(c.general_profit_bytes, 223787968);
     assert_int_equal(c.advisor, KSM_ADVISOR_NONE);
     assert_int_equal(c.advisor_target_scan_time_s, 200);
     assert_int_equal(c.advisor_max_cpu_pct, 70);
     assert_true(c.has_ksmd_cpu);
-    assert_int_equal(c.ksmd_cpu_ms, ticks_ms(0));
+    assert_int_equal(c.ksmd_cpu_ms, ticks_ms(3 + 3333));
     ksm_free(k);
 }
 
@@ -181,7 +181,7 @@ static void test_decide(void **state)
     static const struct ksm_counters off = CNT(0, 100, 20, 0, 0, 0);
     static const struct ksm_counters at25k = CNT(1, 500, 20, 0, 3, 1000);
     static const struct ksm_counters slow = CNT(1, 100, 200, 0, 3, 1000);
-    static const struct ksm_counters at_max = CNT(1, 4000, 20, 0, 3, 1000);
+    static const struct ksm_counters at_max = CNT(1, 9000, 20, 0, 3, 1000);
     static const struct ksm_counters sharing = CNT(1, 500, 20, 50000, 3, 1000);
     /* after 500 ms of ksmd CPU: */
     static const struct ksm_counters high = CNT(1, 500, 20, 20000, 3, 1500);     /* 40000/cpu-s */
@@ -190,7 +190,7 @@ static void test_decide(void **state)
     static const struct ksm_counters low_1pass = CNT(1, 500, 20, 100, 4, 1500);  /* 200, 1 end */
     static const struct ksm_counters slow_mid = CNT(1, 100, 200, 5000, 3, 1500);
     static const struct ksm_counters slow_quiet = CNT(1, 100, 200, 0, 4, 1010);
-    static const struct ksm_counters max_high = CNT(1, 4000, 20, 20000, 3, 1500);
+    static const struct ksm_counters max_high = CNT(1, 9000, 20, 20000, 3, 1500);
     static const struct ksm_counters unmerged = CNT(1, 500, 20, 40000, 5, 1500); /* fell */
     static const struct ksm_counters tiny_cpu = CNT(1, 500, 20, 20000, 3, 1050); /* 50 ms */
     static const struct ksm_counters backwards = CNT(1, 500, 20, 20000, 3, 900);
@@ -217,13 +217,15 @@ static void test_decide(void **state)
           KSM_MODE_START, KSM_MODE_SCAN, false, 100, 20, 0, 0, false, 0, false },
         { "tight, 4 GiB to reclaim: 1048576 pages / 60 s", HOST_TIGHT, NULL, &off, 4 * GIB,
           false, KSM_MODE_START, KSM_MODE_SCAN, false, 349, 20, 0, 0, false, 0, false },
-        { "tight, 100 GiB to reclaim: capped at 200000 pages/s", HOST_TIGHT, NULL, &off,
-          100 * GIB, false, KSM_MODE_START, KSM_MODE_SCAN, false, 4000, 20, 0, 0, false, 0,
+        { "tight, 100 GiB to reclaim: 436906 pages/s", HOST_TIGHT, NULL, &off, 100 * GIB,
+          false, KSM_MODE_START, KSM_MODE_SCAN, false, 8738, 20, 0, 0, false, 0, false },
+        { "tight, 200 GiB to reclaim: capped at 450000 pages/s", HOST_TIGHT, NULL, &off,
+          200 * GIB, false, KSM_MODE_START, KSM_MODE_SCAN, false, 9000, 20, 0, 0, false, 0,
           false },
         { "tight, high yield doubles 25000 pages/s", HOST_TIGHT, &at25k, &high, 0, false,
           KSM_MODE_SCAN, KSM_MODE_BOOST, false, 1000, 20, 0, 0, true, 40000, false },
         { "tight, high yield at the cap stays there", HOST_TIGHT, &at_max, &max_high, 0, false,
-          KSM_MODE_BOOST, KSM_MODE_BOOST, false, 4000, 20, 0, 0, true, 40000, false },
+          KSM_MODE_BOOST, KSM_MODE_BOOST, false, 9000, 20, 0, 0, true, 40000, false },
         { "tight, middling yield holds 25000 pages/s", HOST_TIGHT, &at25k, &mid, 0, false,
           KSM_MODE_BOOST, KSM_MODE_SCAN, false, 500, 20, 0, 0, true, 10000, false },
         { "tight, low yield over a whole pass: not paying", HOST_TIGHT, &at25k, &low_done, 0,
@@ -252,10 +254,10 @@ static void test_decide(void **state)
         { "tight, advisor, low yield: advisor off, slow", HOST_TIGHT, &at25k, &low_done, 0,
           true, KSM_MODE_ADVISOR, KSM_MODE_NOT_PAYING, false, 100, 200, 0, 0, true, 200,
           false },
-        { "critical: fastest, 200000 pages/s", HOST_CRITICAL, NULL, &off, 0, false,
-          KSM_MODE_START, KSM_MODE_FASTEST, false, 4000, 20, 0, 0, false, 0, false },
+        { "critical: fastest, 450000 pages/s", HOST_CRITICAL, NULL, &off, 0, false,
+          KSM_MODE_START, KSM_MODE_FASTEST, false, 9000, 20, 0, 0, false, 0, false },
         { "critical ignores a low yield", HOST_CRITICAL, &at25k, &low_done, 0, false,
-          KSM_MODE_NOT_PAYING, KSM_MODE_FASTEST, false, 4000, 20, 0, 0, true, 200, false },
+          KSM_MODE_NOT_PAYING, KSM_MODE_FASTEST, false, 9000, 20, 0, 0, true, 200, false },
         { "critical, advisor: 10 s pass, 50% CPU", HOST_CRITICAL, NULL, &off, 0, true,
           KSM_MODE_START, KSM_MODE_ADVISOR, true, 0, 20, 10, 50, false, 0, false },
     };

@@ -18,8 +18,8 @@
      __VA_ARGS__}
 
 static const struct policy_host plenty = {
-    .state = HOST_PLENTY, .headroom_bytes = (int64_t)M(1024), .step_bytes = M(128),
-    .deadband_bytes = M(16)};
+    .state = HOST_PLENTY, .headroom_bytes = (int64_t)M(1024), .reserve_bytes = M(64),
+    .step_bytes = M(128), .deadband_bytes = M(16)};
 
 struct one_case {
     const char *what;
@@ -94,6 +94,17 @@ static void test_headroom(void **state)
     h.headroom_bytes = (int64_t)M(150); /* pressure takes 128, 20 left for [0] */
     policy_decide(&h, 3, vms, d);
     assert_int_equal(d[0].target_bytes, M(400));
+
+    /* Pressure may take the reserve, not more: headroom 20 + reserve 64
+     * gives 84 of the 128 asked. */
+    h.headroom_bytes = (int64_t)M(20);
+    policy_decide(&h, 3, vms, d);
+    assert_int_equal(d[1].target_bytes, M(256 + 84));
+    assert_int_equal(d[1].reason, POLICY_DEFLATE_PRESSURE);
+    /* Into the reserve already: nothing more, the target stays. */
+    h.headroom_bytes = -(int64_t)M(80);
+    policy_decide(&h, 3, vms, d);
+    assert_int_equal(d[1].target_bytes, M(256));
 }
 
 /* Tight: the deficit comes from the VM with the most unused memory, at
@@ -218,8 +229,10 @@ static void test_decide_contention(void **state)
 {
     struct policy_host h = plenty;
     struct policy_vm vms[] = {
-        VM(128, 1024, 900, 512, 512, .used_bytes = M(800)),  /* busy, wants +388 */
-        VM(128, 1024, 300, 512, 512, .used_bytes = M(100)),  /* idle-ish, wants -212 */
+        /* busy: wants +388; floor = need_now - buffer / 2 = 850 - 50 */
+        VM(128, 1024, 900, 512, 512, .used_bytes = M(800), .need_now_bytes = M(850), .grow_bytes = M(100)),
+        /* idle-ish: its step is 384; floor 164 - 32 = 132 */
+        VM(128, 1024, 300, 512, 512, .used_bytes = M(100), .need_now_bytes = M(164), .grow_bytes = M(64)),
     };
     struct policy_decision d[2];
 
@@ -230,21 +243,25 @@ static void test_decide_contention(void **state)
     assert_int_equal(d[1].target_bytes, M(384));
     assert_int_equal(d[1].reason, POLICY_INFLATE_IDLE);
 
-    h.state = HOST_TIGHT; /* supply 1024 < wants 900 + 300 */
+    h.state = HOST_TIGHT; /* supply 1024 (what both hold) < wants 900 + 384 */
     policy_decide(&h, 2, vms, d);
     print_message("  contention: %llu (%s), %llu (%s)\n", (unsigned long long)(d[0].target_bytes >> 20),
                   policy_reason_str(d[0].reason), (unsigned long long)(d[1].target_bytes >> 20),
                   policy_reason_str(d[1].reason));
-    /* The busy VM's growth has no headroom: deferred, at its 512. */
+    /* Equal shares per weighted byte would give A 800 and B 275 (A = 100
+     * + 4 (B - 100)), 51 too many: A is at its floor (800, its use plus
+     * half its buffer), so B gives: 1024 - 800 = 224. A's growth to 800
+     * waits for headroom. */
     assert_int_equal(d[0].target_bytes, M(512));
     assert_int_equal(d[0].reason, POLICY_DEFLATE_DEFERRED);
-    /* Tight, nothing to reclaim asked: supply 1024 (what both hold), wants
-     * 900 + 384. Weighted sizes are made equal, A's bytes all active (A
-     * stays under 800), B's above 100 weighing 4: A = 100 + 4 (B - 100),
-     * A + B = 1024: B = 1324/5 = 264.8 MiB, to the byte; A = 759.2 MiB
-     * (growth: waits for headroom). */
     assert_int_equal(d[1].reason, POLICY_ENTITLED);
-    assert_int_equal(d[1].target_bytes, (M(1324) + 2) / 5);
+    assert_int_equal(d[1].target_bytes, M(224));
+
+    /* Supply below the floors: nobody is squeezed under use + half a
+     * buffer; what is over waits for the host's own reclaim. */
+    h.headroom_bytes = -(int64_t)M(200);
+    policy_decide(&h, 2, vms, d);
+    assert_int_equal(d[1].target_bytes, M(132));
 }
 
 static void test_reason_strings(void **state)
