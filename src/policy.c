@@ -37,7 +37,13 @@ static struct policy_decision decide_one(const struct policy_host *h, const stru
             return (struct policy_decision){want, POLICY_DEFLATE_PRESSURE};
     }
     if (want > held) {
-        if (want - held < h->deadband_bytes && held == v->target_bytes)
+        /* Growth is triggered by today's need, then sized by the window's
+         * peak: after a short host took back down to today's use, the
+         * peak alone must not give it straight back (that would flap). */
+        uint64_t now = clamp_u64(v->need_now_bytes, v->min_bytes, v->max_bytes);
+        if (held != v->target_bytes && now <= held)
+            return (struct policy_decision){held, POLICY_CLAMP};
+        if (now <= held || (now - held < h->deadband_bytes && held == v->target_bytes))
             return (struct policy_decision){held, POLICY_STEADY};
         return (struct policy_decision){want, POLICY_DEFLATE_NEED};
     }
@@ -81,9 +87,13 @@ static void reclaim(const struct policy_host *h, size_t n, const struct policy_v
     uint64_t deficit = h->reclaim_bytes;
     bool cand[n];
 
+    /* Steady counts too: a guest that freed memory a moment ago is steady
+     * by its window's peak, but a short host takes back what it does not
+     * use today. Cooldown, settling, pressure and blind VMs never give. */
     for (size_t i = 0; i < n; i++)
-        cand[i] = (out[i].reason == POLICY_INFLATE_IDLE || out[i].reason == POLICY_INFLATING) &&
-                  unused_bytes(&vms[i]) >= h->deadband_bytes;
+        cand[i] = (out[i].reason == POLICY_INFLATE_IDLE || out[i].reason == POLICY_INFLATING ||
+                   out[i].reason == POLICY_STEADY) &&
+                  !vms[i].pressure && unused_bytes(&vms[i]) >= h->deadband_bytes;
     while (deficit > 0 || h->state == HOST_CRITICAL) {
         size_t best = n;
         for (size_t i = 0; i < n; i++)

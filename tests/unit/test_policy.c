@@ -139,6 +139,35 @@ static void test_tight_reclaim(void **state)
 
 /* Shares order the reclaim: 300 unused at 3000 shares gives after 150
  * unused at 1000. */
+/* A guest that freed memory a moment ago is steady by its window's peak;
+ * a tight host still takes it back down to today's use, once: the peak
+ * alone does not give it back on the next tick. */
+static void test_tight_reclaims_recent_free(void **state)
+{
+    struct policy_host h = plenty;
+    struct policy_vm v = VM(64, 512, 410, 420, 420, .need_now_bytes = M(150));
+    struct policy_decision d;
+
+    policy_decide(&h, 1, &v, &d); /* plenty: the peak holds */
+    assert_int_equal(d.reason, POLICY_STEADY);
+    assert_int_equal(d.target_bytes, M(420));
+    h.state = HOST_TIGHT;
+    h.reclaim_bytes = M(100);
+    policy_decide(&h, 1, &v, &d);
+    assert_int_equal(d.reason, POLICY_INFLATE_RECLAIM);
+    assert_int_equal(d.target_bytes, M(150));
+    v.target_bytes = M(150);
+    v.actual_bytes = M(150);
+    h.state = HOST_PLENTY;
+    policy_decide(&h, 1, &v, &d);
+    assert_int_equal(d.reason, POLICY_STEADY);
+    assert_int_equal(d.target_bytes, M(150));
+    v.need_now_bytes = M(200); /* today's need rises: given, up to the peak */
+    policy_decide(&h, 1, &v, &d);
+    assert_int_equal(d.reason, POLICY_DEFLATE_NEED);
+    assert_int_equal(d.target_bytes, M(410));
+}
+
 static void test_tight_reclaim_by_shares(void **state)
 {
     struct policy_host h = plenty;
@@ -279,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_one_vm),
         cmocka_unit_test(test_headroom),
         cmocka_unit_test(test_tight_reclaim),
+        cmocka_unit_test(test_tight_reclaims_recent_free),
         cmocka_unit_test(test_tight_reclaim_by_shares),
         cmocka_unit_test(test_critical_takes_all_unused),
         cmocka_unit_test(test_entitle),

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# bench/ksm.sh — memory saved and ksmd CPU spent by balloond's KSM
+# controller (src/ksm.c ksm_decide) and by ksmtuned's algorithm
+# (ksmtuned_decide) on the same three guests.  Run as root, by hand or with
+# `make bench-ksm`; not part of `make check`.
+#
+#   bench/ksm.sh [BUILD_DIR]
+#
+# For each controller: boot three identical TCG guests (512 MiB, memload
+# KSM_BENCH_SPEC), let memload finish allocating, then run bench/ksmdrive
+# with that controller for KSM_BENCH_SECONDS, one decision a second, on the
+# host's real /sys/kernel/mm/ksm, with a budget 5% below what the guests use
+# (so both controllers see a host under pressure: balloond "tight",
+# ksmtuned "free < thres").  Then stop the guests and print one table.
+#
+# The host's KSM settings are saved first and restored at the end, also on
+# failure or Ctrl-C (ksmdrive restores its own changes too).
+#
+# Environment:
+#   KSM_BENCH_SECONDS      per controller (default 120)
+#   KSM_BENCH_CONTROLLERS  default "balloond balloond-noadvisor ksmtuned"
+#   KSM_BENCH_SPEC         memload spec (default alloc:200M,idle)
+#   KSM_BENCH_GUEST_MIB    default 512
+#   KSM_BENCH_WAIT_QUIET   seconds to wait for other QEMU processes to go
+#                          away before each run (default 0: warn and go on)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+# shellcheck source=tests/lib/guest.sh
+. tests/lib/guest.sh
+
+build=${1:-build}
+secs=${KSM_BENCH_SECONDS:-120}
+controllers=${KSM_BENCH_CONTROLLERS:-"balloond balloond-noadvisor ksmtuned"}
+spec=${KSM_BENCH_SPEC:-alloc:200M,idle}
+mib=${KSM_BENCH_GUEST_MIB:-512}
+wait_quiet=${KSM_BENCH_WAIT_QUIET:-0}
+ksm=/sys/kernel/mm/ksm
+out=$build/bench-ksm
+knobs=(advisor_target_scan_time advisor_max_cpu advisor_mode pages_to_scan sleep_millisecs run)
+
+[ -w "$ksm/run" ] || { echo "ksm.sh: needs root and a kernel with KSM ($ksm/run)" >&2; exit 1; }
+mkdir -p "$out"
+# shellcheck disable=SC2046  # pkg-config output is meant to be split
+gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Isrc \
+	bench/ksmdrive.c src/ksm.c src/util.c $(pkg-config --cflags --libs libsystemd) -lm \
+	-o "$out/ksmdrive"
+
+declare -A saved=()
+knob_get() {  # the value as written back: the [word] for advisor_mode
+	local v
+	v=$(cat "$ksm/$1")
+	[ "$1" != advisor_mode ] || { v=${v#*[}; v=${v%%]*}; }
+	echo "$v"
+}
+save_knobs() {
+	local k
+	for k in "${knobs[@]}"; do
+		[ ! -e "$ksm/$k" ] || saved[$k]=$(knob_get "$k")
+	done
+}
+restore_knobs() {
+	local k v avail sharing
+	for k in "${knobs[@]}"; do
+		[ -n "${saved[$k]:-}" ] || continue
+		v=${saved[$k]}
+		# The advisor owns pages_to_scan (writes are EINVAL) unless off.
+		if [ "$k" = pages_to_scan ] && [ -e "$ksm/advisor_mode" ] &&
+		   [ "$(knob_get advisor_mode)" != none ]; then continue; fi
+		if [ "$k" = run ] && [ "$v" = 2 ]; then
+			# run=2 unmerges everything: only if it fits in MemAvailable.
+			avail=$(awk '/^MemAvailable:/ { print $2 * 1024 }' /proc/meminfo)
+			sharing=$(cat "$ksm/pages_sharing")
+			if [ $((sharing * 4096)) -gt "$avail" ]; then
+				echo "ksm.sh: not restoring run=2 ($sharing pages merged, $avail bytes available): run=0" >&2
+				v=0
+			fi
+		fi
+		[ "$(knob_get "$k")" = "$v" ] || echo "$v" > "$ksm/$k" ||
+			echo "ksm.sh: cannot restore $ksm/$k to $v" >&2
+	done
+}
+
+RUN=$(mktemp -d /tmp/ksm-bench.XXXXXX)
+cleanup() {
+	guest_stop_all "$RUN"
+	restore_knobs
+	rm -rf "$RUN"
+}
+save_knobs
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# Other QEMU processes (KSM merges their memory too: it counts in
+# pages_sharing and in ksmd's CPU) and balloond daemons (they set the same
+# knobs every second).
+others() {
+	local q b
+	q=$(pgrep -c -f '^qemu-system' || true)
+	b=$(pgrep -c -x balloond || true)
+	echo $((q + b))
+}
+
+# wait_phase NAME TIMEOUT: until memload says it is idle (allocation done).
+wait_idle() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		grep -qs 'phase=idle' "$RUN/$1.console" && return 0
+		sleep 0.1
+	done
+	echo "ksm.sh: $1: memload not idle after $2 s" >&2
+	return 1
+}
+
+declare -A busy=()
+for c in $controllers; do
+	for ((i = 0; i < wait_quiet && $(others) > 0; i++)); do sleep 1; done
+	n=$(others)
+	# Same start for every controller: KSM stopped while the guests boot.
+	[ ! -e "$ksm/advisor_mode" ] || echo none > "$ksm/advisor_mode"
+	echo 20 > "$ksm/sleep_millisecs"
+	if [ "$n" -eq 0 ]; then
+		# Pages of exited guests stay counted in pages_sharing until ksmd
+		# next runs; with nothing else mergeable a few seconds clear them.
+		echo 1000 > "$ksm/pages_to_scan"
+		echo 1 > "$ksm/run"
+		sleep 3
+	fi
+	echo 0 > "$ksm/run"
+	echo 100 > "$ksm/pages_to_scan"
+	pids=()
+	for g in ksm1 ksm2 ksm3; do
+		guest_start "$g" "$mib" "$spec" "$RUN/qmp" "$RUN"
+	done
+	for g in ksm1 ksm2 ksm3; do
+		guest_wait_ready "$g" "$RUN" 120
+		wait_idle "$g" 120
+		pids+=("$(guest_pid "$g" "$RUN")")
+	done
+	sleep 5
+	rss=0
+	for g in ksm1 ksm2 ksm3; do rss=$((rss + $(guest_rss_kib "$g" "$RUN"))); done
+	budget=$((rss * 100 / 95 / 1024))
+	echo "== $c: guests' RSS $((rss / 1024)) MiB, budget $budget MiB, other QEMU/balloond: $n" >&2
+	# Anyone else during the run? (The three QEMUs are ours.)
+	echo "$n" > "$RUN/others"
+	(
+		while sleep 2; do
+			o=$(( $(others) - 3 ))
+			[ "$o" -le "$(cat "$RUN/others")" ] || echo "$o" > "$RUN/others"
+		done
+	) &
+	watch=$!
+	"$out/ksmdrive" "$c" "$secs" "$budget" "${pids[@]}" > "$out/$c.log"
+	kill "$watch" 2>/dev/null || true
+	wait "$watch" 2>/dev/null || true
+	busy[$c]=$(cat "$RUN/others")
+	grep '^# pid' "$out/$c.log" >&2 || true
+	guest_stop_all "$RUN"
+	echo 0 > "$ksm/run"
+done
+
+# One table. Memory saved = pages_sharing x 4 KiB.
+printf '\n%-20s %9s %9s %9s %10s %14s %s\n' controller "saved@30s" "saved@60s" \
+	"saved@${secs}s" "ksmd_cpu_s" "MiB/ksmd_cpu_s" "others"
+for c in $controllers; do
+	awk -v c="$c" -v end="$secs" -v n="${busy[$c]}" '
+		!/^#/ { t = $1; at[t] = $2 * 4096 / 1048576; cpu = $7 / 1000; last = t }
+		END {
+			s30 = (30 in at) ? at[30] : at[last]; s60 = (60 in at) ? at[60] : at[last]
+			e = (end in at) ? at[end] : at[last]
+			printf "%-20s %8.1fM %8.1fM %8.1fM %10.2f %14.1f %s\n", c, s30, s60, e, cpu,
+			       cpu > 0 ? e / cpu : 0, n
+		}' "$out/$c.log"
+done
+echo "logs: $out/<controller>.log (one line a second)"
