@@ -38,6 +38,9 @@ static void vm_schedule_retry(struct vm *vm)
     vm->obs.have_prev = false;
     estimate_history_clear(&vm->obs.history);
     vm->obs.reserved_bytes = 0;
+    /* What was estimated of a VM that is gone is not shown as current. */
+    vm->est = (struct vm_estimate){.why_unknown = "not connected"};
+    vm->rss_bytes = 0;
     vm->backoff_ms = vm->backoff_ms ? vm->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (vm->backoff_ms > BACKOFF_MAX_MS)
         vm->backoff_ms = BACKOFF_MAX_MS;
