@@ -16,6 +16,8 @@ UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test
 HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(wildcard tests/helpers/*.c))
 
 .PHONY: all deps guest check unit integration demo clean install
+# Objects are never intermediate: building one test must not delete the others.
+.SECONDARY:
 all: $(BUILD)/balloond $(BUILD)/balloonctl $(BUILD)/balloond-sim
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj

@@ -40,9 +40,11 @@ zswap_unchanged() {
 
 test_cleanup_extra() {
     local k
-    drv_stop
+    # The filler first: swapoff would have to fault its pages back into a
+    # cgroup too small for them.
     if [ -n "$FILLER_PID" ]; then kill -KILL "$FILLER_PID" 2>/dev/null; wait "$FILLER_PID" 2>/dev/null; fi
     [ -n "$FCG" ] && cgroup_remove "$FCG"
+    drv_stop
     # Whatever the module left behind (it should be nothing).
     if [ -n "$ZRAM_ID" ] && [ -e "/sys/block/zram$ZRAM_ID" ]; then
         grep -q "^/dev/zram$ZRAM_ID " /proc/swaps && swapoff "/dev/zram$ZRAM_ID"
@@ -198,10 +200,13 @@ drv() {
     echo "    $* -> $ANS"
 }
 
-# Closing its input makes the driver restore and exit.
+# Closing its input makes the driver restore and exit; after 60 s it is
+# killed and test_cleanup_extra undoes what it left.
 drv_stop() {
     [ -n "$DRV_PID" ] || return 0
     exec {DRV_IN}>&- {DRV_OUT}<&-
+    for _ in $(seq 600); do kill -0 "$DRV_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$DRV_PID" 2>/dev/null && { echo "  driver stuck, killed" >&2; kill -KILL "$DRV_PID"; }
     wait "$DRV_PID"
     DRV_PID=
 }
@@ -214,7 +219,9 @@ expect() { [ "$(field "$1")" = "$2" ] || fail "$1 is '$(field "$1")', expected '
 fill_start() {
     FCG=$(cgroup_create "balloond-test-zram-$$" $((LIMIT_MIB * MIB))) || fail "cannot create the cgroup"
     [ -f "$FCG/memory.swappiness" ] && echo 100 >"$FCG/memory.swappiness"
-    (echo "$BASHPID" >"$FCG/cgroup.procs" && exec "$RUN/drv" fill "$FILL_MIB") >"$RUN/fill.out" 2>&1 &
+    # Without the driver's pipe: it would never see EOF while we live.
+    (exec {DRV_IN}>&- {DRV_OUT}<&- && echo "$BASHPID" >"$FCG/cgroup.procs" &&
+        exec "$RUN/drv" fill "$FILL_MIB") >"$RUN/fill.out" 2>&1 &
     FILLER_PID=$!
     for _ in $(seq 600); do
         grep -q filled "$RUN/fill.out" && break
