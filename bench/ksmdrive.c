@@ -4,9 +4,10 @@
  *
  *   ksmdrive CONTROLLER SECONDS BUDGET_MIB PID...
  *
- * CONTROLLER: balloond (ksm_decide, with the kernel's advisor if present),
- * balloond-noadvisor, ksmtuned (ksmtuned_decide with its defaults), or
- * fixed:PAGES/SLEEP_MS (for calibration).
+ * CONTROLLER: balloond (ksm_decide, its own rate law), balloond-advisor
+ * (ksm_decide preferring the kernel's advisor, if present), ksmtuned
+ * (ksmtuned_decide with its defaults), or fixed:PAGES/SLEEP_MS (for
+ * calibration).
  *
  * The host both controllers see is a budget of BUDGET_MIB holding the
  * PIDs (the QEMU guests), like balloond's budget cgroup:
@@ -76,17 +77,17 @@ int main(int argc, char **argv)
     enum host_state state = HOST_PLENTY;
     uint64_t budget, seconds, npages = 0, fixed_pages = 0, fixed_sleep = 0, t0, prev_ms;
     int pids[MAX_PIDS], npids = 0, r, rr;
-    bool advisor = true, is_tuned = false, is_fixed = false;
+    bool advisor = false, is_tuned = false, is_fixed = false;
     struct ksm *k;
 
     if (argc < 5 || parse_u64(argv[2], &seconds) < 0 || parse_u64(argv[3], &budget) < 0) {
-        fprintf(stderr, "usage: ksmdrive balloond|balloond-noadvisor|ksmtuned|fixed:P/MS "
+        fprintf(stderr, "usage: ksmdrive balloond|balloond-advisor|ksmtuned|fixed:P/MS "
                         "SECONDS BUDGET_MIB PID...\n");
         return 2;
     }
     budget *= MIB;
-    if (strcmp(argv[1], "balloond-noadvisor") == 0)
-        advisor = false;
+    if (strcmp(argv[1], "balloond-advisor") == 0)
+        advisor = true;
     else if (strcmp(argv[1], "ksmtuned") == 0)
         is_tuned = true;
     else if (sscanf(argv[1], "fixed:%" SCNu64 "/%" SCNu64, &fixed_pages, &fixed_sleep) == 2)
@@ -140,7 +141,8 @@ int main(int argc, char **argv)
                 .interval_ms = now_ms() - prev_ms, .page_bytes = 4096, .free_bytes = free_b,
                 .reclaim_bytes = state == HOST_PLENTY || used < budget / 100 * 85
                                      ? 0 : used - budget / 100 * 85,
-                .has_advisor = advisor && cur.advisor != KSM_ADVISOR_ABSENT,
+                .has_advisor = cur.advisor != KSM_ADVISOR_ABSENT,
+                .prefer_advisor = advisor,
                 .last_mode = d.mode,
             };
             ksm_decide(&in, &d);

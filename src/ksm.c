@@ -432,7 +432,7 @@ static void decide_tight(const struct ksm_input *in, enum verdict v, struct ksm_
         set_slow(d);
         return;
     }
-    if (in->has_advisor) {
+    if (in->has_advisor && in->prefer_advisor) {
         /* The deficit shortens the pass: the floor rate's share of the
          * minimum rate, 60 s at the minimum, never under 10 s. */
         d->mode = KSM_MODE_ADVISOR;
@@ -476,7 +476,7 @@ void ksm_decide(const struct ksm_input *in, struct ksm_decision *out)
         d.mode = KSM_MODE_FASTEST;
         d.reason = "critical: fastest scan";
         d.sleep_ms = KSM_FAST_SLEEP_MS;
-        if (in->has_advisor) {
+        if (in->has_advisor && in->prefer_advisor) {
             d.mode = KSM_MODE_ADVISOR;
             d.reason = "critical: advisor, shortest pass";
             d.use_advisor = true;

@@ -176,6 +176,8 @@ static void test_sample_this_host(void **state)
         .advisor = KSM_ADVISOR_NONE,                                                           \
     }
 
+enum { NO, HAS, USE };
+
 static void test_decide(void **state)
 {
     static const struct ksm_counters off = CNT(0, 100, 20, 0, 0, 0);
@@ -199,7 +201,7 @@ static void test_decide(void **state)
         enum host_state state;
         const struct ksm_counters *prev, *cur;
         uint64_t reclaim_bytes;
-        bool advisor;
+        int advisor; /* NO: none, HAS: present, USE: present and preferred */
         enum ksm_mode last;
         /* expected */
         enum ksm_mode mode;
@@ -209,56 +211,60 @@ static void test_decide(void **state)
         uint64_t yield;
         bool keep_prev;
     } cases[] = {
-        { "plenty, first call", HOST_PLENTY, NULL, &off, 0, false, KSM_MODE_START,
+        { "plenty, first call", HOST_PLENTY, NULL, &off, 0, NO, KSM_MODE_START,
           KSM_MODE_SLOW, false, 100, 200, 0, 0, false, 0, false },
-        { "plenty ignores the advisor and the yield", HOST_PLENTY, &at25k, &high, 0, true,
+        { "plenty ignores the advisor and the yield", HOST_PLENTY, &at25k, &high, 0, USE,
           KSM_MODE_SCAN, KSM_MODE_SLOW, false, 100, 200, 0, 0, true, 40000, false },
-        { "tight from off: the minimum rate, 5000 pages/s", HOST_TIGHT, NULL, &off, 0, false,
+        { "tight from off: the minimum rate, 5000 pages/s", HOST_TIGHT, NULL, &off, 0, NO,
           KSM_MODE_START, KSM_MODE_SCAN, false, 100, 20, 0, 0, false, 0, false },
         { "tight, 4 GiB to reclaim: 1048576 pages / 60 s", HOST_TIGHT, NULL, &off, 4 * GIB,
-          false, KSM_MODE_START, KSM_MODE_SCAN, false, 349, 20, 0, 0, false, 0, false },
+          NO, KSM_MODE_START, KSM_MODE_SCAN, false, 349, 20, 0, 0, false, 0, false },
         { "tight, 100 GiB to reclaim: 436906 pages/s", HOST_TIGHT, NULL, &off, 100 * GIB,
-          false, KSM_MODE_START, KSM_MODE_SCAN, false, 8738, 20, 0, 0, false, 0, false },
+          NO, KSM_MODE_START, KSM_MODE_SCAN, false, 8738, 20, 0, 0, false, 0, false },
         { "tight, 200 GiB to reclaim: capped at 450000 pages/s", HOST_TIGHT, NULL, &off,
-          200 * GIB, false, KSM_MODE_START, KSM_MODE_SCAN, false, 9000, 20, 0, 0, false, 0,
+          200 * GIB, NO, KSM_MODE_START, KSM_MODE_SCAN, false, 9000, 20, 0, 0, false, 0,
           false },
-        { "tight, high yield doubles 25000 pages/s", HOST_TIGHT, &at25k, &high, 0, false,
+        { "tight, high yield doubles 25000 pages/s", HOST_TIGHT, &at25k, &high, 0, NO,
           KSM_MODE_SCAN, KSM_MODE_BOOST, false, 1000, 20, 0, 0, true, 40000, false },
-        { "tight, high yield at the cap stays there", HOST_TIGHT, &at_max, &max_high, 0, false,
+        { "tight, high yield at the cap stays there", HOST_TIGHT, &at_max, &max_high, 0, NO,
           KSM_MODE_BOOST, KSM_MODE_BOOST, false, 9000, 20, 0, 0, true, 40000, false },
-        { "tight, middling yield holds 25000 pages/s", HOST_TIGHT, &at25k, &mid, 0, false,
+        { "tight, middling yield holds 25000 pages/s", HOST_TIGHT, &at25k, &mid, 0, NO,
           KSM_MODE_BOOST, KSM_MODE_SCAN, false, 500, 20, 0, 0, true, 10000, false },
         { "tight, low yield over a whole pass: not paying", HOST_TIGHT, &at25k, &low_done, 0,
-          false, KSM_MODE_SCAN, KSM_MODE_NOT_PAYING, false, 100, 200, 0, 0, true, 200, false },
+          NO, KSM_MODE_SCAN, KSM_MODE_NOT_PAYING, false, 100, 200, 0, 0, true, 200, false },
         { "tight, low yield but no whole pass yet: hold, keep prev", HOST_TIGHT, &at25k,
-          &low_1pass, 0, false, KSM_MODE_SCAN, KSM_MODE_SCAN, false, 500, 20, 0, 0, false, 0,
+          &low_1pass, 0, NO, KSM_MODE_SCAN, KSM_MODE_SCAN, false, 500, 20, 0, 0, false, 0,
           true },
         { "tight, pages unmerged count as nothing gained", HOST_TIGHT, &sharing, &unmerged, 0,
-          false, KSM_MODE_SCAN, KSM_MODE_NOT_PAYING, false, 100, 200, 0, 0, true, 0, false },
+          NO, KSM_MODE_SCAN, KSM_MODE_NOT_PAYING, false, 100, 200, 0, 0, true, 0, false },
         { "tight, 50 ms of ksmd CPU is no measurement: keep prev", HOST_TIGHT, &at25k,
-          &tiny_cpu, 0, false, KSM_MODE_SCAN, KSM_MODE_SCAN, false, 500, 20, 0, 0, false, 0,
+          &tiny_cpu, 0, NO, KSM_MODE_SCAN, KSM_MODE_SCAN, false, 500, 20, 0, 0, false, 0,
           true },
-        { "tight, ksmd CPU went backwards: unknown", HOST_TIGHT, &at25k, &backwards, 0, false,
+        { "tight, ksmd CPU went backwards: unknown", HOST_TIGHT, &at25k, &backwards, 0, NO,
           KSM_MODE_SCAN, KSM_MODE_SCAN, false, 500, 20, 0, 0, false, 0, false },
         { "tight, not paying, still measuring: stays slow", HOST_TIGHT, &slow, &slow_quiet, 0,
-          false, KSM_MODE_NOT_PAYING, KSM_MODE_NOT_PAYING, false, 100, 200, 0, 0, false, 0,
+          NO, KSM_MODE_NOT_PAYING, KSM_MODE_NOT_PAYING, false, 100, 200, 0, 0, false, 0,
           true },
         { "tight, not paying, then it pays again: back to the floor", HOST_TIGHT, &slow,
-          &slow_mid, 0, false, KSM_MODE_NOT_PAYING, KSM_MODE_SCAN, false, 100, 20, 0, 0, true,
+          &slow_mid, 0, NO, KSM_MODE_NOT_PAYING, KSM_MODE_SCAN, false, 100, 20, 0, 0, true,
           10000, false },
-        { "tight, advisor: 60 s pass, 20% CPU", HOST_TIGHT, NULL, &off, 0, true,
+        { "tight, advisor present, not preferred: own law", HOST_TIGHT, &at25k, &high, 0, HAS,
+          KSM_MODE_SCAN, KSM_MODE_BOOST, false, 1000, 20, 0, 0, true, 40000, false },
+        { "tight, advisor: 60 s pass, 20% CPU", HOST_TIGHT, NULL, &off, 0, USE,
           KSM_MODE_START, KSM_MODE_ADVISOR, true, 0, 20, 60, 20, false, 0, false },
         { "tight, advisor, 4 GiB to reclaim and high yield: 17 s, 40%", HOST_TIGHT, &at25k,
-          &high, 4 * GIB, true, KSM_MODE_ADVISOR, KSM_MODE_ADVISOR, true, 0, 20, 17, 40, true,
+          &high, 4 * GIB, USE, KSM_MODE_ADVISOR, KSM_MODE_ADVISOR, true, 0, 20, 17, 40, true,
           40000, false },
         { "tight, advisor, low yield: advisor off, slow", HOST_TIGHT, &at25k, &low_done, 0,
-          true, KSM_MODE_ADVISOR, KSM_MODE_NOT_PAYING, false, 100, 200, 0, 0, true, 200,
+          USE, KSM_MODE_ADVISOR, KSM_MODE_NOT_PAYING, false, 100, 200, 0, 0, true, 200,
           false },
-        { "critical: fastest, 450000 pages/s", HOST_CRITICAL, NULL, &off, 0, false,
+        { "critical: fastest, 450000 pages/s", HOST_CRITICAL, NULL, &off, 0, NO,
           KSM_MODE_START, KSM_MODE_FASTEST, false, 9000, 20, 0, 0, false, 0, false },
-        { "critical ignores a low yield", HOST_CRITICAL, &at25k, &low_done, 0, false,
+        { "critical ignores a low yield", HOST_CRITICAL, &at25k, &low_done, 0, NO,
           KSM_MODE_NOT_PAYING, KSM_MODE_FASTEST, false, 9000, 20, 0, 0, true, 200, false },
-        { "critical, advisor: 10 s pass, 50% CPU", HOST_CRITICAL, NULL, &off, 0, true,
+        { "critical, advisor present, not preferred: own law", HOST_CRITICAL, NULL, &off, 0,
+          HAS, KSM_MODE_START, KSM_MODE_FASTEST, false, 9000, 20, 0, 0, false, 0, false },
+        { "critical, advisor: 10 s pass, 50% CPU", HOST_CRITICAL, NULL, &off, 0, USE,
           KSM_MODE_START, KSM_MODE_ADVISOR, true, 0, 20, 10, 50, false, 0, false },
     };
 
@@ -266,7 +272,8 @@ static void test_decide(void **state)
         struct ksm_input in = {
             .state = cases[i].state, .prev = cases[i].prev, .cur = cases[i].cur,
             .interval_ms = 1000, .page_bytes = 4096, .free_bytes = GIB,
-            .reclaim_bytes = cases[i].reclaim_bytes, .has_advisor = cases[i].advisor,
+            .reclaim_bytes = cases[i].reclaim_bytes, .has_advisor = cases[i].advisor != NO,
+            .prefer_advisor = cases[i].advisor == USE,
             .last_mode = cases[i].last,
         };
         struct ksm_decision d;
