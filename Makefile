@@ -111,3 +111,8 @@ $(BUILD)/balloond-sim: sim/main.c $(SIMSRC) $(wildcard sim/*.h) $(SIMCORE)
 	$(CC) $(CFLAGS) -o $@ sim/main.c $(SIMSRC) $(SIMCORE) $(LDLIBS)
 $(BUILD)/tests/test_sim: tests/unit/test_sim.c $(SIMSRC) $(wildcard sim/*.h) $(SANOBJ) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(SAN) -O1 -Isim -o $@ tests/unit/test_sim.c $(SIMSRC) $(SANOBJ) $(LDLIBS) -lcmocka
+
+bench-ksm: deps
+	$(MAKE) all
+	guest/build.sh $(BUILD)/guest
+	bench/ksm.sh $(BUILD)

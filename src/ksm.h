@@ -129,9 +129,11 @@ struct ksm_decision {
 #define KSM_PLENTY_SLEEP_MS 200
 /* Tight and critical: ksmd wakes every 20 ms (the kernel's default). */
 #define KSM_FAST_SLEEP_MS 20
-/* Tight: at least the kernel's default, 100 pages / 20 ms: 1% of a CPU,
- * a first pass over three guests in 60 s (measured). */
-#define KSM_TIGHT_MIN_PAGES_PER_S 5000
+/* Tight: at least 200 pages / 20 ms, so that two passes over the test
+ * host's three guests (300000 pages) fit in the horizon below: KSM only
+ * checksums a page on its first look and merges it on the second. About
+ * 1.3% of a CPU (measured 12-13 ms a second). */
+#define KSM_TIGHT_MIN_PAGES_PER_S 10000
 /* Tight: scan at least the host's deficit over this horizon; each page
  * scanned can save at most one page, so a slower scan cannot close it. */
 #define KSM_TIGHT_HORIZON_S 60
@@ -146,9 +148,9 @@ struct ksm_decision {
 #define KSM_YIELD_LOW_PAGES_PER_CPU_S 5000
 #define KSM_YIELD_HIGH_PAGES_PER_CPU_S 20000
 /* Less ksmd CPU than this in an interval is not a measurement: /proc
- * counts in 10 ms ticks (two reads: up to 8% off), and a churn of a few
- * hundred pages would look like a high yield. */
-#define KSM_YIELD_MIN_CPU_MS 250
+ * counts in 10 ms ticks, so two reads may be 10% off. At the tight
+ * minimum that is an 8 s window. */
+#define KSM_YIELD_MIN_CPU_MS 100
 /* The advisor: a full pass in this many seconds, within this CPU share. */
 #define KSM_ADVISOR_TIGHT_SCAN_S 60
 #define KSM_ADVISOR_CRITICAL_SCAN_S 10

@@ -225,7 +225,8 @@ int write_file(const char *path, const char *s)
     ssize_t n;
     int fd, r = 0;
 
-    fd = open(path, O_WRONLY | O_CLOEXEC);
+    /* O_TRUNC: sysfs ignores it; a fixture file needs it. */
+    fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     n = write(fd, s, len);
