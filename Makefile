@@ -103,10 +103,10 @@ uninstall:
 	rmdir $(DESTDIR)$(CONFDIR) 2>/dev/null || true
 
 # Simulator (issue 6): balloond-sim from sim/*.c and the core objects that
-# hold the daemon's own estimator, guard and policy. Its unit test gets
+# hold the daemon's own estimator, control steps, guard and policy. Its unit test gets
 # sim/*.c (but sim/main.c) compiled in, under the sanitizers.
 SIMSRC  := $(filter-out sim/main.c,$(wildcard sim/*.c))
-SIMCORE := $(addprefix $(BUILD)/obj/,policy.o peers.o estimate.o guard.o conf.o metrics.o util.o)
+SIMCORE := $(addprefix $(BUILD)/obj/,control.o policy.o peers.o estimate.o guard.o conf.o metrics.o util.o)
 $(BUILD)/balloond-sim: sim/main.c $(SIMSRC) $(wildcard sim/*.h) $(SIMCORE)
 	$(CC) $(CFLAGS) -o $@ sim/main.c $(SIMSRC) $(SIMCORE) $(LDLIBS)
 $(BUILD)/tests/test_sim: tests/unit/test_sim.c $(SIMSRC) $(wildcard sim/*.h) $(SANOBJ) | $(BUILD)/tests

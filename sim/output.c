@@ -159,8 +159,8 @@ void output_csv_tick(const struct sim *s, void *userdata)
         if (i >= OUTPUT_CSV_VMS)
             continue;
         fprintf(c->vms, "%llu,%s,", (unsigned long long)s->t_s, v->spec->name);
-        if (v->target_set)
-            fprintf(c->vms, "%.1f", MIB_D(v->target_bytes));
+        if (v->ctl.target_set)
+            fprintf(c->vms, "%.1f", MIB_D(v->ctl.target_bytes));
         fprintf(c->vms, ",");
         if (up)
             fprintf(c->vms, "%.1f,%.1f,%.1f", MIB_D(v->g.actual_bytes), MIB_D(v->g.anon_bytes),
@@ -170,7 +170,7 @@ void output_csv_tick(const struct sim *s, void *userdata)
         fprintf(c->vms, ",%.1f,%d,%.1f,", MIB_D(rss), v->estimated && v->est.pressure, usage);
         if (v->wanted)
             fprintf(c->vms, "%.1f", MIB_D(v->want_anon));
-        fprintf(c->vms, ",%d,%s\n", alive_i, v->target_set ? policy_reason_key(v->reason) : "");
+        fprintf(c->vms, ",%d,%s\n", alive_i, v->ctl.target_set ? policy_reason_key(v->ctl.reason) : "");
     }
     fprintf(c->host, "%llu,%s,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%llu,%llu\n", (unsigned long long)s->t_s,
             host_state_str(s->he.state), usage, MIB_D(s->setup->host.budget_bytes), MIB_D(sum_actual),

@@ -1,8 +1,8 @@
-/* runner.c: see runner.h. The daemon's side of each tick mirrors
- * src/mgr.c (mgr_decide, mgr_guard, mgr_policy_input, mgr_act) and
- * src/vm.c (vm_set_actual, vm_on_stats, the RESET event) line for line;
- * where they change, this must too (sim/README.md says which pieces
- * should move into a shared pure module). */
+/* runner.c: see runner.h. The daemon's side of each tick calls the same
+ * pure steps as src/mgr.c (control.h: guard, policy input, decision
+ * bookkeeping; estimate.h; policy.h); the order of mgr_decide and the
+ * observation updates of src/vm.c (vm_set_actual, vm_on_stats, the RESET
+ * event) are mirrored here. */
 #include "runner.h"
 
 #include <errno.h>
@@ -10,12 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "guard.h"
 #include "util.h"
 
-/* src/mgr.c's constants, which it does not export. */
-#define PRESSURE_COOLDOWN_MS 15000
-#define DEADBAND_BYTES (16ULL << 20)
+/* src/mgr.c's decision delay, which it does not export. */
 #define DECIDE_DELAY_MS 300
 /* src/vm.c's: the balloon stood still this long, MemTotal is believed. */
 #define ACTUAL_SETTLED_MS 2500
@@ -93,7 +92,7 @@ static void model_step(struct sim *s, struct sim_vm *v, size_t i)
         estimate_history_clear(&v->obs.history);
         v->obs.reserved_bytes = 0;
         v->have_report = false;
-        v->reset_seen = true;
+        v->ctl.reset_seen = true;
     }
     v->want_anon = anon;
     v->want_cache = cache;
@@ -184,45 +183,26 @@ static void host_observe(struct sim *s)
 
 static void send_target(struct sim *s, struct sim_vm *v, uint64_t target)
 {
-    v->target_bytes = target;
+    s->res.changes++;
+    control_set_target(&v->ctl, target, s->now_ms);
     guest_set_target(&v->g, target, s->now_ms + DECIDE_DELAY_MS);
 }
 
-/* mgr_guard */
+static struct control_limits limits(const struct sim_vm *v)
+{
+    return (struct control_limits){v->spec->min_bytes, v->spec->max_bytes, v->spec->shares};
+}
+
+/* mgr_guard: the shared control step, then the target to the guest. */
 static bool guard(struct sim *s, struct sim_vm *v)
 {
+    struct control_limits l = limits(v);
     uint64_t target;
-    struct guard_in in = {
-        .now_ms = s->now_ms,
-        .running = v->obs.running,
-        .reset_seen = v->reset_seen,
-        .deflate_on_oom = v->obs.deflate_on_oom,
-        .min_bytes = v->spec->min_bytes,
-        .max_bytes = v->spec->max_bytes,
-        .deadband_bytes = DEADBAND_BYTES,
-        .target_bytes = v->target_bytes,
-        .target_set_ms = v->last_change_ms,
-        .actual_bytes = v->obs.actual_bytes,
-        .prev_actual_bytes = v->guard_actual_bytes,
-        .actual_moved_ms = v->actual_moved_ms,
-    };
-    enum guard_action a = guard_check(&in, &target);
+    enum guard_action a = control_guard(&v->ctl, &v->obs, v->actual_moved_ms, &l, s->now_ms, &target);
 
-    v->reset_seen = false;
-    v->guard_actual_bytes = v->obs.actual_bytes;
-    if (v->stalled && v->obs.actual_bytes <= v->target_bytes + DEADBAND_BYTES)
-        v->stalled = false;
     if (a == GUARD_NONE)
         return false;
     s->res.guard[a]++;
-    s->res.changes++;
-    v->last_change_ms = s->now_ms;
-    if (a == GUARD_STALL) {
-        v->stalled = true;
-        v->hold_until_ms = s->now_ms + GUARD_STALL_HOLD_MS;
-    } else {
-        v->pressure_ms = s->now_ms;
-    }
     send_target(s, v, target);
     return true;
 }
@@ -230,42 +210,18 @@ static bool guard(struct sim *s, struct sim_vm *v)
 /* mgr_policy_input */
 static void policy_input(struct sim *s, struct sim_vm *v, struct policy_vm *pv)
 {
+    struct control_limits l = limits(v);
+
     estimate_vm(&v->obs, v->spec->buffer_pct, s->wall_s, &v->est);
     v->estimated = true;
-    *pv = (struct policy_vm){
-        .min_bytes = v->spec->min_bytes,
-        .max_bytes = v->spec->max_bytes,
-        .shares = v->spec->shares,
-        .running = v->obs.running,
-        .known = v->est.known,
-        .need_bytes = v->est.need_bytes,
-        .need_now_bytes = v->est.need_now_bytes,
-        .pressure = v->est.pressure && v->obs.stats.last_update_s > v->pressure_wall_s,
-        .grow_bytes = v->est.buffer_bytes,
-        .cooldown = (v->pressure_ms && s->now_ms - v->pressure_ms < PRESSURE_COOLDOWN_MS) ||
-                    s->now_ms < v->hold_until_ms,
-        .settling = v->est.settling,
-        .actual_bytes = v->obs.actual_bytes,
-        .target_bytes = v->target_bytes,
-        .used_bytes = v->est.used_bytes,
-        .free_bytes = v->obs.stats.free_bytes,
-        .guest_total_bytes = v->obs.stats.total_bytes,
-    };
+    control_input(&v->ctl, &v->obs, &v->est, &l, s->now_ms, pv);
 }
 
 /* mgr_act */
 static void act(struct sim *s, struct sim_vm *v, const struct policy_decision *d)
 {
-    v->reason = d->reason;
-    if (d->reason == POLICY_DEFLATE_PRESSURE) {
-        v->pressure_ms = s->now_ms;
-        v->pressure_wall_s = s->wall_s;
-    }
-    if (d->target_bytes == v->target_bytes)
-        return;
-    s->res.changes++;
-    v->last_change_ms = s->now_ms;
-    send_target(s, v, d->target_bytes);
+    if (control_decided(&v->ctl, d, s->now_ms, s->wall_s))
+        send_target(s, v, d->target_bytes);
 }
 
 /* mgr_decide, for VMs whose QEMU runs (the daemon drops the others when
@@ -279,15 +235,12 @@ static void decide(struct sim *s)
         v->estimated = false;
         if (!guest_alive(&v->g))
             continue;
-        if (v->reset_seen && v->target_set && guard(s, v))
+        if (v->ctl.reset_seen && v->ctl.target_set && guard(s, v))
             continue;
         if (!v->obs.have_actual)
             continue;
-        if (!v->target_set) { /* mgr_adopt */
-            v->target_bytes = v->obs.actual_bytes;
-            v->target_set = true;
-            v->last_change_ms = s->now_ms;
-        }
+        if (!v->ctl.target_set) /* mgr_adopt */
+            control_set_target(&v->ctl, v->obs.actual_bytes, s->now_ms);
         if (guard(s, v))
             continue;
         policy_input(s, v, &s->pv[n]);
@@ -299,7 +252,7 @@ static void decide(struct sim *s)
         .reserve_bytes = s->he.reserve_bytes,
         .reclaim_bytes = s->he.reclaim_bytes,
         .step_bytes = s->setup->step_bytes,
-        .deadband_bytes = DEADBAND_BYTES,
+        .deadband_bytes = CONTROL_DEADBAND_BYTES,
         .now_ms = s->now_ms,
         .budget_bytes = s->he.budget_bytes,
         .used_bytes = s->he.used_bytes,

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "control.h"
 #include "estimate.h"
 #include "guard.h"
 #include "guestmodel.h"
@@ -92,12 +93,7 @@ struct sim_vm {
     struct vm_estimate est;
     bool estimated;                 /* est is from this tick */
     uint64_t actual_moved_ms;
-    bool target_set;
-    uint64_t target_bytes;
-    enum policy_reason reason;
-    uint64_t last_change_ms, pressure_ms, pressure_wall_s, hold_until_ms;
-    bool stalled, reset_seen;
-    uint64_t guard_actual_bytes;
+    struct control ctl;             /* src/control.h, as the daemon's */
     uint32_t n_frees;
     size_t open[4];                 /* free events awaiting reclaim: index + 1 */
 };

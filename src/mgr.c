@@ -26,12 +26,6 @@
 #include "util.h"
 #include "vm.h"
 
-/* After a deflation for pressure, inputs lag (the guest's stats are a
- * second old, its page cache refills): no inflation for this long. */
-#define PRESSURE_COOLDOWN_MS 15000
-/* Target changes below this are noise (a 512 MiB guest's used memory
- * wanders by a few MiB a second while idle). */
-#define DEADBAND_BYTES (16ULL << 20)
 #define VM_NAME_MAX 64
 /* Samples are asked for at the start of a tick and decided on this much
  * later: a TCG guest's QEMU answers the three queries in 1-20 ms, a busy
@@ -220,128 +214,84 @@ static bool mgr_sample_host(struct mgr *m)
 static void mgr_adopt(struct mgr *m, struct vm *vm)
 {
     uint64_t saved;
+    bool restored = state_get(m->state, vm->name, vm->pid, &saved);
 
-    if (state_get(m->state, vm->name, vm->pid, &saved)) {
-        vm->target_bytes = saved;
-        snprintf(vm->last_change, sizeof(vm->last_change), "restored from the state file");
-    } else {
-        vm->target_bytes = vm->obs.actual_bytes;
-        snprintf(vm->last_change, sizeof(vm->last_change), "adopted at its current size");
-    }
-    vm->target_set = true;
-    vm->last_change_ms = now_ms();
-    state_set(m->state, vm->name, vm->pid, vm->target_bytes);
-    events_add(m->events, LOG_NOTICE, vm->name, "target %" PRIu64 " MiB (%s)", vm->target_bytes >> 20,
+    control_set_target(&vm->ctl, restored ? saved : vm->obs.actual_bytes, now_ms());
+    snprintf(vm->last_change, sizeof(vm->last_change), "%s",
+             restored ? "restored from the state file" : "adopted at its current size");
+    state_set(m->state, vm->name, vm->pid, vm->ctl.target_bytes);
+    events_add(m->events, LOG_NOTICE, vm->name, "target %" PRIu64 " MiB (%s)", vm->ctl.target_bytes >> 20,
                vm->last_change);
+}
+
+static struct control_limits mgr_limits(const struct vm *vm)
+{
+    return (struct control_limits){vm->min_bytes, vm->max_bytes, vm->conf.shares};
+}
+
+/* The new target is the daemon's (state file, and QEMU unless dry run). */
+static void mgr_set_target(struct mgr *m, struct vm *vm, uint64_t target, uint64_t now)
+{
+    if (m->opt.dry_run) {
+        vm->ctl.last_change_ms = now;
+        return;
+    }
+    control_set_target(&vm->ctl, target, now);
+    state_set(m->state, vm->name, vm->pid, target);
+    vm_send_target(vm, target);
 }
 
 static void mgr_policy_input(struct mgr *m, struct vm *vm, uint64_t now, struct policy_vm *pv)
 {
+    struct control_limits l = mgr_limits(vm);
+
     if (host_read_proc_rss(m->opt.proc_root, vm->pid, &vm->rss_bytes) < 0)
         vm->rss_bytes = 0;
     vm->obs.size_bytes = vm->size_bytes;
     estimate_vm(&vm->obs, vm->conf.buffer_pct, wall_now_s(), &vm->est);
-    *pv = (struct policy_vm){
-        .min_bytes = vm->min_bytes,
-        .max_bytes = vm->max_bytes,
-        .shares = vm->conf.shares,
-        .running = vm->obs.running,
-        .known = vm->est.known,
-        .need_bytes = vm->est.need_bytes,
-        .need_now_bytes = vm->est.need_now_bytes,
-        /* A pressure report older than our last answer to pressure was
-         * already answered: the guest has not had time to show it. */
-        .pressure = vm->est.pressure && vm->obs.stats.last_update_s > vm->pressure_wall_s,
-        .grow_bytes = vm->est.buffer_bytes,
-        .cooldown = (vm->pressure_ms && now - vm->pressure_ms < PRESSURE_COOLDOWN_MS) ||
-                    now < vm->hold_until_ms,
-        .settling = vm->est.settling,
-        .actual_bytes = vm->obs.actual_bytes,
-        .target_bytes = vm->target_bytes,
-        .used_bytes = vm->est.used_bytes,
-        .free_bytes = vm->obs.stats.free_bytes,
-        .guest_total_bytes = vm->obs.stats.total_bytes,
-    };
+    control_input(&vm->ctl, &vm->obs, &vm->est, &l, now, pv);
 }
 
 static void mgr_act(struct mgr *m, struct vm *vm, const struct policy_decision *d, uint64_t now)
 {
     char from[SIZE_FMT_MAX], to[SIZE_FMT_MAX], used[SIZE_FMT_MAX], avail[SIZE_FMT_MAX];
     const char *why = policy_reason_str(d->reason);
+    bool pressure = d->reason == POLICY_DEFLATE_PRESSURE;
 
-    vm->reason = d->reason;
-    if (d->reason == POLICY_DEFLATE_PRESSURE) {
-        vm->pressure_ms = now;
-        vm->pressure_wall_s = wall_now_s();
-    }
-    if (d->target_bytes == vm->target_bytes)
+    if (!control_decided(&vm->ctl, d, now, wall_now_s()))
         return;
     m->decisions[d->reason]++;
-    size_format(vm->target_bytes, from);
+    size_format(vm->ctl.target_bytes, from);
     size_format(d->target_bytes, to);
     size_format(vm->est.used_bytes, used);
     size_format(vm->est.avail_bytes, avail);
-    bool pressure = d->reason == POLICY_DEFLATE_PRESSURE;
     events_add(m->events, LOG_NOTICE, vm->name, "target %s -> %s: %s%s%s (used %s, available %s)%s",
                from, to, why, pressure ? ": " : "", pressure ? vm->est.pressure_why : "", used, avail,
                m->opt.dry_run ? " [dry run]" : "");
     snprintf(vm->last_change, sizeof(vm->last_change), "%s -> %s: %s", from, to, why);
-    vm->last_change_ms = now;
-    if (m->opt.dry_run)
-        return;
-    vm->target_bytes = d->target_bytes;
-    state_set(m->state, vm->name, vm->pid, vm->target_bytes);
-    vm_send_target(vm, vm->target_bytes);
+    mgr_set_target(m, vm, d->target_bytes, now);
 }
 
 /* Guest protection first (guard.h); returns true when it set the target. */
 static bool mgr_guard(struct mgr *m, struct vm *vm, uint64_t now)
 {
+    struct control_limits l = mgr_limits(vm);
     uint64_t target;
-    struct guard_in in = {
-        .now_ms = now,
-        .running = vm->obs.running,
-        .reset_seen = vm->reset_seen,
-        .deflate_on_oom = vm->obs.deflate_on_oom,
-        .min_bytes = vm->min_bytes,
-        .max_bytes = vm->max_bytes,
-        .deadband_bytes = DEADBAND_BYTES,
-        .target_bytes = vm->target_bytes,
-        .target_set_ms = vm->last_change_ms,
-        .actual_bytes = vm->obs.actual_bytes,
-        .prev_actual_bytes = vm->guard_actual_bytes,
-        .actual_moved_ms = vm->actual_moved_ms,
-    };
-    enum guard_action a = guard_check(&in, &target);
+    enum guard_action a = control_guard(&vm->ctl, &vm->obs, vm->actual_moved_ms, &l, now, &target);
     char from[SIZE_FMT_MAX], to[SIZE_FMT_MAX];
 
-    vm->reset_seen = false;
-    vm->guard_actual_bytes = vm->obs.actual_bytes;
-    if (vm->stalled && vm->obs.actual_bytes <= vm->target_bytes + DEADBAND_BYTES)
-        vm->stalled = false;
     if (a == GUARD_NONE)
         return false;
     m->guard_actions[a]++;
-    size_format(vm->target_bytes, from);
+    size_format(vm->ctl.target_bytes, from);
     size_format(target, to);
     events_add(m->events, a == GUARD_STALL ? LOG_WARNING : LOG_NOTICE, vm->name, "target %s -> %s: %s",
                from, to, guard_action_str(a));
     snprintf(vm->last_change, sizeof(vm->last_change), "%s -> %s: %s", from, to, guard_action_str(a));
-    vm->last_change_ms = now;
-    if (a == GUARD_STALL) {
-        vm->stalled = true;
-        vm->hold_until_ms = now + GUARD_STALL_HOLD_MS;
-    } else {
-        vm->pressure_ms = now; /* the guest needed memory: cool down */
-    }
-    if (m->opt.dry_run)
-        return true;
-    vm->target_bytes = target;
-    state_set(m->state, vm->name, vm->pid, target);
     /* A self-deflated or stalled guest is at that size already: QEMU is
      * told anyway, so that its target and ours agree. A rebooting guest's
      * driver reads the new size when it loads. */
-    vm_send_target(vm, target);
+    mgr_set_target(m, vm, target, now);
     return true;
 }
 
@@ -372,16 +322,16 @@ static void mgr_decide(struct mgr *m)
         struct vm *vm = m->vms[i];
         /* A reset is handled at once: the rebooting guest's driver has no
          * balloon to report yet, and will read the size we set now. */
-        if (vm_is_ready(vm) && vm->reset_seen && vm->target_set && !vm->paused && !vm->pin_bytes &&
+        if (vm_is_ready(vm) && vm->ctl.reset_seen && vm->ctl.target_set && !vm->paused && !vm->pin_bytes &&
             mgr_guard(m, vm, now))
             continue;
         if (!vm_is_ready(vm) || !vm->obs.have_actual || vm->size_bytes == 0)
             continue;
-        if (!vm->target_set)
+        if (!vm->ctl.target_set)
             mgr_adopt(m, vm);
         vm_resolve(vm, m->conf);
         if (vm->paused) {
-            vm->reason = POLICY_PAUSED;
+            vm->ctl.reason = POLICY_PAUSED;
             continue;
         }
         if (vm->pin_bytes) {
@@ -400,7 +350,7 @@ static void mgr_decide(struct mgr *m)
         .reserve_bytes = m->he.reserve_bytes,
         .reclaim_bytes = m->he.reclaim_bytes,
         .step_bytes = m->conf->host.step_bytes,
-        .deadband_bytes = DEADBAND_BYTES,
+        .deadband_bytes = CONTROL_DEADBAND_BYTES,
         .now_ms = now,
         .budget_bytes = m->he.budget_bytes,
         .used_bytes = m->he.used_bytes,

@@ -48,7 +48,7 @@ static json_object *report_vm(const struct report_view *v, const struct vm *vm)
     json_object_object_add(o, "paused", json_object_new_boolean(vm->paused));
     json_object_object_add(o, "settings", vm->over_lines ? json_object_new_string(vm->over_lines) : NULL);
     add_u64(o, "actual_bytes", vm->obs.have_actual, vm->obs.actual_bytes);
-    add_u64(o, "target_bytes", vm->target_set, vm->target_bytes);
+    add_u64(o, "target_bytes", vm->ctl.target_set, vm->ctl.target_bytes);
     add_u64(o, "used_bytes", vm->est.known, vm->est.used_bytes);
     add_u64(o, "available_bytes", vm->est.known, vm->est.avail_bytes);
     add_u64(o, "need_bytes", vm->est.known, vm->est.need_bytes);
@@ -57,8 +57,8 @@ static json_object *report_vm(const struct report_view *v, const struct vm *vm)
                                                                    ? vm->est.why_unknown : "none"));
     json_object_object_add(o, "pressure", vm->est.pressure ? json_object_new_string(vm->est.pressure_why)
                                                            : NULL);
-    json_object_object_add(o, "decision", json_object_new_string(policy_reason_str(vm->reason)));
-    json_object_object_add(o, "stalled", json_object_new_boolean(vm->stalled));
+    json_object_object_add(o, "decision", json_object_new_string(policy_reason_str(vm->ctl.reason)));
+    json_object_object_add(o, "stalled", json_object_new_boolean(vm->ctl.stalled));
     json_object_object_add(o, "deflate_on_oom", json_object_new_boolean(vm->obs.deflate_on_oom));
     json_object_object_add(o, "last_change", json_object_new_string(vm->last_change));
     return o;

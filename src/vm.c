@@ -91,7 +91,7 @@ static void vm_on_event(struct qmp *q, const struct qmp_msg *ev, void *userdata)
         vm->obs.have_prev = false;
         estimate_history_clear(&vm->obs.history);
         vm->obs.reserved_bytes = 0;
-        vm->reset_seen = true;
+        vm->ctl.reset_seen = true;
         log_info("vm %s: guest reset", vm->name);
     }
 }

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "control.h"
 #include "estimate.h"
 #include "policy.h"
 #include "qmp.h"
@@ -40,18 +41,9 @@ struct vm {
     uint64_t actual_at_ms;    /* CLOCK_MONOTONIC of the last query-balloon */
     uint64_t actual_moved_ms; /* ... of the last change of actual */
 
-    /* Control, owned by the manager. */
-    bool target_set;          /* target_bytes means something */
-    uint64_t target_bytes;
-    enum policy_reason reason;            /* the latest decision */
+    /* Control, owned by the manager (control.h). */
+    struct control ctl;
     char last_change[128];                /* why the target last changed */
-    uint64_t last_change_ms;
-    uint64_t pressure_ms;                 /* last deflation for pressure */
-    uint64_t pressure_wall_s;             /* the same, on the guest stats' clock */
-    uint64_t hold_until_ms;               /* no inflation before (after a stall) */
-    bool stalled;                         /* did not reach its last target */
-    bool reset_seen;                      /* a RESET event not yet handled */
-    uint64_t guard_actual_bytes;          /* actual at the last guard check */
     struct vm_estimate est;
 
     /* The operator's settings (balloonctl), kept in the state file by
