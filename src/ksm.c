@@ -141,25 +141,16 @@ static int knob_read(const struct ksm *k, enum knob n, char buf[VALUE_MAX])
     return r;
 }
 
-/* With the '\n' that echo would add. write_file() has no O_TRUNC, which
- * would leave the tail of a longer old value in a plain file (the fixture
- * trees); sysfs ignores O_TRUNC. */
+/* With the '\n' that echo would add. */
 static int knob_write(const struct ksm *k, enum knob n, const char *value)
 {
     char path[PATH_MAX], line[VALUE_MAX + 1];
-    int len = snprintf(line, sizeof(line), "%s\n", value);
-    ssize_t w;
-    int fd, r;
+    int r;
 
     if ((r = path_fmt(path, "%s/%s", k->dir, knob_file[n])) < 0)
         return r;
-    fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    w = write(fd, line, (size_t)len);
-    r = w < 0 ? -errno : w != len ? -EIO : 0;
-    close(fd);
-    return r;
+    snprintf(line, sizeof(line), "%s\n", value);
+    return write_file(path, line);
 }
 
 /* ---- ksmd ------------------------------------------------------------------ */
