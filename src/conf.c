@@ -20,6 +20,12 @@
 #include <string.h>
 
 #define CONF_VM_NAME_MAX 64
+/* A config of a few dozen VMs is a few KiB; 1 MiB bounds a wrong path
+ * (balloond -t -c /dev/zero read forever). */
+#define CONF_FILE_MAX (1u << 20)
+/* A 10 MB garbage file logged 171,900 lines per SIGHUP: the first few
+ * name the problem, the rest are counted ("... and N more"). */
+#define CONF_ERRORS_LOGGED 20
 
 enum conf_section_kind {
     CONF_SEC_NONE,     /* before the first header */
@@ -77,7 +83,8 @@ static void conf_error_at(struct conf_parser *p, unsigned line, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    log_err("%s:%u: %s", p->path, line, msg);
+    if (p->n_errors < CONF_ERRORS_LOGGED)
+        log_err("%s:%u: %s", p->path, line, msg);
     p->n_errors++;
     if (p->n_errors == 1 && asprintf(&full, "%s:%u: %s", p->path, line, msg) >= 0)
         p->first_error = full;
@@ -747,6 +754,8 @@ static int conf_parse_stream(FILE *file, const char *path, struct conf **out, ch
     else if (r > 0 && p.n_errors == 0) /* inih saw what our reader missed */
         conf_error_at(&p, (unsigned)r, "syntax error");
     conf_check(&p);
+    if (p.n_errors > CONF_ERRORS_LOGGED)
+        log_err("%s: ... and %u more errors", path, p.n_errors - CONF_ERRORS_LOGGED);
     if (p.n_errors) {
         r = ferror(p.file) ? -EIO : -EINVAL;
         goto free_conf;
@@ -768,17 +777,30 @@ free_conf:
 
 int conf_load_ex(const char *path, struct conf **out, char **first_error)
 {
-    FILE *file = fopen(path, "re");
+    char *text;
+    size_t len;
+    FILE *file;
     int r;
 
-    if (!file) {
-        r = -errno;
-        log_err("%s: cannot open: %s", path, strerror(-r));
-        if (first_error && asprintf(first_error, "%s: cannot open: %s", path, strerror(-r)) < 0)
+    r = read_regular_file(path, CONF_FILE_MAX, &text, &len);
+    if (r < 0) {
+        char why[64];
+        snprintf(why, sizeof(why), "%s", r == -EINVAL ? "not a regular file"
+                 : r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+        log_err("%s: cannot open: %s", path, why);
+        if (first_error && asprintf(first_error, "%s: cannot open: %s", path, why) < 0)
             *first_error = NULL;
         return r;
     }
-    return conf_parse_stream(file, path, out, first_error);
+    file = fmemopen(text, len, "r");
+    if (!file) {
+        r = -errno;
+        free(text);
+        return r;
+    }
+    r = conf_parse_stream(file, path, out, first_error);
+    free(text);
+    return r;
 }
 
 int conf_parse_string(const char *label, const char *text, struct conf **out, char **first_error)

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +45,40 @@ void log_msg(int level, const char *fmt, ...)
         fprintf(stderr, "balloond[%s]: %s\n", names[level & 7], line);
     }
     va_end(ap);
+}
+
+bool ratelimit_pass(struct ratelimit *rl, uint64_t now, uint64_t *suppressed)
+{
+    if (rl->begin_ms == 0 || now - rl->begin_ms >= rl->interval_ms) {
+        rl->begin_ms = now ? now : 1;
+        rl->n = 0;
+    }
+    if (rl->n >= rl->burst) {
+        rl->suppressed++;
+        return false;
+    }
+    rl->n++;
+    if (suppressed)
+        *suppressed = rl->suppressed;
+    rl->suppressed = 0;
+    return true;
+}
+
+void log_limited(struct ratelimit *rl, int level, const char *fmt, ...)
+{
+    char line[2048];
+    uint64_t held;
+    va_list ap;
+
+    if (level > log_max_level || !ratelimit_pass(rl, now_ms(), &held))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (held)
+        log_msg(level, "%s (%llu similar messages suppressed)", line, (unsigned long long)held);
+    else
+        log_msg(level, "%s", line);
 }
 
 static int suffix_shift(const char *s, unsigned *shift)
@@ -185,38 +221,85 @@ uint64_t wall_now_s(void)
     return (uint64_t)ts.tv_sec;
 }
 
-int read_file(const char *path, char *buf, size_t size)
+/* Reads fd to its end into buf (NUL-terminated); -EFBIG when it does
+ * not fit. Returns the length or -errno. */
+static int read_fd(int fd, char *buf, size_t size)
 {
     size_t len = 0;
-    int fd, r = 0;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
     for (;;) {
         ssize_t n;
         if (len + 1 >= size) {
             char probe;
             n = read(fd, &probe, 1);
-            r = n == 0 ? 0 : -EFBIG;
+            if (n != 0)
+                return -EFBIG;
             break;
         }
         n = read(fd, buf + len, size - 1 - len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            r = -errno;
-            break;
-        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
         if (n == 0)
             break;
         len += (size_t)n;
     }
-    close(fd);
-    if (r < 0)
-        return r;
     buf[len] = '\0';
     return (int)len;
+}
+
+int read_file(const char *path, char *buf, size_t size)
+{
+    int fd, r;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    r = read_fd(fd, buf, size);
+    close(fd);
+    return r;
+}
+
+int read_regular_file(const char *path, size_t max_bytes, char **out, size_t *len_out)
+{
+    struct stat st;
+    char *buf = NULL;
+    int fd, r;
+
+    /* O_NONBLOCK: opening a FIFO without a writer would wait for one. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0) {
+        r = -errno;
+    } else if (!S_ISREG(st.st_mode)) {
+        r = -EINVAL;
+    } else if ((uint64_t)st.st_size > max_bytes) {
+        r = -EFBIG;
+    } else if (!(buf = malloc(max_bytes + 1))) {
+        r = -ENOMEM;
+    } else {
+        /* A file that grows between fstat and read is still capped. */
+        r = read_fd(fd, buf, max_bytes + 1);
+    }
+    close(fd);
+    if (r < 0) {
+        free(buf);
+        return r;
+    }
+    *out = buf;
+    *len_out = (size_t)r;
+    return 0;
+}
+
+bool fd_headroom_ok(int fd)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return true;
+    return (rlim_t)fd + UTIL_FD_RESERVE < rl.rlim_cur;
 }
 
 int write_file(const char *path, const char *s)

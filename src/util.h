@@ -48,6 +48,28 @@ int size_parse(const char *s, uint64_t *out_bytes);
 int size_or_pct_parse(const char *s, uint64_t *out_bytes, unsigned *out_pct, bool *out_is_pct);
 /* "1s", "500ms", "2m", "10" (seconds) -> milliseconds. */
 int duration_parse(const char *s, uint64_t *out_ms);
+/* Repeats of one kind of message (a VM's resets, sockets coming and
+ * going, failed connections): at most burst per interval_ms, the rest
+ * counted and told with the next one that passes. Zero-initialise, then
+ * set interval_ms and burst (RATELIMIT_INIT). */
+struct ratelimit {
+    uint64_t interval_ms;
+    unsigned burst;
+    uint64_t begin_ms;     /* of the current interval */
+    unsigned n;            /* passed in it */
+    uint64_t suppressed;   /* not logged since the last one that passed */
+};
+/* A RESET storm logged 813,800 lines in minutes; 10 per 10 s still shows
+ * every real reboot. */
+#define RATELIMIT_INIT {.interval_ms = 10000, .burst = 10}
+/* true when a message may go out now; then *suppressed (if not NULL) gets
+ * the count of those held back since the last one, and it is reset. */
+bool ratelimit_pass(struct ratelimit *rl, uint64_t now_ms, uint64_t *suppressed);
+/* log_msg() through rl; a message that passes after some were held back
+ * ends in "(N similar messages suppressed)". */
+void log_limited(struct ratelimit *rl, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Human size, e.g. "512M", "1.5G", "0". Returns buf. */
 #define SIZE_FMT_MAX 16
 const char *size_format(uint64_t bytes, char buf[SIZE_FMT_MAX]);
@@ -58,6 +80,11 @@ uint64_t wall_now_s(void);  /* CLOCK_REALTIME, seconds */
 /* Read a whole small file into buf (NUL-terminated). Returns the length
  * or -errno; -EFBIG when it does not fit. */
 int read_file(const char *path, char *buf, size_t size);
+/* Read a whole regular file of at most max_bytes into a malloc'ed,
+ * NUL-terminated *out (length in *len_out). Never blocks on a FIFO or a
+ * device: -EINVAL when path is not a regular file, -EFBIG when larger
+ * than max_bytes, else -errno. */
+int read_regular_file(const char *path, size_t max_bytes, char **out, size_t *len_out);
 /* Write a string to a file (sysfs knobs). Returns 0 or -errno. */
 int write_file(const char *path, const char *s);
 /* Write atomically: path.tmp, fsync, rename. Returns 0 or -errno. */
@@ -65,3 +92,11 @@ int write_file_atomic(const char *path, const char *data, size_t len);
 
 /* strtoull on a whole token, with errors: 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, uint64_t *out);
+
+/* Whether fd, just opened, leaves at least UTIL_FD_RESERVE descriptors
+ * free below RLIMIT_NOFILE: descriptors are handed out lowest first, so
+ * all below fd are in use. Callers that take descriptors on behalf of
+ * others (control clients, new VMs) close fd and refuse when false, so
+ * host sampling, the state file and the listeners keep working. */
+#define UTIL_FD_RESERVE 32
+bool fd_headroom_ok(int fd);
