@@ -37,6 +37,24 @@ static const char *req_str(json_object *req, const char *key)
                : NULL;
 }
 
+/* The bounds of a pinned target, for `balloonctl vm target` and for one
+ * read back from the state file alike. size_bytes 0: not known yet, the
+ * upper bound is checked when the VM's size is. */
+static int check_pin(const char *vm, uint64_t bytes, uint64_t size_bytes, char **error)
+{
+    char a[SIZE_FMT_MAX], b[SIZE_FMT_MAX];
+
+    if (bytes >= PIN_MIN_BYTES && (size_bytes == 0 || bytes <= size_bytes))
+        return 0;
+    if (size_bytes)
+        fail(error, "vm %s: a target must be between %s and the VM's size %s", vm,
+             size_format(PIN_MIN_BYTES, a), size_format(size_bytes, b));
+    else
+        fail(error, "vm %s: a target must be at least %s, not %s", vm,
+             size_format(PIN_MIN_BYTES, a), size_format(bytes, b));
+    return -ERANGE;
+}
+
 int command_parse_settings(const char *vm, const char *lines, struct conf_vm *out, char **error)
 {
     struct conf *c;
@@ -69,8 +87,13 @@ void command_load_settings(struct state *st, struct vm *vm)
     if (vm->settings_loaded || !state_get_settings(st, vm->name, &s))
         return;
     vm->settings_loaded = true;
-    vm->pin_bytes = s.pin_bytes;
     vm->paused = s.paused;
+    if (s.pin_bytes && check_pin(vm->name, s.pin_bytes, vm->size_bytes, &error) < 0) {
+        log_err("saved pinned target ignored: %s", error ? error : "out of range");
+        free(error);
+    } else {
+        vm->pin_bytes = s.pin_bytes;
+    }
     if (s.lines && command_parse_settings(vm->name, s.lines, &vm->over, &error) == 0) {
         vm->over_lines = s.lines;
         s.lines = NULL;
@@ -172,16 +195,15 @@ static json_object *vm_set(struct mgr *m, struct vm *vm, json_object *req, char 
 static json_object *vm_target(struct mgr *m, struct vm *vm, json_object *req, char **error)
 {
     const char *size = req_str(req, "size");
-    char a[SIZE_FMT_MAX], b[SIZE_FMT_MAX];
+    char a[SIZE_FMT_MAX];
     uint64_t bytes;
 
     if (!size || size_parse(size, &bytes) < 0)
         return fail(error, "\"%s\" is not a size (use e.g. 512M or 4G)", size ? size : "");
     if (!vm->size_bytes)
         return fail(error, "vm %s: its size is not known yet (not connected)", vm->name);
-    if (bytes < PIN_MIN_BYTES || bytes > vm->size_bytes)
-        return fail(error, "vm %s: a target must be between %s and the VM's size %s", vm->name,
-                    size_format(PIN_MIN_BYTES, a), size_format(vm->size_bytes, b));
+    if (check_pin(vm->name, bytes, vm->size_bytes, error) < 0)
+        return NULL;
     vm->pin_bytes = bytes;
     events_add(mgr_events(m), LOG_NOTICE, vm->name, "target pinned to %s by the operator",
                size_format(bytes, a));

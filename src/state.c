@@ -39,28 +39,39 @@ static json_object *state_parse(const char *path, const char *text, json_object 
     return NULL;
 }
 
+/* A file that cannot be used is moved out of the way, never overwritten:
+ * the operator may want to see what was in it. */
+static void state_set_aside(const char *path, const char *why)
+{
+    char bad[4096];
+
+    snprintf(bad, sizeof(bad), "%s.bad", path);
+    if (rename(path, bad) < 0)
+        log_err("%s: %s; cannot set it aside as %s: %s", path, why, bad, strerror(errno));
+    else
+        log_err("%s: %s; set aside as %s; VMs are adopted at their current size", path, why, bad);
+}
+
 int state_load(const char *path, struct state **out)
 {
     /* A thousand VMs take about 80 KiB; 1 MiB bounds a file gone wrong. */
     const size_t max = 1 << 20;
     struct state *st = calloc(1, sizeof(*st));
-    char *text = malloc(max);
+    char *text = NULL;
+    size_t len;
     int r;
 
-    if (!st || !text || !(st->path = strdup(path))) {
+    if (!st || !(st->path = strdup(path))) {
         free(st);
-        free(text);
         return -ENOMEM;
     }
-    r = read_file(path, text, max);
+    r = read_regular_file(path, max, &text, &len);
     if (r >= 0) {
         st->vms = state_parse(path, text, &st->settings);
-        if (!st->vms) {
-            char bad[4096];
-            snprintf(bad, sizeof(bad), "%s.bad", path);
-            rename(path, bad);
-            log_err("%s: set aside as %s; VMs are adopted at their current size", path, bad);
-        }
+        if (!st->vms)
+            state_set_aside(path, "not a valid state file");
+    } else if (r == -EFBIG || r == -EINVAL) {
+        state_set_aside(path, r == -EFBIG ? "larger than 1 MiB" : "not a regular file");
     } else if (r != -ENOENT) {
         log_err("%s: cannot read: %s; VMs are adopted at their current size", path, strerror(-r));
     }
@@ -153,7 +164,9 @@ int state_get_settings(const struct state *st, const char *vm, struct state_sett
     if (json_object_object_get_ex(e, "pin_bytes", &v) && json_object_is_type(v, json_type_int) &&
         json_object_get_int64(v) > 0)
         s.pin_bytes = json_object_get_uint64(v);
-    s.paused = json_object_object_get_ex(e, "paused", &v) && json_object_get_boolean(v);
+    /* get_boolean() reads the string "false" as true: type first. */
+    s.paused = json_object_object_get_ex(e, "paused", &v) &&
+               json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
     *out = s;
     return 1;
 }

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "command.h"
 #include "state.h"
+#include "vm.h"
 #include "util.h"
 
 static char dir[64], path[128];
@@ -101,11 +103,78 @@ static void test_corrupt(void **state)
     }
 }
 
+/* A file over the 1 MiB cap is set aside like any bad one, intact,
+ * not read as empty and then overwritten by the next save. */
+static void test_too_large(void **state)
+{
+    const size_t len = (1 << 20) + 4096;
+    char aside[160], *big = malloc(len + 1), *back = malloc(2 << 20);
+    struct state *st;
+
+    assert_non_null(big);
+    assert_non_null(back);
+    memset(big, ' ', len);
+    memcpy(big, "{\"version\":1,\"vms\":{}}", 22);
+    big[len] = '\0';
+    snprintf(aside, sizeof(aside), "%s.bad", path);
+    assert_int_equal(write_file_atomic(path, big, len), 0);
+    assert_int_equal(state_load(path, &st), 0);
+    state_set(st, "web1", 100, 300ULL << 20);
+    assert_int_equal(state_save(st), 0);
+    state_free(st);
+    assert_int_equal(read_file(aside, back, 2 << 20), (int)len);
+    assert_memory_equal(back, big, len);
+    free(back);
+    free(big);
+}
+
+/* The operator's settings read back pass the CLI's own checks: a pin of
+ * 1 MiB (balloonctl vm target refuses below 64 MiB) is dropped. */
+static struct vm *load_settings_of(const char *text)
+{
+    struct vm *vm = calloc(1, sizeof(*vm));
+    struct state *st;
+
+    assert_non_null(vm);
+    vm->name = strdup("s2");
+    assert_int_equal(write_file_atomic(path, text, strlen(text)), 0);
+    assert_int_equal(state_load(path, &st), 0);
+    command_load_settings(st, vm);
+    state_free(st);
+    return vm;
+}
+
+static void free_vm(struct vm *vm)
+{
+    free(vm->over_lines);
+    free(vm->name);
+    free(vm);
+}
+
+static void test_settings_bounds(void **state)
+{
+    struct vm *vm;
+
+    vm = load_settings_of("{\"version\":1,\"vms\":{},\"settings\":{\"s2\":{\"pin_bytes\":1048576}}}");
+    assert_int_equal(vm->pin_bytes, 0);
+    free_vm(vm);
+    vm = load_settings_of("{\"version\":1,\"vms\":{},\"settings\":{\"s2\":{\"pin_bytes\":268435456}}}");
+    assert_int_equal(vm->pin_bytes, 256 * MIB);
+    free_vm(vm);
+    vm = load_settings_of("{\"version\":1,\"vms\":{},\"settings\":{\"s2\":{\"paused\":\"false\","
+                          "\"lines\":\"min = 1M\\nbuffer = 900\\n\"}}}");
+    assert_false(vm->paused);
+    assert_null(vm->over_lines); /* buffer 900 > 400: the config parser refuses it */
+    free_vm(vm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settings_bounds, setup, teardown),
     };
     log_setup(LOG_CRIT, false);
     return cmocka_run_group_tests_name("state", tests, NULL, NULL);
