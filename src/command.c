@@ -15,6 +15,9 @@
 
 /* A pinned target below this would starve any Linux guest's kernel. */
 #define PIN_MIN_BYTES (64ULL << 20)
+/* There are four keys; balloonctl sends at most 16 arguments. A request
+ * with 6000 kept the loop busy for a second (each merge rereads all). */
+#define SET_KEYS_MAX 16
 
 static json_object *fail(char **error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static json_object *fail(char **error, const char *fmt, ...)
@@ -152,6 +155,10 @@ static json_object *vm_set(struct mgr *m, struct vm *vm, json_object *req, char 
         (n = json_object_array_length(args)) == 0) {
         free(lines);
         return fail(error, "vm set needs key=value arguments (min, max, buffer, shares)");
+    }
+    if (n > SET_KEYS_MAX) {
+        free(lines);
+        return fail(error, "vm set: %zu arguments, at most %d are taken", n, SET_KEYS_MAX);
     }
     for (size_t i = 0; i < n; i++) {
         const char *arg = json_object_get_string(json_object_array_get_idx(args, i));

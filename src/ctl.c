@@ -2,6 +2,7 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,14 +15,26 @@
 
 #include "util.h"
 
+/* balloonctl holds one connection for a few ms; 1100 held connections
+ * ran the daemon out of descriptors (EMFILE on every accept, 5,400 a
+ * second, and host sampling failed). Past this many, new clients wait in
+ * the listen backlog until one leaves or times out (CTL_TIMEOUT_MS). */
+#define CTL_CONNS_MAX 32
+/* After EMFILE/ENFILE the listener rests this long instead of spinning. */
+#define CTL_ACCEPT_BACKOFF_MS 200
+
 struct ctl_server {
     sd_event *ev;
     char *path;
     int fd;
-    sd_event_source *io;
+    int reserve_fd;           /* /dev/null, given up to accept-and-close at EMFILE */
+    sd_event_source *io, *backoff;
     ctl_handler_fn fn;
     void *userdata;
     struct ctl_conn *conns;
+    unsigned n_conns;
+    bool resting;             /* the backoff timer runs */
+    struct ratelimit refused_rl;
 };
 
 struct ctl_conn {
@@ -35,6 +48,13 @@ struct ctl_conn {
     size_t out_len, out_off;
 };
 
+/* The listener accepts while there is room and it is not resting. */
+static void srv_update(struct ctl_server *srv)
+{
+    sd_event_source_set_enabled(srv->io, srv->n_conns < CTL_CONNS_MAX && !srv->resting
+                                             ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
 static void conn_free(struct ctl_conn *c)
 {
     struct ctl_conn **pp;
@@ -44,6 +64,8 @@ static void conn_free(struct ctl_conn *c)
             *pp = c->next;
             break;
         }
+    c->srv->n_conns--;
+    srv_update(c->srv);
     sd_event_source_disable_unref(c->io);
     sd_event_source_disable_unref(c->timer);
     close(c->fd);
@@ -102,29 +124,42 @@ static char *handle_request(struct ctl_server *srv, const char *line)
     return s;
 }
 
+/* Reads; when a whole line is in, the reply replaces it. Returns 0 to
+ * wait for more, 1 when c->out is set, -1 when the client is gone. */
+static int conn_read(struct ctl_conn *c)
+{
+    ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len, MSG_DONTWAIT);
+    char *nl;
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (n <= 0)
+        return -1;
+    c->in_len += (size_t)n;
+    c->in[c->in_len] = '\0';
+    nl = memchr(c->in, '\n', c->in_len);
+    if (!nl && c->in_len < sizeof(c->in) - 1)
+        return 0;
+    if (!nl)
+        c->out = reply_error("request longer than 64 KiB");
+    else if (memchr(c->in, '\0', (size_t)(nl - c->in)))
+        c->out = reply_error("request contains a NUL byte");
+    else {
+        *nl = '\0';
+        c->out = handle_request(c->srv, c->in);
+    }
+    return c->out ? 1 : -1;
+}
+
 static int conn_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
     struct ctl_conn *c = userdata;
 
     if (!c->out) {
-        char *nl;
-        ssize_t n = recv(fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len, MSG_DONTWAIT);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return 0;
-        if (n <= 0) {
-            conn_free(c);
-            return 0;
-        }
-        c->in_len += (size_t)n;
-        c->in[c->in_len] = '\0';
-        nl = strchr(c->in, '\n');
-        if (!nl && c->in_len < sizeof(c->in) - 1)
-            return 0;
-        if (nl)
-            *nl = '\0';
-        c->out = nl ? handle_request(c->srv, c->in) : reply_error("request longer than 64 KiB");
-        if (!c->out) {
-            conn_free(c);
+        int r = conn_read(c);
+        if (r <= 0) {
+            if (r < 0)
+                conn_free(c);
             return 0;
         }
         c->out_len = strlen(c->out);
@@ -149,35 +184,80 @@ static int conn_on_timeout(sd_event_source *s, uint64_t usec, void *userdata)
     return 0;
 }
 
-static int srv_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static int srv_on_rested(sd_event_source *s, uint64_t usec, void *userdata)
 {
     struct ctl_server *srv = userdata;
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
-    struct ctl_conn *c;
-    int cfd;
 
-    cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (cfd < 0)
-        return 0;
-    if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
-        log_warn("control socket: refused a client that is not root (uid %d)", (int)cred.uid);
-        close(cfd);
-        return 0;
+    srv->resting = false;
+    srv_update(srv);
+    return 0;
+}
+
+/* Out of descriptors: take the waiting client off the backlog with the
+ * reserve descriptor (so it is told, by a close, rather than left
+ * hanging) and rest the listener a while. */
+static void srv_rest(struct ctl_server *srv, const char *why)
+{
+    if (srv->reserve_fd >= 0) {
+        close(srv->reserve_fd);
+        int fd = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0)
+            close(fd);
+        srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
-    c = calloc(1, sizeof(*c));
+    log_limited(&srv->refused_rl, LOG_WARNING, "control socket: %s; refusing clients for %d ms",
+                why, CTL_ACCEPT_BACKOFF_MS);
+    srv->resting = true;
+    sd_event_source_set_time_relative(srv->backoff, CTL_ACCEPT_BACKOFF_MS * 1000ULL);
+    sd_event_source_set_enabled(srv->backoff, SD_EVENT_ONESHOT);
+    srv_update(srv);
+}
+
+static void srv_add_conn(struct ctl_server *srv, int cfd)
+{
+    struct ctl_conn *c = calloc(1, sizeof(*c));
+
     if (!c) {
         close(cfd);
-        return 0;
+        return;
     }
     c->srv = srv;
     c->fd = cfd;
     c->next = srv->conns;
     srv->conns = c;
+    srv->n_conns++;
+    srv_update(srv);
     if (sd_event_add_io(srv->ev, &c->io, cfd, EPOLLIN, conn_on_io, c) < 0 ||
         sd_event_add_time_relative(srv->ev, &c->timer, CLOCK_MONOTONIC, CTL_TIMEOUT_MS * 1000ULL,
                                    0, conn_on_timeout, c) < 0)
         conn_free(c);
+}
+
+static int srv_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+    struct ctl_server *srv = userdata;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    int cfd;
+
+    cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (cfd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            srv_rest(srv, strerror(errno));
+        return 0;
+    }
+    if (!fd_headroom_ok(cfd)) {
+        close(cfd);
+        srv_rest(srv, "few file descriptors left");
+        return 0;
+    }
+    if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
+        log_limited(&srv->refused_rl, LOG_WARNING,
+                    "control socket: refused a client that is not root (uid %d)", (int)cred.uid);
+        close(cfd);
+        return 0;
+    }
+    srv_add_conn(srv, cfd);
     return 0;
 }
 
@@ -195,13 +275,16 @@ int ctl_server_new(sd_event *ev, const char *path, ctl_handler_fn fn, void *user
     srv = calloc(1, sizeof(*srv));
     if (!srv)
         return -ENOMEM;
+    srv->fd = srv->reserve_fd = -1;
     srv->ev = sd_event_ref(ev);
     srv->fn = fn;
     srv->userdata = userdata;
+    srv->refused_rl = (struct ratelimit)RATELIMIT_INIT;
     srv->path = strdup(path);
+    srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     srv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (srv->fd < 0 || !srv->path) {
-        r = srv->fd < 0 ? -errno : -ENOMEM;
+    if (srv->fd < 0 || !srv->path || srv->reserve_fd < 0) {
+        r = srv->fd < 0 || srv->reserve_fd < 0 ? -errno : -ENOMEM;
         goto fail;
     }
     unlink(path);
@@ -213,8 +296,12 @@ int ctl_server_new(sd_event *ev, const char *path, ctl_handler_fn fn, void *user
         goto fail;
     }
     r = sd_event_add_io(ev, &srv->io, srv->fd, EPOLLIN, srv_on_accept, srv);
+    if (r >= 0)
+        r = sd_event_add_time(ev, &srv->backoff, CLOCK_MONOTONIC, UINT64_MAX, 10 * 1000,
+                              srv_on_rested, srv);
     if (r < 0)
         goto fail;
+    sd_event_source_set_enabled(srv->backoff, SD_EVENT_OFF);
     *out = srv;
     return 0;
 fail:
@@ -229,6 +316,9 @@ void ctl_server_free(struct ctl_server *srv)
     while (srv->conns)
         conn_free(srv->conns);
     sd_event_source_disable_unref(srv->io);
+    sd_event_source_disable_unref(srv->backoff);
+    if (srv->reserve_fd >= 0)
+        close(srv->reserve_fd);
     if (srv->fd >= 0) {
         close(srv->fd);
         if (srv->path)
