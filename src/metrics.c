@@ -14,6 +14,16 @@
 
 #include "util.h"
 
+/* A scrape takes about 1 ms and Prometheus holds one connection per
+ * target. The limits bound the descriptors a local user can make us
+ * hold; the per-address limit leaves room for a scraper from elsewhere
+ * when the endpoint listens beyond loopback; the idle timeout frees a
+ * held slot in seconds (Prometheus' default scrape timeout is 10 s and
+ * it sends its request at once). */
+#define METRICS_CONNS_MAX 64u
+#define METRICS_CONNS_PER_IP_MAX 32u
+#define METRICS_IDLE_TIMEOUT_S 3u
+
 struct metrics {
     sd_event *ev;
     struct MHD_Daemon *mhd;
@@ -267,11 +277,26 @@ static void metrics_arm(struct metrics *m)
     }
 }
 
+static unsigned metrics_conns(struct metrics *m)
+{
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(m->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+    return i ? i->num_connections : 0;
+}
+
 static int metrics_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
     struct metrics *m = userdata;
+    unsigned before = metrics_conns(m);
 
     MHD_run(m->mhd);
+    /* At the connection limit MHD takes the listening socket out of its
+     * epoll set, and puts it back only at the start of a later MHD_run.
+     * When this run closed connections nothing may wake us for that run
+     * (no fd ready, no timeout): 16 idle clients, once timed out, left
+     * every later scrape unanswered until a restart. Run once more. */
+    if (metrics_conns(m) < before)
+        MHD_run(m->mhd);
     metrics_arm(m);
     return 0;
 }
@@ -338,7 +363,9 @@ int metrics_new(sd_event *ev, const char *listen, metrics_snapshot_fn fn, void *
     errno = 0;
     m->mhd = MHD_start_daemon(MHD_USE_EPOLL | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, NULL,
                               NULL, on_request, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                              MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+                              MHD_OPTION_CONNECTION_LIMIT, METRICS_CONNS_MAX,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, METRICS_CONNS_PER_IP_MAX,
+                              MHD_OPTION_CONNECTION_TIMEOUT, METRICS_IDLE_TIMEOUT_S,
                               MHD_OPTION_END);
     if (!m->mhd) {
         r = errno ? -errno : -EADDRINUSE;
