@@ -106,7 +106,7 @@ uninstall:
 # hold the daemon's own estimator, control steps, guard and policy. Its unit test gets
 # sim/*.c (but sim/main.c) compiled in, under the sanitizers.
 SIMSRC  := $(filter-out sim/main.c,$(wildcard sim/*.c))
-SIMCORE := $(addprefix $(BUILD)/obj/,control.o policy.o peers.o estimate.o guard.o conf.o metrics.o util.o)
+SIMCORE := $(addprefix $(BUILD)/obj/,control.o policy.o peers.o estimate.o guard.o conf.o metrics.o trust.o util.o)
 $(BUILD)/balloond-sim: sim/main.c $(SIMSRC) $(wildcard sim/*.h) $(SIMCORE)
 	$(CC) $(CFLAGS) -o $@ sim/main.c $(SIMSRC) $(SIMCORE) $(LDLIBS)
 $(BUILD)/tests/test_sim: tests/unit/test_sim.c $(SIMSRC) $(wildcard sim/*.h) $(SANOBJ) | $(BUILD)/tests

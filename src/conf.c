@@ -39,7 +39,7 @@ enum conf_key_id {
     CONF_K_INTERVAL, CONF_K_SOCKET_DIR, CONF_K_CONTROL_SOCKET, CONF_K_STATE_FILE,
     CONF_K_BUDGET, CONF_K_CGROUP, CONF_K_RESERVE, CONF_K_STEP, CONF_K_POLICY, CONF_K_IDLE_TAX,
     CONF_K_KSM, CONF_K_ZSWAP, CONF_K_ZSWAP_COMPRESSOR, CONF_K_ZSWAP_MAX_POOL, CONF_K_ZRAM,
-    CONF_K_ZRAM_ALGORITHM, CONF_K_METRICS,
+    CONF_K_ZRAM_ALGORITHM, CONF_K_METRICS, CONF_K_QEMU_USER, CONF_K_QEMU_GROUP,
     CONF_K_MIN, CONF_K_MAX, CONF_K_BUFFER, CONF_K_SHARES,
     CONF_K_COUNT,
 };
@@ -327,6 +327,25 @@ static int conf_set_metrics(struct conf_parser *p, const char *v)
     return conf_replace_str(p, &p->conf->host.metrics_listen, v);
 }
 
+static int conf_set_qemu_ids(struct conf_parser *p, const char *v, bool groups)
+{
+    char bad[96];
+
+    if (trust_parse(v, groups, &p->conf->host.qemu, bad, sizeof(bad)) < 0)
+        return conf_key_error(p, "%s", bad);
+    return 0;
+}
+
+static int conf_set_qemu_user(struct conf_parser *p, const char *v)
+{
+    return conf_set_qemu_ids(p, v, false);
+}
+
+static int conf_set_qemu_group(struct conf_parser *p, const char *v)
+{
+    return conf_set_qemu_ids(p, v, true);
+}
+
 static int conf_set_min(struct conf_parser *p, const char *v)
 {
     return conf_parse_size(p, v, true, &conf_parser_vm(p)->min);
@@ -379,6 +398,8 @@ static const struct conf_key {
     [CONF_K_ZRAM] = { "zram", true, conf_set_zram },
     [CONF_K_ZRAM_ALGORITHM] = { "zram_algorithm", true, conf_set_zram_algorithm },
     [CONF_K_METRICS] = { "metrics", true, conf_set_metrics },
+    [CONF_K_QEMU_USER] = { "qemu_user", true, conf_set_qemu_user },
+    [CONF_K_QEMU_GROUP] = { "qemu_group", true, conf_set_qemu_group },
     [CONF_K_MIN] = { "min", false, conf_set_min },
     [CONF_K_MAX] = { "max", false, conf_set_max },
     [CONF_K_BUFFER] = { "buffer", false, conf_set_buffer },

@@ -18,6 +18,8 @@
  *   zram = 0                 # without swap: a zram swap device of this size when critical
  *   zram_algorithm = lz4
  *   metrics = 127.0.0.1:9781 # Prometheus /metrics, or off
+ *   qemu_user = libvirt-qemu # QMP sockets served by these users (and root) only
+ *   qemu_group = kvm         # ... or by these groups
  *
  *   [defaults]               # any VM without a section of its own
  *   min = 25%                # of the VM's max; or absolute
@@ -34,6 +36,7 @@
 #include <stdint.h>
 
 #include "policy.h"
+#include "trust.h"
 
 /* A size that may be relative to something else (a VM's max, the budget). */
 struct conf_size {
@@ -71,6 +74,7 @@ struct conf_host {
     uint64_t zram_bytes;     /* 0: never create a zram swap device */
     char *zram_algorithm;
     char *metrics_listen;    /* "127.0.0.1:9781"; NULL: off */
+    struct trust_ids qemu;   /* qemu_user, qemu_group: besides root, who may serve QMP */
 };
 
 struct conf {

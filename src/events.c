@@ -35,21 +35,42 @@ void events_free(struct events *e)
     free(e);
 }
 
-void events_add(struct events *e, int level, const char *vm, const char *fmt, ...)
+static void events_vadd(struct events *e, struct ratelimit *rl, int level, const char *vm,
+                        const char *fmt, va_list ap)
 {
     struct event *ev = &e->ring[e->next_seq % EVENTS_MAX];
-    va_list ap;
 
-    va_start(ap, fmt);
     vsnprintf(ev->text, sizeof(ev->text), fmt, ap);
-    va_end(ap);
     ev->seq = e->next_seq++;
     ev->wall_s = wall_now_s();
     snprintf(ev->vm, sizeof(ev->vm), "%s", vm ? vm : "");
-    if (vm)
+    if (rl && vm)
+        log_limited(rl, level, "vm %s: %s", vm, ev->text);
+    else if (rl)
+        log_limited(rl, level, "%s", ev->text);
+    else if (vm)
         log_msg(level, "vm %s: %s", vm, ev->text);
     else
         log_msg(level, "%s", ev->text);
+}
+
+void events_add(struct events *e, int level, const char *vm, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    events_vadd(e, NULL, level, vm, fmt, ap);
+    va_end(ap);
+}
+
+void events_add_limited(struct events *e, struct ratelimit *rl, int level, const char *vm,
+                        const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    events_vadd(e, rl, level, vm, fmt, ap);
+    va_end(ap);
 }
 
 json_object *events_since(const struct events *e, uint64_t since, unsigned max)

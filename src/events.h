@@ -16,6 +16,11 @@ void events_free(struct events *e);
 /* Records and logs at level (syslog LOG_*). vm may be NULL (a host event). */
 void events_add(struct events *e, int level, const char *vm, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* events_add(), but the log line (not the event) goes through rl: for
+ * what a peer can repeat at will (sockets coming and going). */
+struct ratelimit;
+void events_add_limited(struct events *e, struct ratelimit *rl, int level, const char *vm,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Events with seq > since, oldest first, at most max: {"events": [...],
  * "next": SEQ}; ask again with since = next. */
 json_object *events_since(const struct events *e, uint64_t since, unsigned max);

@@ -22,6 +22,7 @@
 #include "policy.h"
 #include "report.h"
 #include "state.h"
+#include "trust.h"
 #include "tune.h"
 #include "util.h"
 #include "vm.h"
@@ -58,6 +59,10 @@ struct mgr {
     /* Target changes since start, by why. */
     uint64_t decisions[POLICY_REASON_COUNT];
     uint64_t guard_actions[GUARD_ACTION_COUNT];
+    /* Sockets coming and going (30,000 gave 92,147 lines): found, gone
+     * and failed connections share one log budget. */
+    struct ratelimit churn_rl;
+    struct trust_refused refused;  /* sockets of untrusted owners, logged once */
 };
 
 /* ---- discovery ----------------------------------------------------------- */
@@ -82,6 +87,27 @@ static ssize_t mgr_find(const struct mgr *m, const char *name)
     return -1;
 }
 
+static bool mgr_peer_ok(void *ctx, uid_t uid, gid_t gid)
+{
+    struct mgr *m = ctx;
+
+    return trust_ok(&m->conf->host.qemu, uid, gid);
+}
+
+/* A socket file owned by someone QEMU does not run as is not spoken to. */
+static bool mgr_owner_ok(struct mgr *m, const char *name, const struct stat *st)
+{
+    char who[96];
+
+    if (trust_ok(&m->conf->host.qemu, st->st_uid, st->st_gid))
+        return true;
+    if (trust_refused_note(&m->refused, name))
+        log_warn("socket %s/%s: owned by %s, who is neither root nor a qemu_user or "
+                 "qemu_group; refused", m->conf->host.socket_dir, name,
+                 trust_describe(st->st_uid, who, sizeof(who)));
+    return false;
+}
+
 static void mgr_attach(struct mgr *m, const char *name)
 {
     char path[4096];
@@ -100,9 +126,12 @@ static void mgr_attach(struct mgr *m, const char *name)
         log_err("vm %s: out of memory", name);
         return;
     }
+    vm->peer_ok = mgr_peer_ok;
+    vm->peer_ctx = m;
+    vm->churn_rl = &m->churn_rl;
     m->vms[m->n_vms++] = vm;
     command_load_settings(m->state, vm);
-    events_add(m->events, LOG_INFO, name, "found QMP socket %s", path);
+    events_add_limited(m->events, &m->churn_rl, LOG_INFO, name, "found QMP socket %s", path);
     vm_start(vm);
 }
 
@@ -110,7 +139,7 @@ static void mgr_detach(struct mgr *m, size_t i)
 {
     struct vm *vm = m->vms[i];
 
-    events_add(m->events, LOG_INFO, vm->name, "QMP socket gone; no longer managed");
+    events_add_limited(m->events, &m->churn_rl, LOG_INFO, vm->name, "QMP socket gone; no longer managed");
     state_forget(m->state, vm->name);
     vm_free(vm);
     m->vms[i] = m->vms[--m->n_vms];
@@ -145,6 +174,8 @@ static void mgr_discover(struct mgr *m)
             log_debug("socket %s/%s: name is not a usable VM name; ignored", dir, de->d_name);
             continue;
         }
+        if (!mgr_owner_ok(m, de->d_name, &st))
+            continue;
         i = mgr_find(m, de->d_name);
         if (i >= 0 && (size_t)i < n_before)
             seen[i] = true;
@@ -152,6 +183,7 @@ static void mgr_discover(struct mgr *m)
             mgr_attach(m, de->d_name);
     }
     closedir(d);
+    trust_refused_sweep(&m->refused);
     for (size_t i = n_before; i-- > 0;)
         if (!seen[i])
             mgr_detach(m, i);
@@ -535,6 +567,7 @@ int mgr_new(sd_event *ev, struct conf *conf, const struct mgr_options *opt, stru
         conf_free(conf);
         return -ENOMEM;
     }
+    m->churn_rl = (struct ratelimit){.interval_ms = 10000, .burst = 100};
     m->ev = sd_event_ref(ev);
     m->conf = conf;
     m->opt = *opt;
@@ -594,6 +627,7 @@ void mgr_free(struct mgr *m)
 {
     if (!m)
         return;
+    trust_refused_free(&m->refused);
     if (m->state)
         state_save(m->state);
     for (size_t i = 0; i < m->n_vms; i++)

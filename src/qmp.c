@@ -209,6 +209,8 @@ struct qmp {
     enum qmp_state state;
     int fd;
     pid_t pid;
+    uid_t uid;
+    gid_t gid;
     sd_event_source *io;
     sd_event_source *timer;
     struct qmp_reader *reader;
@@ -528,6 +530,13 @@ int qmp_connect(struct qmp *q)
     q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (q->fd < 0)
         return -errno;
+    /* The last descriptors are kept for the host, the state file and the
+     * control socket; this VM is tried again after its backoff. */
+    if (!fd_headroom_ok(q->fd)) {
+        close(q->fd);
+        q->fd = -1;
+        return -EMFILE;
+    }
     /* A unix stream connect completes or fails at once; EAGAIN means the
      * listener's backlog is full, which we treat as a failed attempt. */
     if (connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -536,8 +545,14 @@ int qmp_connect(struct qmp *q)
         q->fd = -1;
         return r;
     }
-    if (getsockopt(q->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+    /* No credentials: nobody (uid -1), refused by trust_ok(). */
+    q->uid = (uid_t)-1;
+    q->gid = (gid_t)-1;
+    if (getsockopt(q->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
         q->pid = cred.pid;
+        q->uid = cred.uid;
+        q->gid = cred.gid;
+    }
     q->reader = qmp_reader_new();
     r = q->reader ? sd_event_add_io(q->ev, &q->io, q->fd, EPOLLIN, qmp_on_io, q) : -ENOMEM;
     if (r < 0) {
@@ -561,4 +576,10 @@ bool qmp_is_ready(const struct qmp *q)
 pid_t qmp_peer_pid(const struct qmp *q)
 {
     return q->pid;
+}
+
+void qmp_peer_ids(const struct qmp *q, uid_t *uid, gid_t *gid)
+{
+    *uid = q->uid;
+    *gid = q->gid;
 }

@@ -108,6 +108,9 @@ void qmp_close(struct qmp *q, int err, const char *why);
 bool qmp_is_ready(const struct qmp *q);
 /* QEMU's PID, from SO_PEERCRED, or 0. */
 pid_t qmp_peer_pid(const struct qmp *q);
+/* The serving process's uid and gid (SO_PEERCRED) since the last
+ * qmp_connect(); -1 when unknown. */
+void qmp_peer_ids(const struct qmp *q, uid_t *uid, gid_t *gid);
 /* Sends cmd with args (taken over, may be NULL). fn may be NULL.
  * Returns 0 or -ENOTCONN. */
 int qmp_command(struct qmp *q, const char *cmd, json_object *args, qmp_reply_fn fn, void *userdata);

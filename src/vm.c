@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trust.h"
 #include "util.h"
 
 #define BACKOFF_MIN_MS 1000
@@ -19,7 +20,8 @@ static void vm_setup(struct vm *vm);
 static void vm_fail(struct vm *vm, const char *why)
 {
     if (!vm->logged_failure || strcmp(vm->last_error, why) != 0)
-        log_warn("vm %s: %s; retrying", vm->name, why);
+        log_limited(vm->churn_rl ? vm->churn_rl : &vm->fail_rl, LOG_WARNING, "vm %s: %s; retrying",
+                    vm->name, why);
     vm->logged_failure = true;
     snprintf(vm->last_error, sizeof(vm->last_error), "%s", why);
 }
@@ -92,7 +94,7 @@ static void vm_on_event(struct qmp *q, const struct qmp_msg *ev, void *userdata)
         estimate_history_clear(&vm->obs.history);
         vm->obs.reserved_bytes = 0;
         vm->ctl.reset_seen = true;
-        log_info("vm %s: guest reset", vm->name);
+        log_limited(&vm->reset_rl, LOG_INFO, "vm %s: guest reset", vm->name);
     }
 }
 
@@ -327,6 +329,25 @@ int vm_send_target(struct vm *vm, uint64_t target_bytes)
 
 /* ---- life --------------------------------------------------------------- */
 
+/* Before a word is sent: is the process serving the socket root or one
+ * QEMU runs as? A socket of another user's process is refused. */
+static bool vm_peer_trusted(struct vm *vm)
+{
+    char who[96], why[224];
+    uid_t uid;
+    gid_t gid;
+
+    if (!vm->peer_ok)
+        return true;
+    qmp_peer_ids(vm->qmp, &uid, &gid);
+    if (vm->peer_ok(vm->peer_ctx, uid, gid))
+        return true;
+    snprintf(why, sizeof(why), "QMP socket served by %s, who is neither root nor a "
+             "qemu_user or qemu_group; refused", trust_describe(uid, who, sizeof(who)));
+    qmp_close(vm->qmp, -EPERM, why);
+    return false;
+}
+
 void vm_start(struct vm *vm)
 {
     char why[160];
@@ -334,7 +355,7 @@ void vm_start(struct vm *vm)
 
     vm->conn = VM_CONNECTING;
     r = qmp_connect(vm->qmp);
-    if (r == -EALREADY)
+    if (r == -EALREADY || (r == 0 && !vm_peer_trusted(vm)))
         return;
     if (r < 0) {
         snprintf(why, sizeof(why), "cannot connect: %s", strerror(-r));
@@ -352,6 +373,8 @@ int vm_new(sd_event *ev, const char *name, const char *sock_path, struct vm **ou
         return -ENOMEM;
     vm->name = strdup(name);
     vm->ev = sd_event_ref(ev);
+    vm->reset_rl = (struct ratelimit)RATELIMIT_INIT;
+    vm->fail_rl = (struct ratelimit)RATELIMIT_INIT;
     snprintf(vm->runstate, sizeof(vm->runstate), "unknown");
     r = vm->name ? qmp_new(ev, sock_path, name, &vm_qmp_ops, vm, &vm->qmp) : -ENOMEM;
     if (r == 0)

@@ -16,6 +16,7 @@
 #include "estimate.h"
 #include "policy.h"
 #include "qmp.h"
+#include "util.h"
 
 /* How often the guest driver is asked for stats, in seconds. */
 #define VM_STATS_POLL_S 1
@@ -64,6 +65,12 @@ struct vm {
     sd_event_source *retry;
     uint64_t backoff_ms;
     bool logged_failure;      /* a repeat of the same failure is not logged again */
+    /* Whether the serving process may be spoken to (trust.h); NULL: any. */
+    bool (*peer_ok)(void *ctx, uid_t uid, gid_t gid);
+    void *peer_ctx;
+    /* Repeats a peer can cause at will: resets, changing failures. */
+    struct ratelimit reset_rl, fail_rl;
+    struct ratelimit *churn_rl;  /* shared by all VMs, or NULL: fail_rl */
 };
 
 int vm_new(sd_event *ev, const char *name, const char *sock_path, struct vm **out);
