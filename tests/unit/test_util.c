@@ -7,6 +7,13 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "trust.h"
 #include "util.h"
 
 #define SENTINEL 0x5a5a5a5aULL  /* an output left alone on failure */
@@ -177,6 +184,96 @@ static void test_parse_u64(void **state)
     assert_int_equal(v, SENTINEL);
 }
 
+/* At most burst per interval; the count of the held back goes out with
+ * the next one that passes, and is then reset. */
+static void test_ratelimit(void **state)
+{
+    struct ratelimit rl = RATELIMIT_INIT;
+    uint64_t held = SENTINEL, t = 5000;
+    unsigned passed = 0;
+
+    for (int i = 0; i < 1000; i++)
+        passed += ratelimit_pass(&rl, t + (uint64_t)i, &held);
+    assert_int_equal(passed, 10);
+    assert_int_equal(held, 0);             /* the tenth: none held back before it */
+    assert_false(ratelimit_pass(&rl, t + 9999, &held));
+    assert_true(ratelimit_pass(&rl, t + 10000, &held));
+    assert_int_equal(held, 991);
+    assert_true(ratelimit_pass(&rl, t + 10001, &held));
+    assert_int_equal(held, 0);
+    /* A clock at 0 (a test's) still starts an interval. */
+    rl = (struct ratelimit){.interval_ms = 10, .burst = 1};
+    assert_true(ratelimit_pass(&rl, 0, NULL));
+    assert_false(ratelimit_pass(&rl, 1, NULL));
+    assert_true(ratelimit_pass(&rl, 11, &held));
+    assert_int_equal(held, 1);
+}
+
+/* Only a regular file, and only up to the cap: a FIFO or a device would
+ * block or never end. */
+static void test_read_regular_file(void **state)
+{
+    char dir[] = "/tmp/balloond-test-util.XXXXXX", fifo[64], file[64], *text = NULL;
+    size_t len = SENTINEL;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    snprintf(file, sizeof(file), "%s/file", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(read_regular_file(fifo, 100, &text, &len), -EINVAL);
+    assert_int_equal(read_regular_file("/dev/zero", 100, &text, &len), -EINVAL);
+    assert_int_equal(read_regular_file(dir, 100, &text, &len), -EINVAL);
+    assert_int_equal(write_file_atomic(file, "0123456789", 10), 0);
+    assert_int_equal(read_regular_file(file, 9, &text, &len), -EFBIG);
+    assert_null(text);
+    assert_int_equal(len, SENTINEL);
+    assert_int_equal(read_regular_file(file, 10, &text, &len), 0);
+    assert_int_equal(len, 10);
+    assert_string_equal(text, "0123456789");
+    free(text);
+    unlink(fifo);
+    unlink(file);
+    rmdir(dir);
+}
+
+/* Descriptors are handed out lowest first: one within the reserve of the
+ * limit means fewer than UTIL_FD_RESERVE are left. */
+static void test_fd_headroom(void **state)
+{
+    struct rlimit old, rl;
+
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    rl = old;
+    rl.rlim_cur = 100;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    assert_true(fd_headroom_ok(3));
+    assert_true(fd_headroom_ok(100 - UTIL_FD_RESERVE - 1));
+    assert_false(fd_headroom_ok(100 - UTIL_FD_RESERVE));
+    assert_false(fd_headroom_ok(99));
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+}
+
+/* qemu_user / qemu_group: names or numbers; root is always trusted; a
+ * bad list leaves the ids as they were. */
+static void test_trust(void **state)
+{
+    struct trust_ids ids = {0};
+    char bad[96];
+
+    assert_int_equal(trust_parse("root, 4242 65000", false, &ids, bad, sizeof(bad)), 0);
+    assert_int_equal(ids.n_uids, 3);
+    assert_int_equal(trust_parse("4243", true, &ids, bad, sizeof(bad)), 0);
+    assert_true(trust_ok(&ids, 0, 99));
+    assert_true(trust_ok(&ids, 4242, 99));
+    assert_true(trust_ok(&ids, 1000, 4243));
+    assert_false(trust_ok(&ids, 1000, 1000));
+    assert_int_equal(trust_parse("4242 no-such-user-here", false, &ids, bad, sizeof(bad)), -EINVAL);
+    assert_string_equal(bad, "no such user \"no-such-user-here\"");
+    assert_int_equal(trust_parse("1 2 3 4 5 6 7 8 9", false, &ids, bad, sizeof(bad)), -E2BIG);
+    assert_int_equal(ids.n_uids, 3);
+    assert_false(trust_ok(&(struct trust_ids){0}, (uid_t)-1, (gid_t)-1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +283,10 @@ int main(void)
         cmocka_unit_test(test_size_format),
         cmocka_unit_test(test_size_round_trip),
         cmocka_unit_test(test_parse_u64),
+        cmocka_unit_test(test_ratelimit),
+        cmocka_unit_test(test_read_regular_file),
+        cmocka_unit_test(test_fd_headroom),
+        cmocka_unit_test(test_trust),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
