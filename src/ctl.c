@@ -236,7 +236,7 @@ static void srv_add_conn(struct ctl_server *srv, int cfd)
 static int srv_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
     struct ctl_server *srv = userdata;
-    struct ucred cred;
+    struct ucred cred = {.uid = (uid_t)-1};
     socklen_t len = sizeof(cred);
     int cfd;
 
