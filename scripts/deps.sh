@@ -8,6 +8,7 @@ pkgs=(
     libjson-c-dev libinih-dev libsystemd-dev libcmocka-dev libmicrohttpd-dev
     qemu-system-x86 busybox-static cpio gzip xz-utils kmod
     gnuplot-nox jq curl prometheus man-db groff-base mandoc systemd
+    python3 iproute2 util-linux passwd
 )
 
 missing=()
