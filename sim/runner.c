@@ -190,7 +190,7 @@ static void send_target(struct sim *s, struct sim_vm *v, uint64_t target)
 
 static struct control_limits limits(const struct sim_vm *v)
 {
-    return (struct control_limits){v->spec->min_bytes, v->spec->max_bytes, v->spec->shares};
+    return (struct control_limits){v->spec->min_bytes, v->spec->max_bytes, v->spec->shares, false};
 }
 
 /* mgr_guard: the shared control step, then the target to the guest. */

@@ -93,16 +93,19 @@ static void print_vm(json_object *vm)
     else if (json_object_object_get_ex(vm, "pressure", &v) && v)
         why = json_object_get_string(v);
     const char *state = str(vm, "state");
+    char held[32] = "";
     if (json_object_object_get_ex(vm, "paused", &v) && json_object_get_boolean(v))
         state = "paused";
-    else if (json_object_object_get_ex(vm, "pinned_bytes", &v) && v)
-        state = "pinned";
     else if (json_object_object_get_ex(vm, "stalled", &v) && json_object_get_boolean(v))
         state = "stalled";
-    printf("%-16s %-10s %-9s %7s %7s %7s %7s %7s %7s  %s\n", str(vm, "name"), state,
+    else if (json_object_object_get_ex(vm, "pinned_bytes", &v) && v)
+        state = "pinned";
+    if (json_object_object_get_ex(vm, "stall_hold_s", &v) && v)
+        snprintf(held, sizeof(held), " (held %ss more)", json_object_get_string(v));
+    printf("%-16s %-10s %-12s %7s %7s %7s %7s %7s %7s  %s%s\n", str(vm, "name"), state,
            str(vm, "runstate"), size_of(vm, "max_bytes", mx), size_of(vm, "actual_bytes", a),
            size_of(vm, "target_bytes", t), size_of(vm, "used_bytes", u),
-           size_of(vm, "available_bytes", av), size_of(vm, "rss_bytes", rss), why);
+           size_of(vm, "available_bytes", av), size_of(vm, "rss_bytes", rss), why, held);
 }
 
 static void print_status(json_object *d)
@@ -116,7 +119,7 @@ static void print_status(json_object *d)
         printf("no VMs\n");
         return;
     }
-    printf("%-16s %-10s %-9s %7s %7s %7s %7s %7s %7s  %s\n", "VM", "STATE", "RUN", "MAX", "ACTUAL",
+    printf("%-16s %-10s %-12s %7s %7s %7s %7s %7s %7s  %s\n", "VM", "STATE", "RUN", "MAX", "ACTUAL",
            "TARGET", "USED", "AVAIL", "RSS", "LAST CHANGE");
     for (size_t i = 0; i < n; i++)
         print_vm(json_object_array_get_idx(vms, i));

@@ -207,8 +207,9 @@ static json_object *vm_target(struct mgr *m, struct vm *vm, json_object *req, ch
 
     if (!size || size_parse(size, &bytes) < 0)
         return fail(error, "\"%s\" is not a size (use e.g. 512M or 4G)", size ? size : "");
-    if (!vm->size_bytes)
-        return fail(error, "vm %s: its size is not known yet (not connected)", vm->name);
+    const char *why_not = vm_why_not_settable(vm, now_ms());
+    if (why_not)
+        return fail(error, "vm %s: %s", vm->name, why_not);
     if (check_pin(vm->name, bytes, vm->size_bytes, error) < 0)
         return NULL;
     vm->pin_bytes = bytes;

@@ -10,6 +10,7 @@ enum guard_action control_guard(struct control *c, const struct vm_observed *o,
         .running = o->running,
         .reset_seen = c->reset_seen,
         .deflate_on_oom = o->deflate_on_oom,
+        .pinned = l->pinned,
         .min_bytes = l->min_bytes,
         .max_bytes = l->max_bytes,
         .deadband_bytes = CONTROL_DEADBAND_BYTES,
@@ -23,7 +24,9 @@ enum guard_action control_guard(struct control *c, const struct vm_observed *o,
 
     c->reset_seen = false;
     c->guard_actual_bytes = o->actual_bytes;
-    if (c->stalled && o->actual_bytes <= c->target_bytes + CONTROL_DEADBAND_BYTES)
+    /* Stalled for as long as the hold lasts: the target was set to actual
+     * at the stall, so "on target" would end it a tick later. */
+    if (c->stalled && now_ms >= c->hold_until_ms)
         c->stalled = false;
     if (a == GUARD_STALL) {
         c->stalled = true;
@@ -76,4 +79,21 @@ void control_set_target(struct control *c, uint64_t target_bytes, uint64_t now_m
     c->target_bytes = target_bytes;
     c->target_set = true;
     c->last_change_ms = now_ms;
+}
+
+uint64_t control_hold_left_ms(const struct control *c, uint64_t now_ms)
+{
+    return c->stalled && now_ms < c->hold_until_ms ? c->hold_until_ms - now_ms : 0;
+}
+
+uint64_t control_pin_target(const struct control *c, uint64_t pin_bytes, uint64_t now_ms)
+{
+    if (c->target_set && pin_bytes < c->target_bytes && control_hold_left_ms(c, now_ms) > 0)
+        return c->target_bytes;
+    return pin_bytes;
+}
+
+bool control_no_driver(bool stats_seen, uint64_t ready_ms, uint64_t now_ms)
+{
+    return !stats_seen && now_ms >= ready_ms + CONTROL_DRIVER_GRACE_MS;
 }

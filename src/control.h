@@ -21,6 +21,13 @@
 /* After a deflation for pressure, inputs lag (the guest's stats are a
  * second old, its page cache refills): no inflation for this long. */
 #define CONTROL_PRESSURE_COOLDOWN_MS 15000
+/* A VM whose guest has sent no balloon stats this long after balloond
+ * connected is shown as having no balloon driver. Linux's virtio_balloon
+ * sends its first stats when it binds; the test guest (TCG, 256 MiB) does
+ * so about 6 s after QEMU starts. Until stats arrive the VM's target is
+ * never changed anyway (a target sent before the driver loads squeezes the
+ * guest's boot), so this only decides what the status says. */
+#define CONTROL_DRIVER_GRACE_MS 30000
 
 struct control {
     bool target_set;             /* target_bytes means something */
@@ -30,7 +37,7 @@ struct control {
     uint64_t pressure_ms;        /* last deflation for pressure */
     uint64_t pressure_wall_s;    /* the same, on the guest stats' clock */
     uint64_t hold_until_ms;      /* no inflation before (after a stall) */
-    bool stalled;                /* did not reach its last target */
+    bool stalled;                /* did not reach a target; held until hold_until_ms */
     bool reset_seen;             /* a RESET not yet handled */
     uint64_t guard_actual_bytes; /* actual at the last guard check */
 };
@@ -39,6 +46,7 @@ struct control {
 struct control_limits {
     uint64_t min_bytes, max_bytes;
     unsigned shares;
+    bool pinned;                 /* the operator's pin: only the stall check */
 };
 
 /* Runs guard_check(); on an action, updates c (not the target: *target is
@@ -53,3 +61,11 @@ void control_input(const struct control *c, const struct vm_observed *o, const s
 bool control_decided(struct control *c, const struct policy_decision *d, uint64_t now_ms,
                      uint64_t wall_s);
 void control_set_target(struct control *c, uint64_t target_bytes, uint64_t now_ms);
+/* What is left of a stalled VM's hold, 0 when it is not held. */
+uint64_t control_hold_left_ms(const struct control *c, uint64_t now_ms);
+/* The target for a pin of pin_bytes: the pin, but a stalled VM is not
+ * asked to shrink to it again before its hold ends. */
+uint64_t control_pin_target(const struct control *c, uint64_t pin_bytes, uint64_t now_ms);
+/* True when a guest connected since ready_ms has still sent no balloon
+ * stats (stats_seen false) after CONTROL_DRIVER_GRACE_MS. */
+bool control_no_driver(bool stats_seen, uint64_t ready_ms, uint64_t now_ms);

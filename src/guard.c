@@ -4,7 +4,7 @@
 
 enum guard_action guard_check(const struct guard_in *in, uint64_t *new_target_bytes)
 {
-    if (in->reset_seen) {
+    if (in->reset_seen && !in->pinned) {
         uint64_t safe = min_u64(in->max_bytes, GUARD_BOOT_SAFE_BYTES);
         if (safe < in->min_bytes)
             safe = min_u64(in->min_bytes, in->max_bytes);
@@ -13,7 +13,7 @@ enum guard_action guard_check(const struct guard_in *in, uint64_t *new_target_by
         *new_target_bytes = safe;
         return GUARD_RESET;
     }
-    if (in->deflate_on_oom && in->prev_actual_bytes && in->actual_bytes > in->prev_actual_bytes &&
+    if (in->deflate_on_oom && !in->pinned && in->prev_actual_bytes && in->actual_bytes > in->prev_actual_bytes &&
         in->actual_bytes > in->target_bytes + in->deadband_bytes) {
         *new_target_bytes = min_u64(in->actual_bytes, in->max_bytes);
         return GUARD_SELF_DEFLATE;

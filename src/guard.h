@@ -10,7 +10,11 @@
  * - stall:   a target the guest does not reach: actual stands still above
  *            it. The target is set to actual, so the unreached memory is
  *            never counted as reclaimed, and the VM is left alone for a
- *            while. A paused or migrating VM is never judged stalled. */
+ *            while. A paused or migrating VM is never judged stalled.
+ *
+ * A target pinned by the operator is the operator's: of these only the
+ * stall check applies to it (a pin the guest cannot reach is not counted
+ * as reclaimed either). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,6 +35,7 @@ struct guard_in {
     bool running;
     bool reset_seen;          /* a RESET event since the last check */
     bool deflate_on_oom;
+    bool pinned;              /* the operator pinned the target */
     uint64_t min_bytes, max_bytes;
     uint64_t deadband_bytes;
     uint64_t target_bytes;

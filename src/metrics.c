@@ -123,6 +123,7 @@ static const struct {
     {"available_bytes", "balloond_vm_available_bytes", "Guest memory available."},
     {"need_bytes", "balloond_vm_need_bytes", "What balloond estimates the guest needs."},
     {"rss_bytes", "balloond_vm_rss_bytes", "Resident memory of the VM's QEMU process."},
+    {"stall_hold_s", "balloond_vm_stall_hold_seconds", "Seconds left of a stalled VM's hold (no inflation)."},
 };
 
 static void render_vm_gauge(struct buf *b, json_object *vms, size_t g)

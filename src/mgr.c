@@ -258,7 +258,7 @@ static void mgr_adopt(struct mgr *m, struct vm *vm)
 
 static struct control_limits mgr_limits(const struct vm *vm)
 {
-    return (struct control_limits){vm->min_bytes, vm->max_bytes, vm->conf.shares};
+    return (struct control_limits){vm->min_bytes, vm->max_bytes, vm->conf.shares, vm->pin_bytes > 0};
 }
 
 /* The new target is the daemon's (state file, and QEMU unless dry run). */
@@ -366,13 +366,21 @@ static void mgr_decide(struct mgr *m)
             vm->ctl.reason = POLICY_PAUSED;
             continue;
         }
-        if (vm->pin_bytes) {
-            struct policy_decision pin = {min_u64(vm->pin_bytes, vm->size_bytes), POLICY_PINNED};
-            mgr_act(m, vm, &pin, now);
+        /* No stats ever: the driver is not loaded (yet). A target would
+         * not be reached, and would squeeze the guest's boot when the
+         * driver loads: leave it as it is. */
+        if (!vm->stats_seen) {
+            vm->ctl.reason = POLICY_UNKNOWN_STATS;
             continue;
         }
         if (mgr_guard(m, vm, now))
             continue;
+        if (vm->pin_bytes) {
+            uint64_t pin = min_u64(vm->pin_bytes, vm->size_bytes);
+            struct policy_decision d = {control_pin_target(&vm->ctl, pin, now), POLICY_PINNED};
+            mgr_act(m, vm, &d, now);
+            continue;
+        }
         mgr_policy_input(m, vm, now, &pv[n]);
         active[n++] = vm;
     }
@@ -437,6 +445,7 @@ json_object *mgr_status(struct mgr *m)
         .cgroup_dir = m->conf->host.cgroup,
         .vms = m->vms,
         .n_vms = m->n_vms,
+        .now_ms = now_ms(),
     };
     json_object *status = report_status(&v), *dec = json_object_new_object(), *host, *vms;
 

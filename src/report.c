@@ -29,15 +29,24 @@ static json_object *report_host(const struct report_view *v)
     return h;
 }
 
+static json_object *report_vm_error(const struct report_view *v, const struct vm *vm)
+{
+    if (vm_no_driver(vm, v->now_ms))
+        return json_object_new_string("no balloon stats from the guest since connecting: "
+                                      "virtio_balloon is not loaded in it; not managed");
+    return vm->last_error[0] ? json_object_new_string(vm->last_error) : NULL;
+}
+
 static json_object *report_vm(const struct report_view *v, const struct vm *vm)
 {
     json_object *o = json_object_new_object();
     bool sized = vm->size_bytes > 0;
+    uint64_t hold_ms = control_hold_left_ms(&vm->ctl, v->now_ms);
 
     json_object_object_add(o, "name", json_object_new_string(vm->name));
-    json_object_object_add(o, "state", json_object_new_string(vm_conn_str(vm->conn)));
+    json_object_object_add(o, "state", json_object_new_string(vm_state_str(vm, v->now_ms)));
     json_object_object_add(o, "runstate", json_object_new_string(vm->runstate));
-    json_object_object_add(o, "error", vm->last_error[0] ? json_object_new_string(vm->last_error) : NULL);
+    json_object_object_add(o, "error", report_vm_error(v, vm));
     json_object_object_add(o, "pid", vm->pid ? json_object_new_int(vm->pid) : NULL);
     add_u64(o, "size_bytes", sized, vm->size_bytes);
     add_u64(o, "min_bytes", sized, vm->min_bytes);
@@ -58,7 +67,8 @@ static json_object *report_vm(const struct report_view *v, const struct vm *vm)
     json_object_object_add(o, "pressure", vm->est.pressure ? json_object_new_string(vm->est.pressure_why)
                                                            : NULL);
     json_object_object_add(o, "decision", json_object_new_string(policy_reason_str(vm->ctl.reason)));
-    json_object_object_add(o, "stalled", json_object_new_boolean(vm->ctl.stalled));
+    json_object_object_add(o, "stalled", json_object_new_boolean(hold_ms > 0));
+    json_object_object_add(o, "stall_hold_s", hold_ms ? json_object_new_uint64((hold_ms + 999) / 1000) : NULL);
     json_object_object_add(o, "deflate_on_oom", json_object_new_boolean(vm->obs.deflate_on_oom));
     json_object_object_add(o, "last_change", json_object_new_string(vm->last_change));
     return o;

@@ -19,6 +19,7 @@ struct report_view {
     const char *cgroup_dir;   /* NULL: none */
     struct vm *const *vms;
     size_t n_vms;
+    uint64_t now_ms;          /* CLOCK_MONOTONIC, for what lasts (holds) */
 };
 
 json_object *report_status(const struct report_view *v);

@@ -2,6 +2,7 @@
 #include "vm.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +33,21 @@ static int vm_on_retry(sd_event_source *s, uint64_t usec, void *userdata)
     return 0;
 }
 
+/* The run state of a VM we cannot talk to is not the last one QEMU told
+ * us: its process is gone (killed, crashed) or just not answering. */
+static void vm_set_disconnected(struct vm *vm)
+{
+    bool gone = vm->pid > 0 && kill(vm->pid, 0) < 0 && errno == ESRCH;
+
+    snprintf(vm->runstate, sizeof(vm->runstate), "%s", gone ? "gone" : "disconnected");
+    vm->obs.running = false;
+    vm->stats_seen = false;
+}
+
 static void vm_schedule_retry(struct vm *vm)
 {
     vm->conn = VM_RETRY;
+    vm_set_disconnected(vm);
     vm->obs.have_actual = false;
     vm->obs.have_stats = false;
     vm->obs.have_prev = false;
@@ -118,6 +131,8 @@ static void vm_ready(struct vm *vm)
 {
     if (vm->logged_failure || vm->conn != VM_READY)
         log_info("vm %s: managed (pid %d, balloon %s)", vm->name, (int)vm->pid, vm->balloon_path);
+    if (vm->conn != VM_READY)
+        vm->ready_ms = now_ms();
     vm->conn = VM_READY;
     vm->logged_failure = false;
     vm->last_error[0] = '\0';
@@ -276,6 +291,8 @@ static void vm_on_stats(struct qmp *q, const struct qmp_msg *m, void *userdata)
     }
     vm->obs.stats = st;
     vm->obs.have_stats = true;
+    if (st.last_update_s) /* QEMU's 0: the driver never sent any */
+        vm->stats_seen = true;
     if (!st.last_update_s || st.total_bytes == QMP_UNKNOWN || st.avail_bytes == QMP_UNKNOWN ||
         st.avail_bytes > st.total_bytes)
         return;
@@ -415,6 +432,36 @@ const char *vm_conn_str(enum vm_conn c)
     case VM_RETRY: return "retrying";
     }
     return "?";
+}
+
+bool vm_no_driver(const struct vm *vm, uint64_t now_ms)
+{
+    return vm->conn == VM_READY && control_no_driver(vm->stats_seen, vm->ready_ms, now_ms);
+}
+
+const char *vm_state_str(const struct vm *vm, uint64_t now_ms)
+{
+    return vm_no_driver(vm, now_ms) ? "no-driver" : vm_conn_str(vm->conn);
+}
+
+const char *vm_why_not_settable(const struct vm *vm, uint64_t now_ms)
+{
+    switch (vm->conn) {
+    case VM_NO_BALLOON:
+        return "QEMU has no virtio-balloon device (start it with -device virtio-balloon-pci)";
+    case VM_CONNECTING:
+        return "not connected yet (setting up QMP)";
+    case VM_RETRY:
+        return strcmp(vm->runstate, "gone") == 0 ? "not connected: its QEMU process is gone"
+                                      : "not connected: QMP does not answer";
+    case VM_READY:
+        break;
+    }
+    if (vm_no_driver(vm, now_ms))
+        return "the guest's balloon driver is not loaded (no balloon stats from it since connecting)";
+    if (!vm->size_bytes)
+        return "its size is not known yet (QEMU has not answered)";
+    return NULL;
 }
 
 void vm_resolve(struct vm *vm, const struct conf *c)

@@ -41,6 +41,8 @@ struct vm {
     struct vm_observed obs;
     uint64_t actual_at_ms;    /* CLOCK_MONOTONIC of the last query-balloon */
     uint64_t actual_moved_ms; /* ... of the last change of actual */
+    uint64_t ready_ms;        /* ... of the connection's setup */
+    bool stats_seen;          /* the guest's driver has sent stats since */
 
     /* Control, owned by the manager (control.h). */
     struct control ctl;
@@ -83,6 +85,13 @@ void vm_poll(struct vm *vm);
 int vm_send_target(struct vm *vm, uint64_t target_bytes);
 bool vm_is_ready(const struct vm *vm);
 const char *vm_conn_str(enum vm_conn c);
+/* True when the VM is connected but its guest has sent no balloon stats
+ * in CONTROL_DRIVER_GRACE_MS: the driver is not loaded. */
+bool vm_no_driver(const struct vm *vm, uint64_t now_ms);
+/* The state shown: vm_conn_str(), or "no-driver". */
+const char *vm_state_str(const struct vm *vm, uint64_t now_ms);
+/* Why the VM cannot be given a target now, or NULL when it can. */
+const char *vm_why_not_settable(const struct vm *vm, uint64_t now_ms);
 /* The settings in force: the operator's over the config file's, with
  * min and max resolved against the VM's size. */
 void vm_resolve(struct vm *vm, const struct conf *c);

@@ -46,6 +46,13 @@ static void test_cases(void **state)
          GUARD_NONE, 0},
         {"no stall while paused or migrating", BASE(.target_bytes = M(300), .running = false), GUARD_NONE, 0},
         {"no stall within the dead band", BASE(.target_bytes = M(500)), GUARD_NONE, 0},
+        {"pinned: a pin not reached stalls like any target",
+         BASE(.pinned = true, .target_bytes = M(300), .target_set_ms = T0 - GUARD_STALL_MS,
+              .actual_moved_ms = T0 - GUARD_STALL_MS), GUARD_STALL, 512},
+        {"pinned: a reset keeps the operator's pin", BASE(.pinned = true, .reset_seen = true), GUARD_NONE, 0},
+        {"pinned: a self-deflation keeps the pin",
+         BASE(.pinned = true, .deflate_on_oom = true, .actual_bytes = M(700), .actual_moved_ms = T0),
+         GUARD_NONE, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint64_t t = 0;
