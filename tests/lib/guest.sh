@@ -19,6 +19,10 @@
 #   GUEST_BALLOON_PROPS  extra virtio-balloon-pci properties, comma-separated,
 #                        e.g. "deflate-on-oom=on,free-page-reporting=on"
 #   GUEST_QEMU_ARGS      extra QEMU arguments (split on whitespace)
+#   GUEST_APPEND         extra kernel command line, e.g.
+#                        "module_blacklist=virtio_balloon" (the guest's insmod
+#                        of the driver then fails: a guest without the driver)
+#   GUEST_BALLOON        "off": no virtio-balloon device at all
 #
 # Files a guest NAME leaves in RUN_DIR: NAME.pid (QEMU's PID), NAME.console
 # (serial console, ttyS0), NAME.qemu.log (QEMU's own stdout/stderr) and
@@ -130,10 +134,11 @@ guest_start() {
 	cmd=(qemu-system-x86_64 -name "$name" -accel tcg -m "$mem" -smp 1
 	     -nodefaults -display none -no-reboot
 	     -kernel "$kernel" -initrd "$dir/initrd.img"
-	     -append "console=ttyS0 quiet memload=$spec"
+	     -append "console=ttyS0 quiet memload=$spec${GUEST_APPEND:+ $GUEST_APPEND}"
 	     -serial "file:$rundir/$name.console"
-	     -device "virtio-balloon-pci,id=balloon0${GUEST_BALLOON_PROPS:+,$GUEST_BALLOON_PROPS}"
 	     -qmp "unix:$sockdir/$name,server=on,wait=off")
+	[ "${GUEST_BALLOON:-on}" = off ] ||
+		cmd+=(-device "virtio-balloon-pci,id=balloon0${GUEST_BALLOON_PROPS:+,$GUEST_BALLOON_PROPS}")
 	# shellcheck disable=SC2206  # splitting GUEST_QEMU_ARGS is the point
 	[ -z "${GUEST_QEMU_ARGS:-}" ] || extra=($GUEST_QEMU_ARGS)
 	cmd+=("${extra[@]}")
