@@ -327,6 +327,26 @@ static bool mgr_guard(struct mgr *m, struct vm *vm, uint64_t now)
     return true;
 }
 
+/* No balloon stats ever: the guest's driver is not loaded (yet). A target
+ * would not be reached, and would squeeze the guest's boot when the driver
+ * loads: the VM is left as it is. Returns true when the driver speaks. */
+static bool mgr_driver_speaks(struct mgr *m, struct vm *vm, uint64_t now)
+{
+    if (vm->stats_seen) {
+        if (vm->no_driver_logged)
+            events_add(m->events, LOG_NOTICE, vm->name, "the guest's balloon driver reports now: managed");
+        vm->no_driver_logged = false;
+        return true;
+    }
+    vm->ctl.reason = POLICY_UNKNOWN_STATS;
+    if (vm_no_driver(vm, now) && !vm->no_driver_logged) {
+        events_add(m->events, LOG_WARNING, vm->name, "no balloon stats %d s after connecting: the guest's "
+                   "virtio_balloon driver is not loaded; not managed", CONTROL_DRIVER_GRACE_MS / 1000);
+        vm->no_driver_logged = true;
+    }
+    return false;
+}
+
 /* systemctl status shows this line; sent when it changes. */
 static void mgr_notify(struct mgr *m, size_t managed)
 {
@@ -366,13 +386,8 @@ static void mgr_decide(struct mgr *m)
             vm->ctl.reason = POLICY_PAUSED;
             continue;
         }
-        /* No stats ever: the driver is not loaded (yet). A target would
-         * not be reached, and would squeeze the guest's boot when the
-         * driver loads: leave it as it is. */
-        if (!vm->stats_seen) {
-            vm->ctl.reason = POLICY_UNKNOWN_STATS;
+        if (!mgr_driver_speaks(m, vm, now))
             continue;
-        }
         if (mgr_guard(m, vm, now))
             continue;
         if (vm->pin_bytes) {

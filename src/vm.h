@@ -43,6 +43,7 @@ struct vm {
     uint64_t actual_moved_ms; /* ... of the last change of actual */
     uint64_t ready_ms;        /* ... of the connection's setup */
     bool stats_seen;          /* the guest's driver has sent stats since */
+    bool no_driver_logged;    /* the manager said so in the event log */
 
     /* Control, owned by the manager (control.h). */
     struct control ctl;

@@ -44,6 +44,7 @@ pass "vm target nobal: $out"
 # --- a pin the guest cannot reach ------------------------------------------
 guest_wait_ready pin "$RUN" 60 || fail "pin did not boot"
 wait_until 15 "pin: stats" vm_is "$RUN" pin stats ok || fail "pin's stats never arrived"
+pass "pin: first balloon stats $(($(date +%s) - T0)) s after QEMU started"
 "${B[@]}" vm target pin 256M >/dev/null || fail "vm target pin 256M refused"
 wait_until 40 "pin: stalled" vm_is "$RUN" pin stalled true || fail "a pin the guest cannot reach never stalled"
 act=$(vm_field "$RUN" pin actual_bytes) tgt=$(vm_field "$RUN" pin target_bytes)
@@ -69,6 +70,8 @@ wait_until 45 "nodrv: no-driver" vm_is "$RUN" nodrv state no-driver ||
 nodrv_untouched
 "${B[@]}" status | grep -E "^nodrv +no-driver .*virtio_balloon is not loaded" >/dev/null ||
     fail "status line of nodrv: $("${B[@]}" status | grep '^nodrv ')"
+"${B[@]}" events | grep -E "nodrv +no balloon stats .*virtio_balloon driver is not loaded" >/dev/null ||
+    fail "no event says nodrv has no driver"
 out=$("${B[@]}" vm target nodrv 200M 2>&1) && fail "vm target on a VM without a driver succeeded"
 [[ $out == *"driver is not loaded"* ]] || fail "vm target nodrv: says \"$out\""
 [ "$(metric 'balloond_vm_managed{vm="nodrv"}')" = 0 ] || fail "/metrics: nodrv counted as managed"
