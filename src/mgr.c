@@ -327,6 +327,15 @@ static bool mgr_guard(struct mgr *m, struct vm *vm, uint64_t now)
     return true;
 }
 
+/* The operator's pin, checked for stalls like any target (mgr_guard). */
+static void mgr_pin(struct mgr *m, struct vm *vm, uint64_t now)
+{
+    uint64_t pin = min_u64(vm->pin_bytes, vm->size_bytes);
+    struct policy_decision d = {control_pin_target(&vm->ctl, pin, now), POLICY_PINNED};
+
+    mgr_act(m, vm, &d, now);
+}
+
 /* No balloon stats ever: the guest's driver is not loaded (yet). A target
  * would not be reached, and would squeeze the guest's boot when the driver
  * loads: the VM is left as it is. Returns true when the driver speaks. */
@@ -391,9 +400,7 @@ static void mgr_decide(struct mgr *m)
         if (mgr_guard(m, vm, now))
             continue;
         if (vm->pin_bytes) {
-            uint64_t pin = min_u64(vm->pin_bytes, vm->size_bytes);
-            struct policy_decision d = {control_pin_target(&vm->ctl, pin, now), POLICY_PINNED};
-            mgr_act(m, vm, &d, now);
+            mgr_pin(m, vm, now);
             continue;
         }
         mgr_policy_input(m, vm, now, &pv[n]);
