@@ -4,14 +4,25 @@ PKGS    := json-c inih libsystemd libmicrohttpd
 BUILD   := build
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# src/ is grouped in folders (core/, backend/, host/, report/, daemon/, ...);
+# includes stay by basename, so every folder is on the include path.
+SRCDIRS := $(shell find src -type d)
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE $(addprefix -I,$(SRCDIRS)) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-MAINS   := src/balloond.c src/balloonctl.c
-CORE    := $(filter-out $(MAINS),$(wildcard src/*.c))
-OBJ     := $(CORE:src/%.c=$(BUILD)/obj/%.o)
-SANOBJ  := $(CORE:src/%.c=$(BUILD)/san/%.o)
+# Every source under src/, wherever it lives; objects are named by basename
+# (build/obj/<basename>.o), so basenames stay unique across folders.
+SRCS    := $(wildcard src/*.c src/*/*.c)
+HDRS    := $(wildcard src/*.h src/*/*.h)
+MAINS   := $(filter %/balloond.c %/balloonctl.c,$(SRCS))
+CORE    := $(filter-out $(MAINS),$(SRCS))
+OBJ     := $(addprefix $(BUILD)/obj/,$(notdir $(CORE:.c=.o)))
+SANOBJ  := $(addprefix $(BUILD)/san/,$(notdir $(CORE:.c=.o)))
+ifneq ($(words $(sort $(notdir $(SRCS)))),$(words $(SRCS)))
+$(error two sources under src/ share a basename: objects and includes are by basename)
+endif
+vpath %.c $(SRCDIRS)
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(wildcard tests/helpers/*.c))
 
@@ -20,9 +31,9 @@ HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(wildcard tests/helper
 .SECONDARY:
 all: $(BUILD)/balloond $(BUILD)/balloonctl $(BUILD)/balloond-sim
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
+$(BUILD)/obj/%.o: %.c $(HDRS) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
-$(BUILD)/san/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/san
+$(BUILD)/san/%.o: %.c $(HDRS) | $(BUILD)/san
 	$(CC) $(CFLAGS) $(SAN) -O1 -c -o $@ $<
 $(BUILD)/balloond: $(BUILD)/obj/balloond.o $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
