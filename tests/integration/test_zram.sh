@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The compression rung (src/compress.c) on this host's real /sys, /proc
+# The compression rung (src/host/compress.c) on this host's real /sys, /proc
 # and /dev, through a small driver built here from the module itself:
 #  1. no swap: compress_decide asks for zram only when critical;
 #     compress_apply creates a 64 MiB zram swap device (hot_add, algorithm,
@@ -181,8 +181,8 @@ int main(int argc, char **argv)
 }
 EOF
 # shellcheck disable=SC2046
-gcc -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Isrc -O1 -g \
-    -o "$RUN/drv" "$RUN/drv.c" src/compress.c src/util.c \
+gcc -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE $(find src -type d -printf "-I%p ") -O1 -g \
+    -o "$RUN/drv" "$RUN/drv.c" src/host/compress.c src/util.c \
     $(pkg-config --cflags --libs libsystemd) -lm || fail "cannot build the driver"
 
 drv_start() {
