@@ -1,30 +1,23 @@
 /* host.c: readers for /proc and the budget cgroup (see host.h).
  *
  * Every multi-line file here is "key[:] value [unit]" lines (meminfo,
- * vmstat, status, memory.stat, memory.events, memory.oom_control), so one
- * scanner reads them all. The kernel ends every line with '\n'; a last
- * line without one was cut short and its value may be a prefix of the real
- * one, so it is ignored (a required key on it is then missing: -EINVAL). */
+ * vmstat, status, memory.stat, memory.events, memory.oom_control), read by
+ * sysfs_read_keys(): a last line cut short is ignored, so a required key
+ * on it is missing (-EINVAL). */
 #include "host.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "sysfs.h"
 #include "util.h"
 
-/* Measured (kernel 6.18): meminfo 1.5 KiB, status 1.4 KiB, v1 memory.stat
- * 1.2 KiB, vmstat 3.9 KiB. status grows with big machines' CPU and node
- * masks, vmstat with every kernel release: 16x margin over the largest. */
-#define KV_FILE_MAX (64 * 1024)
-/* Two PSI lines are ~100 bytes; a single-value cgroup file ~20. */
+/* Two PSI lines are ~100 bytes. */
 #define PSI_FILE_MAX 1024
-#define VALUE_FILE_MAX 64
 /* v1 reports "no limit" as PAGE_COUNTER_MAX pages (9223372036854771712 with
  * 4 KiB pages, less with larger pages); no real limit comes near 2^62. */
 #define V1_UNLIMITED_MIN (1ULL << 62)
@@ -39,80 +32,25 @@ struct host {
     struct host_cgroup *cgroup; /* NULL when no budget cgroup */
 };
 
-static int path_join(char out[PATH_MAX], const char *dir, const char *name)
+/* sysfs_read_keys on dir/name. */
+static int keys_at(const char *dir, const char *name, const char *const keys[], size_t n_keys,
+                   uint64_t vals[], unsigned *found)
 {
-    int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
-    return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+    char path[PATH_MAX];
+    int r = sysfs_path(path, "%s/%s", dir, name);
+
+    return r < 0 ? r : sysfs_read_keys(path, keys, n_keys, vals, found);
 }
 
-/* For each complete line whose key is keys[i], store its value in vals[i]
- * and set bit i of *found. A wanted key with a bad value is -EINVAL; other
- * lines are not looked at beyond their key. No complete line: -EINVAL.
- * Writes a NUL after each value it parses. */
-static int kv_scan(char *buf, const char *const keys[], size_t n_keys, uint64_t vals[],
-                   unsigned *found)
-{
-    unsigned lines = 0, seen = 0;
-    char *line, *nl;
-
-    for (line = buf; (nl = strchr(line, '\n')); line = nl + 1, lines++) {
-        size_t key_len = strcspn(line, ": \t\n");
-        char *v = line + key_len + strspn(line + key_len, ": \t");
-        for (size_t i = 0; i < n_keys; i++) {
-            if (strncmp(line, keys[i], key_len) != 0 || keys[i][key_len] != '\0')
-                continue;
-            v[strcspn(v, " \t\n")] = '\0';
-            if (parse_u64(v, &vals[i]) < 0)
-                return -EINVAL;
-            seen |= 1u << i;
-            break;
-        }
-    }
-    if (lines == 0)
-        return -EINVAL;
-    *found = seen;
-    return 0;
-}
-
-/* kv_scan on the file at the printf-style path. */
-__attribute__((format(printf, 5, 6))) static int
-kv_read(const char *const keys[], size_t n_keys, uint64_t vals[], unsigned *found,
-        const char *path_fmt, ...)
-{
-    char path[PATH_MAX], *buf;
-    va_list ap;
-    int r;
-
-    va_start(ap, path_fmt);
-    r = vsnprintf(path, sizeof(path), path_fmt, ap);
-    va_end(ap);
-    if (r < 0 || r >= (int)sizeof(path))
-        return -ENAMETOOLONG;
-    if (!(buf = malloc(KV_FILE_MAX)))
-        return -ENOMEM;
-    r = read_file(path, buf, KV_FILE_MAX);
-    if (r >= 0)
-        r = kv_scan(buf, keys, n_keys, vals, found);
-    free(buf);
-    return r;
-}
-
-/* A one-value file such as memory.current; "max" is UINT64_MAX. */
+/* A one-value cgroup file such as memory.current; "max" is UINT64_MAX. */
 static int value_read(const char *dir, const char *name, uint64_t *out)
 {
-    char path[PATH_MAX], buf[VALUE_FILE_MAX];
-    size_t len;
-    int r = path_join(path, dir, name);
+    char path[PATH_MAX], buf[SYSFS_VALUE_MAX];
+    int r;
 
-    if (r < 0)
+    if ((r = sysfs_path(path, "%s/%s", dir, name)) < 0 ||
+        (r = sysfs_read_line(path, SYSFS_EOL_OPTIONAL, buf, sizeof(buf))) < 0)
         return r;
-    r = read_file(path, buf, sizeof(buf));
-    if (r < 0)
-        return r;
-    len = strcspn(buf, "\n");
-    if (buf[len] != '\0' && buf[len + 1] != '\0')
-        return -EINVAL; /* more than one line */
-    buf[len] = '\0';
     if (strcmp(buf, "max") == 0) {
         *out = UINT64_MAX;
         return 0;
@@ -128,7 +66,7 @@ int host_read_meminfo(const char *path, struct host_meminfo *out)
     const unsigned required = 1u << TOTAL | 1u << FREE | 1u << AVAIL;
     uint64_t v[N] = {0};
     unsigned found;
-    int r = kv_read(keys, N, v, &found, "%s", path);
+    int r = sysfs_read_keys(path, keys, N, v, &found);
 
     if (r < 0)
         return r;
@@ -145,7 +83,7 @@ int host_read_vmstat(const char *path, struct host_vmstat *out)
     static const char *const keys[N] = { "pswpin", "pswpout", "pgmajfault" };
     uint64_t v[N] = {0};
     unsigned found;
-    int r = kv_read(keys, N, v, &found, "%s", path);
+    int r = sysfs_read_keys(path, keys, N, v, &found);
 
     if (r < 0)
         return r;
@@ -156,11 +94,13 @@ int host_read_vmstat(const char *path, struct host_vmstat *out)
 int host_read_proc_rss(const char *proc_root, pid_t pid, uint64_t *out_rss_bytes)
 {
     static const char *const keys[] = { "VmRSS" };
+    char path[PATH_MAX];
     uint64_t rss_kib = 0;
     unsigned found;
-    int r = kv_read(keys, 1, &rss_kib, &found, "%s/%d/status", proc_root, (int)pid);
+    int r;
 
-    if (r < 0)
+    if ((r = sysfs_path(path, "%s/%d/status", proc_root, (int)pid)) < 0 ||
+        (r = sysfs_read_keys(path, keys, 1, &rss_kib, &found)) < 0)
         return r;
     if (!found)
         return -ENODATA; /* kernel threads have no VmRSS */
@@ -230,14 +170,9 @@ static int psi_read_optional(const char *path, struct host_psi *out, bool *out_h
 static int file_exists(const char *dir, const char *name)
 {
     char path[PATH_MAX];
-    struct stat st;
-    int r = path_join(path, dir, name);
+    int r = sysfs_path(path, "%s/%s", dir, name);
 
-    if (r < 0)
-        return r;
-    if (stat(path, &st) == 0)
-        return 1;
-    return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+    return r < 0 ? r : sysfs_exists(path);
 }
 
 int host_cgroup_open(const char *dir, struct host_cgroup **out)
@@ -288,14 +223,14 @@ static int cgroup_read_v1(const struct host_cgroup *cg, struct host_cgroup_mem *
 
     if ((r = value_read(cg->dir, "memory.limit_in_bytes", &m->limit_bytes)) < 0 ||
         (r = value_read(cg->dir, "memory.usage_in_bytes", &m->usage_bytes)) < 0 ||
-        (r = kv_read(stat_keys, 2, inactive, &found, "%s/memory.stat", cg->dir)) < 0)
+        (r = keys_at(cg->dir, "memory.stat", stat_keys, 2, inactive, &found)) < 0)
         return r;
     if (!found)
         return -EINVAL;
     m->inactive_file_bytes = found & 1 ? inactive[0] : inactive[1];
     if (m->limit_bytes >= V1_UNLIMITED_MIN)
         m->limit_bytes = UINT64_MAX;
-    return kv_read(oom_keys, 1, &m->oom_kills, &found, "%s/memory.oom_control", cg->dir);
+    return keys_at(cg->dir, "memory.oom_control", oom_keys, 1, &m->oom_kills, &found);
 }
 
 static int cgroup_read_v2(const struct host_cgroup *cg, struct host_cgroup_mem *m)
@@ -308,12 +243,12 @@ static int cgroup_read_v2(const struct host_cgroup *cg, struct host_cgroup_mem *
 
     if ((r = value_read(cg->dir, "memory.max", &m->limit_bytes)) < 0 ||
         (r = value_read(cg->dir, "memory.current", &m->usage_bytes)) < 0 ||
-        (r = kv_read(stat_keys, 1, &m->inactive_file_bytes, &found, "%s/memory.stat", cg->dir)) < 0)
+        (r = keys_at(cg->dir, "memory.stat", stat_keys, 1, &m->inactive_file_bytes, &found)) < 0)
         return r;
     if (!found)
         return -EINVAL;
-    if ((r = kv_read(event_keys, 1, &m->oom_kills, &found, "%s/memory.events", cg->dir)) < 0 ||
-        (r = path_join(path, cg->dir, "memory.pressure")) < 0)
+    if ((r = keys_at(cg->dir, "memory.events", event_keys, 1, &m->oom_kills, &found)) < 0 ||
+        (r = sysfs_path(path, "%s/memory.pressure", cg->dir)) < 0)
         return r;
     return psi_read_optional(path, &m->psi, &m->has_psi);
 }
@@ -365,11 +300,11 @@ int host_sample(struct host *h, struct host_sample *out)
     char path[PATH_MAX];
     int r;
 
-    if ((r = path_join(path, h->proc_root, "meminfo")) < 0 ||
+    if ((r = sysfs_path(path, "%s/meminfo", h->proc_root)) < 0 ||
         (r = host_read_meminfo(path, &s.mem)) < 0 ||
-        (r = path_join(path, h->proc_root, "vmstat")) < 0 ||
+        (r = sysfs_path(path, "%s/vmstat", h->proc_root)) < 0 ||
         (r = host_read_vmstat(path, &s.vmstat)) < 0 ||
-        (r = path_join(path, h->proc_root, "pressure/memory")) < 0)
+        (r = sysfs_path(path, "%s/pressure/memory", h->proc_root)) < 0)
         return r;
     if ((r = psi_read_optional(path, &s.psi, &s.has_psi)) < 0)
         return r;

@@ -11,16 +11,14 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "sysfs.h"
 #include "util.h"
 
-/* A sysfs value is at most 20 digits; advisor_mode is "[none] scan-time". */
-#define VALUE_MAX 64
 /* /proc/PID/stat is ~300 bytes; comm can make it 16 longer. */
 #define STAT_MAX 1024
 /* /proc/PID/ksm_stat is 6 short lines (~150 bytes) on Linux 6.18. */
@@ -48,45 +46,11 @@ struct ksm {
     pid_t ksmd_pid;       /* 0: not found */
     struct {
         bool saved;
-        char value[VALUE_MAX];
+        char value[SYSFS_VALUE_MAX];
     } orig[K_N];
 };
 
 /* ---- small readers -------------------------------------------------------- */
-
-__attribute__((format(printf, 2, 3))) static int path_fmt(char out[PATH_MAX], const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(out, PATH_MAX, fmt, ap);
-    va_end(ap);
-    return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
-}
-
-/* A one-value file, without its '\n'. */
-static int read_value(const char *path, char *buf, size_t size)
-{
-    int n = read_file(path, buf, size);
-
-    if (n < 0)
-        return n;
-    if (n == 0 || buf[n - 1] != '\n')
-        return -EINVAL;
-    buf[n - 1] = '\0';
-    return 0;
-}
-
-static int read_u64(const char *path, uint64_t *out)
-{
-    char buf[VALUE_MAX];
-    int r = read_value(path, buf, sizeof(buf));
-
-    if (r < 0)
-        return r;
-    return parse_u64(buf, out) < 0 ? -EINVAL : 0;
-}
 
 static int parse_s64(const char *s, int64_t *out)
 {
@@ -129,13 +93,13 @@ static enum ksm_advisor advisor_parse(const char *word)
 
 /* A knob's current value as written back to it (the bracketed word for
  * advisor_mode). */
-static int knob_read(const struct ksm *k, enum knob n, char buf[VALUE_MAX])
+static int knob_read(const struct ksm *k, enum knob n, char buf[SYSFS_VALUE_MAX])
 {
     char path[PATH_MAX];
-    int r = path_fmt(path, "%s/%s", k->dir, knob_file[n]);
+    int r = sysfs_path(path, "%s/%s", k->dir, knob_file[n]);
 
     if (r == 0)
-        r = read_value(path, buf, VALUE_MAX);
+        r = sysfs_read_line(path, SYSFS_EOL_REQUIRED, buf, SYSFS_VALUE_MAX);
     if (r == 0 && n == K_ADV_MODE)
         r = advisor_word(buf);
     return r;
@@ -144,10 +108,10 @@ static int knob_read(const struct ksm *k, enum knob n, char buf[VALUE_MAX])
 /* With the '\n' that echo would add. */
 static int knob_write(const struct ksm *k, enum knob n, const char *value)
 {
-    char path[PATH_MAX], line[VALUE_MAX + 1];
+    char path[PATH_MAX], line[SYSFS_VALUE_MAX + 1];
     int r;
 
-    if ((r = path_fmt(path, "%s/%s", k->dir, knob_file[n])) < 0)
+    if ((r = sysfs_path(path, "%s/%s", k->dir, knob_file[n])) < 0)
         return r;
     snprintf(line, sizeof(line), "%s\n", value);
     return write_file(path, line);
@@ -165,7 +129,7 @@ static int stat_read(const char *proc, pid_t pid, uint64_t *ticks, uint64_t *ppi
     unsigned field = 3;
     int r;
 
-    if ((r = path_fmt(path, "%s/%d/stat", proc, (int)pid)) < 0)
+    if ((r = sysfs_path(path, "%s/%d/stat", proc, (int)pid)) < 0)
         return r;
     if ((r = read_file(path, buf, sizeof(buf))) < 0)
         return r;
@@ -186,7 +150,7 @@ static int stat_read(const char *proc, pid_t pid, uint64_t *ticks, uint64_t *ppi
 /* The PID of the kernel thread called ksmd, or -ENOENT. */
 static pid_t ksmd_find(const char *proc)
 {
-    char path[PATH_MAX], comm[VALUE_MAX];
+    char path[PATH_MAX], comm[SYSFS_VALUE_MAX];
     uint64_t ticks, ppid;
     struct dirent *e;
     pid_t found = -ENOENT;
@@ -198,8 +162,8 @@ static pid_t ksmd_find(const char *proc)
         uint64_t pid;
         if (parse_u64(e->d_name, &pid) < 0 || pid == 0 || pid > INT_MAX)
             continue;
-        if (path_fmt(path, "%s/%s/comm", proc, e->d_name) < 0 ||
-            read_value(path, comm, sizeof(comm)) < 0 || strcmp(comm, "ksmd") != 0)
+        if (sysfs_path(path, "%s/%s/comm", proc, e->d_name) < 0 ||
+            sysfs_read_line(path, SYSFS_EOL_REQUIRED, comm, sizeof(comm)) < 0 || strcmp(comm, "ksmd") != 0)
             continue;
         if (stat_read(proc, (pid_t)pid, &ticks, &ppid) == 0 && ppid == KTHREADD_PID)
             found = (pid_t)pid;
@@ -220,12 +184,12 @@ int ksm_new(const char *sys_root, const char *proc_root, struct ksm **out)
 
     if (!(k = calloc(1, sizeof(*k))))
         return -ENOMEM;
-    if ((r = path_fmt(k->dir, "%s/kernel/mm/ksm", sys_root)) < 0 ||
-        (r = path_fmt(k->proc, "%s", proc_root)) < 0 ||
-        (r = path_fmt(path, "%s/run", k->dir)) < 0)
+    if ((r = sysfs_path(k->dir, "%s/kernel/mm/ksm", sys_root)) < 0 ||
+        (r = sysfs_path(k->proc, "%s", proc_root)) < 0 ||
+        (r = sysfs_path(path, "%s/run", k->dir)) < 0)
         goto free_k;
-    if (access(path, F_OK) < 0) {
-        r = -errno;
+    if ((r = sysfs_exists(path)) <= 0) {
+        r = r < 0 ? r : -ENOENT;
         goto free_k;
     }
     k->clk_tck = sysconf(_SC_CLK_TCK);
@@ -254,19 +218,19 @@ void ksm_free(struct ksm *k)
 /* ---- sample ------------------------------------------------------------------ */
 
 /* An optional file: 1 read, 0 absent, -EINVAL malformed. */
-static int read_optional(const struct ksm *k, const char *file, char buf[VALUE_MAX])
+static int read_optional(const struct ksm *k, const char *file, char buf[SYSFS_VALUE_MAX])
 {
     char path[PATH_MAX];
-    int r = path_fmt(path, "%s/%s", k->dir, file);
+    int r = sysfs_path(path, "%s/%s", k->dir, file);
 
     if (r == 0)
-        r = read_value(path, buf, VALUE_MAX);
+        r = sysfs_read_line(path, SYSFS_EOL_REQUIRED, buf, SYSFS_VALUE_MAX);
     return r == -ENOENT ? 0 : r < 0 ? r : 1;
 }
 
 static int optional_u64(const struct ksm *k, const char *file, uint64_t *v, bool *has)
 {
-    char buf[VALUE_MAX];
+    char buf[SYSFS_VALUE_MAX];
     int r = read_optional(k, file, buf);
 
     if (r <= 0)
@@ -281,7 +245,7 @@ static int optional_u64(const struct ksm *k, const char *file, uint64_t *v, bool
 /* Files of newer kernels. *bad names the file that failed. */
 static int sample_optional(const struct ksm *k, struct ksm_counters *c, const char **bad)
 {
-    char buf[VALUE_MAX];
+    char buf[SYSFS_VALUE_MAX];
     int r;
 
     if ((r = optional_u64(k, *bad = "pages_scanned", &c->pages_scanned,
@@ -328,8 +292,8 @@ int ksm_sample(struct ksm *k, struct ksm_counters *out)
 
     for (size_t i = 0; i < ARRAY_SIZE(required); i++) {
         bad = required[i].file;
-        if ((r = path_fmt(path, "%s/%s", k->dir, bad)) < 0 ||
-            (r = read_u64(path, required[i].v)) < 0)
+        if ((r = sysfs_path(path, "%s/%s", k->dir, bad)) < 0 ||
+            (r = sysfs_read_u64(path, SYSFS_EOL_REQUIRED, required[i].v)) < 0)
             goto fail;
     }
     if ((r = sample_optional(k, &c, &bad)) < 0)
@@ -532,7 +496,7 @@ void ksmtuned_decide(const struct ksmtuned_conf *c, const struct ksmtuned_input 
  * original is recorded too. */
 static int knob_set(struct ksm *k, enum knob n, const char *value)
 {
-    char now[VALUE_MAX];
+    char now[SYSFS_VALUE_MAX];
     int r;
 
     if ((r = knob_read(k, n, now)) < 0) {
@@ -559,7 +523,7 @@ static int knob_set(struct ksm *k, enum knob n, const char *value)
 
 static int knob_set_u64(struct ksm *k, enum knob n, uint64_t v)
 {
-    char s[VALUE_MAX];
+    char s[SYSFS_VALUE_MAX];
 
     snprintf(s, sizeof(s), "%" PRIu64, v);
     return knob_set(k, n, s);
@@ -567,7 +531,7 @@ static int knob_set_u64(struct ksm *k, enum knob n, uint64_t v)
 
 int ksm_apply(struct ksm *k, const struct ksm_decision *d)
 {
-    char mode[VALUE_MAX];
+    char mode[SYSFS_VALUE_MAX];
     bool has_advisor;
     int r;
 
@@ -612,24 +576,19 @@ bool ksm_unmerge_fits(uint64_t pages_sharing, uint64_t page_bytes, uint64_t free
 /* MemAvailable (or MemFree on kernels before 3.14) from <proc>/meminfo. */
 static int mem_available_bytes(const struct ksm *k, uint64_t *out)
 {
-    char path[PATH_MAX], buf[8192], *line, *nl;
-    uint64_t avail = 0, free_kib = 0;
-    bool has_avail = false, has_free = false;
+    static const char *const keys[] = { "MemAvailable", "MemFree" };
+    char path[PATH_MAX];
+    uint64_t kib[2];
+    unsigned found, i;
     int r;
 
-    if ((r = path_fmt(path, "%s/meminfo", k->proc)) < 0 ||
-        (r = read_file(path, buf, sizeof(buf))) < 0)
+    if ((r = sysfs_path(path, "%s/meminfo", k->proc)) < 0 ||
+        (r = sysfs_read_keys(path, keys, 2, kib, &found)) < 0)
         return r;
-    for (line = buf; (nl = strchr(line, '\n')); line = nl + 1) {
-        *nl = '\0';
-        if (sscanf(line, "MemAvailable: %" SCNu64, &avail) == 1)
-            has_avail = true;
-        else if (sscanf(line, "MemFree: %" SCNu64, &free_kib) == 1)
-            has_free = true;
-    }
-    if (!has_avail && !has_free)
+    i = found & 1 ? 0 : 1;
+    if (!found || kib[i] > UINT64_MAX / KIB)
         return -EINVAL;
-    *out = (has_avail ? avail : free_kib) * 1024;
+    *out = kib[i] * KIB;
     return 0;
 }
 
@@ -642,8 +601,8 @@ static int restore_run(struct ksm *k)
     int r = 0, w;
 
     if (strcmp(value, "2") == 0) {
-        if ((r = path_fmt(path, "%s/pages_sharing", k->dir)) == 0)
-            r = read_u64(path, &sharing);
+        if ((r = sysfs_path(path, "%s/pages_sharing", k->dir)) == 0)
+            r = sysfs_read_u64(path, SYSFS_EOL_REQUIRED, &sharing);
         if (r == 0)
             r = mem_available_bytes(k, &avail);
         if (r < 0 || !ksm_unmerge_fits(sharing, k->page_bytes, avail)) {
@@ -663,7 +622,7 @@ static int restore_run(struct ksm *k)
 int ksm_restore(struct ksm *k)
 {
     static const enum knob order[] = { K_ADV_TIME, K_ADV_CPU, K_ADV_MODE, K_PAGES, K_SLEEP, K_RUN };
-    char mode[VALUE_MAX];
+    char mode[SYSFS_VALUE_MAX];
     int first = 0;
 
     for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
@@ -700,10 +659,10 @@ int ksm_proc_savings(const char *proc_root, pid_t pid, uint64_t *merging_pages,
     bool has_profit = false;
     int r;
 
-    if ((r = path_fmt(path, "%s/%d/ksm_merging_pages", proc_root, (int)pid)) < 0 ||
-        (r = read_u64(path, &merging)) < 0)
+    if ((r = sysfs_path(path, "%s/%d/ksm_merging_pages", proc_root, (int)pid)) < 0 ||
+        (r = sysfs_read_u64(path, SYSFS_EOL_REQUIRED, &merging)) < 0)
         return r;
-    if ((r = path_fmt(path, "%s/%d/ksm_stat", proc_root, (int)pid)) < 0)
+    if ((r = sysfs_path(path, "%s/%d/ksm_stat", proc_root, (int)pid)) < 0)
         return r;
     r = read_file(path, buf, sizeof(buf));
     if (r < 0 && r != -ENOENT)
