@@ -6,7 +6,8 @@
  *
  * One tick: compress_observe() (I/O) -> compress_decide() (pure) ->
  * compress_apply() (I/O); compress_sample() for reporting;
- * compress_restore() on exit.
+ * compress_restore() on exit. The actuators are zswap.h and zram.h, the
+ * swap devices come from swaps.h.
  *
  * Every path is built from the roots given to compress_new() (normally
  * "/sys", "/proc", "/dev"), so the tests run the same code on fixture
@@ -19,6 +20,7 @@
 #include <stdint.h>
 
 #include "policy.h"
+#include "zram.h"
 
 struct compress_conf {
     bool zswap;                    /* manage zswap when a (non-zram) swap device exists */
@@ -27,25 +29,6 @@ struct compress_conf {
     unsigned zswap_max_pool_pct;   /* 0: leave the host's; else 1..100 */
     uint64_t zram_bytes;           /* 0 = no zram */
     const char *zram_algorithm;    /* NULL or "": the kernel's default */
-};
-
-/* What /proc/swaps says. Sizes are bytes (the file counts KiB). */
-struct compress_swaps {
-    unsigned disk_count;      /* swap partitions and files that are not zram */
-    unsigned zram_count;      /* zram swap devices that are not ours */
-    bool ours;                /* our zram device is swapped on */
-    uint64_t used_bytes;      /* in use on all swap, ours included */
-    uint64_t ours_size_bytes;
-    uint64_t ours_used_bytes;
-    int ours_priority;
-    int max_other_priority;   /* meaningful when disk_count + zram_count > 0 */
-};
-
-/* The first fields of <sys>/block/zramN/mm_stat, in bytes. */
-struct compress_mm_stat {
-    uint64_t orig_bytes;      /* data stored, uncompressed */
-    uint64_t compr_bytes;     /* the same, compressed */
-    uint64_t mem_used_bytes;  /* what the device costs, allocator overhead included */
 };
 
 /* The facts compress_decide() needs; compress_observe() fills them. */
@@ -88,17 +71,9 @@ struct compress_stats {
     int zram_id;                 /* our device's N in zramN; -1: none */
     uint64_t zram_disk_bytes;
     uint64_t zram_used_bytes;    /* swap in use on it (/proc/swaps) */
-    struct compress_mm_stat zram;
+    struct zram_mm_stat zram;
     double zram_ratio;           /* orig / compr; 0 when empty */
     uint64_t saved_bytes;        /* (stored - pool) + (orig - mem_used), each at least 0 */
-};
-
-/* Swap syscalls and module loading, replaceable so that the unit tests
- * check the sysfs writes without touching the host's swap. */
-struct compress_sys_ops {
-    int (*swapon)(const char *path, int flags);   /* 0 or -1 with errno, as swapon(2) */
-    int (*swapoff)(const char *path);
-    int (*modprobe)(const char *const argv[]);    /* exit status, or -errno */
 };
 
 struct compress;
@@ -111,7 +86,7 @@ int compress_new(const char *sys_root, const char *proc_root, const char *dev_ro
 /* Frees; does not restore (call compress_restore() first). NULL is fine. */
 void compress_free(struct compress *c);
 /* NULL: the real syscalls and modprobe. */
-void compress_set_sys_ops(struct compress *c, const struct compress_sys_ops *ops);
+void compress_set_sys_ops(struct compress *c, const struct zram_sys_ops *ops);
 
 /* Read /proc/swaps, the zswap parameters and whether zram exists. */
 int compress_observe(struct compress *c, enum host_state state, struct compress_input *out);
@@ -126,11 +101,4 @@ int compress_apply(struct compress *c, const struct compress_decision *d);
 int compress_restore(struct compress *c);
 int compress_sample(struct compress *c, struct compress_stats *out);
 
-/* Parsers and the swap header, exported for the tests. our_name is the
- * basename of our device ("zram1"), or NULL. */
-int compress_parse_swaps(const char *text, const char *our_name, struct compress_swaps *out);
-int compress_parse_mm_stat(const char *text, struct compress_mm_stat *out);
-/* Fill page (page_bytes long) with a v1 swap header for a device of
- * dev_bytes: the kernel ABI of union swap_header, include/linux/swap.h. */
-int compress_swap_header(unsigned char *page, size_t page_bytes, uint64_t dev_bytes);
 const char *compress_zswap_action_name(enum compress_zswap_action a);

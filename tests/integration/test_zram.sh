@@ -182,7 +182,8 @@ int main(int argc, char **argv)
 EOF
 # shellcheck disable=SC2046
 gcc -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE $(find src -type d -printf "-I%p ") -O1 -g \
-    -o "$RUN/drv" "$RUN/drv.c" src/host/compress.c src/util.c \
+    -o "$RUN/drv" "$RUN/drv.c" src/host/compress.c src/host/zswap.c src/host/zram.c \
+    src/host/swaps.c src/host/sysfs.c src/util.c \
     $(pkg-config --cflags --libs libsystemd) -lm || fail "cannot build the driver"
 
 drv_start() {

@@ -20,6 +20,8 @@
 #include <cmocka.h>
 
 #include "compress.h"
+#include "swaps.h"
+#include "zram.h"
 #include "util.h"
 
 #define SENTINEL 0xa5
@@ -52,7 +54,7 @@ static void test_parse_swaps(void **state)
     static const struct {
         const char *file;
         int r;
-        struct compress_swaps want;
+        struct swaps_info want;
     } cases[] = {
         { "swaps/none", 0, { 0 } },
         { "swaps/disk", 0, { .disk_count = 1, .used_bytes = 20480 * KIB, .max_other_priority = -2 } },
@@ -80,22 +82,22 @@ static void test_parse_swaps(void **state)
     };
 
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-        struct compress_swaps got, untouched;
+        struct swaps_info got, untouched;
 
         memset(&got, SENTINEL, sizeof(got));
         untouched = got;
         print_message("swaps: %s\n", cases[i].file);
-        assert_int_equal(compress_parse_swaps(slurp(fx(cases[i].file)), "zram1", &got), cases[i].r);
+        assert_int_equal(swaps_parse(slurp(fx(cases[i].file)), "zram1", &got), cases[i].r);
         assert_memory_equal(&got, cases[i].r == 0 ? &cases[i].want : &untouched, sizeof(got));
     }
 }
 
 static void test_parse_swaps_not_ours(void **state)
 {
-    struct compress_swaps got;
+    struct swaps_info got;
 
     /* Without a device of our own, zram1 is somebody else's. */
-    assert_int_equal(compress_parse_swaps(slurp(fx("swaps/ours")), NULL, &got), 0);
+    assert_int_equal(swaps_parse(slurp(fx("swaps/ours")), NULL, &got), 0);
     assert_false(got.ours);
     assert_int_equal(got.zram_count, 1);
     assert_int_equal(got.max_other_priority, 100);
@@ -106,7 +108,7 @@ static void test_parse_mm_stat(void **state)
     static const struct {
         const char *file;
         int r;
-        struct compress_mm_stat want;
+        struct zram_mm_stat want;
     } cases[] = {
         { "mm_stat/real", 0, { 34082816, 13086124, 14094336 } },
         { "mm_stat/seven-fields", 0, { 4096, 74, 12288 } },
@@ -120,12 +122,12 @@ static void test_parse_mm_stat(void **state)
     };
 
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-        struct compress_mm_stat got, untouched;
+        struct zram_mm_stat got, untouched;
 
         memset(&got, SENTINEL, sizeof(got));
         untouched = got;
         print_message("mm_stat: %s\n", cases[i].file);
-        assert_int_equal(compress_parse_mm_stat(slurp(fx(cases[i].file)), &got), cases[i].r);
+        assert_int_equal(zram_parse_mm_stat(slurp(fx(cases[i].file)), &got), cases[i].r);
         assert_memory_equal(&got, cases[i].r == 0 ? &cases[i].want : &untouched, sizeof(got));
     }
 }
@@ -141,7 +143,7 @@ static void test_swap_header(void **state)
 {
     static unsigned char page[65536], zero[65536];
 
-    assert_int_equal(compress_swap_header(page, 4096, 64 * MIB), 0);
+    assert_int_equal(zram_swap_header(page, 4096, 64 * MIB), 0);
     assert_memory_equal(page, zero, 1024);           /* bootbits */
     assert_int_equal(u32_at(page, 1024), 1);         /* version */
     assert_int_equal(u32_at(page, 1028), 16383);     /* last_page: 16384 pages, 0 is the header */
@@ -150,18 +152,18 @@ static void test_swap_header(void **state)
     assert_memory_equal(page + 4086, "SWAPSPACE2", 10);
 
     /* 64 KiB pages (arm64, ppc64): the magic moves to the page's end. */
-    assert_int_equal(compress_swap_header(page, 65536, 64 * MIB), 0);
+    assert_int_equal(zram_swap_header(page, 65536, 64 * MIB), 0);
     assert_int_equal(u32_at(page, 1028), 1023);
     assert_memory_equal(page + 65526, "SWAPSPACE2", 10);
     assert_memory_equal(page + 4086, zero, 10);
 
-    assert_int_equal(compress_swap_header(page, 4096, 8192), 0);
+    assert_int_equal(zram_swap_header(page, 4096, 8192), 0);
     assert_int_equal(u32_at(page, 1028), 1);
     memset(page, SENTINEL, 4096);
-    assert_int_equal(compress_swap_header(page, 4096, 8191), -EINVAL);  /* the header alone */
-    assert_int_equal(compress_swap_header(page, 4096, 0), -EINVAL);
-    assert_int_equal(compress_swap_header(page, 4096, (UINT64_C(1) << 32) * 4096 + 4096), -EINVAL);
-    assert_int_equal(compress_swap_header(page, 512, 64 * MIB), -EINVAL);
+    assert_int_equal(zram_swap_header(page, 4096, 8191), -EINVAL);  /* the header alone */
+    assert_int_equal(zram_swap_header(page, 4096, 0), -EINVAL);
+    assert_int_equal(zram_swap_header(page, 4096, (UINT64_C(1) << 32) * 4096 + 4096), -EINVAL);
+    assert_int_equal(zram_swap_header(page, 512, 64 * MIB), -EINVAL);
     assert_int_equal(page[0], SENTINEL);
 }
 
@@ -332,7 +334,7 @@ static int fake_modprobe(const char *const argv[])
     return 1;
 }
 
-static const struct compress_sys_ops fake_ops = { fake_swapon, fake_swapoff, fake_modprobe };
+static const struct zram_sys_ops fake_ops = { fake_swapon, fake_swapoff, fake_modprobe };
 
 static const struct compress_conf conf_both = {
     .zswap = true, .zswap_compressor = "lz4", .zswap_max_pool_pct = 25,
