@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/ksm.sh — memory saved and ksmd CPU spent by balloond's KSM
-# controller (src/host/ksm.c ksm_decide) and by ksmtuned's algorithm
+# controller (src/host/ksm_decide.c ksm_decide) and by ksmtuned's algorithm
 # (ksmtuned_decide) on the same three guests.  Run as root, by hand or with
 # `make bench-ksm`; not part of `make check`.
 #
@@ -43,7 +43,7 @@ knobs=(advisor_target_scan_time advisor_max_cpu advisor_mode pages_to_scan sleep
 mkdir -p "$out"
 # shellcheck disable=SC2046  # pkg-config output is meant to be split
 gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE $(find src -type d -printf "-I%p ") \
-	bench/ksmdrive.c src/host/ksm.c src/host/sysfs.c src/util.c $(pkg-config --cflags --libs libsystemd) -lm \
+	bench/ksmdrive.c src/host/ksm.c src/host/ksm_decide.c src/host/sysfs.c src/util.c $(pkg-config --cflags --libs libsystemd) -lm \
 	-o "$out/ksmdrive"
 
 declare -A saved=()
