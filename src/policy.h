@@ -9,17 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum host_state { HOST_PLENTY, HOST_TIGHT, HOST_CRITICAL };
-
-/* Which policy drives the balloons (config: [host] policy). The peers are
- * re-implementations of other controllers from their documented
- * behaviour, for comparison on the same guests (src/peers.c). */
-enum policy_kind {
-    POLICY_KIND_BALLOOND,
-    POLICY_KIND_PROXMOX,  /* Proxmox VE's pvestatd auto-ballooning */
-    POLICY_KIND_MOM,      /* oVirt MOM's default balloon rules */
-    POLICY_KIND_STATIC,   /* no ballooning: every VM at its max */
-};
+#include "types.h"
 
 struct policy_host {
     enum host_state state;
@@ -114,12 +104,9 @@ void policy_entitle(uint64_t supply_bytes, unsigned idle_tax_pct, size_t n,
 /* Any policy: balloond's own, or a peer (peers.h). round is in/out. */
 void policy_run(enum policy_kind kind, const struct policy_host *host, struct policy_round *round,
                 size_t n, const struct policy_vm *vms, struct policy_decision *out);
-const char *policy_kind_str(enum policy_kind k);
-/* 0, or -EINVAL for a name that is none of balloond, proxmox, mom, static. */
-int policy_kind_parse(const char *s, enum policy_kind *out);
 
 const char *policy_reason_str(enum policy_reason r);
 /* A short machine name for the reason ("inflate_idle"), for metrics. */
 const char *policy_reason_key(enum policy_reason r);
 #define POLICY_REASON_COUNT (POLICY_PAUSED + 1)
-const char *host_state_str(enum host_state s);
+

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy.h"
+#include "types.h"
 #include "zram.h"
 
 struct compress_conf {

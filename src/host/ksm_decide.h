@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "policy.h"
+#include "types.h"
 
 /* advisor_mode (Linux 6.8+), "[none] scan-time" in sysfs. */
 enum ksm_advisor {
