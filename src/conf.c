@@ -8,7 +8,6 @@
  * headers (empty and duplicate sections must be caught too) and any line
  * that inih rejected without calling the handler (a syntax error). */
 #include "conf.h"
-#include "metrics.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -322,7 +321,7 @@ static int conf_set_metrics(struct conf_parser *p, const char *v)
 {
     if (strcmp(v, "off") == 0)
         return conf_replace_str(p, &p->conf->host.metrics_listen, NULL);
-    if (metrics_parse_listen(v, NULL, NULL) < 0)
+    if (listen_parse(v, NULL, NULL) < 0)
         return conf_key_error(p, "\"%s\" is not ADDRESS:PORT (e.g. 127.0.0.1:9781, [::1]:9781) or off", v);
     return conf_replace_str(p, &p->conf->host.metrics_listen, v);
 }
@@ -735,7 +734,7 @@ struct conf *conf_new_default(void)
         .zswap_max_pool_pct = 20,
         .zram_bytes = 0,
         .zram_algorithm = strdup("lz4"),
-        .metrics_listen = strdup(METRICS_DEFAULT_LISTEN),
+        .metrics_listen = strdup(CONF_METRICS_LISTEN_DEFAULT),
     };
     c->defaults = (struct conf_vm){
         .min = { .set = true, .is_pct = true, .pct = 25 },

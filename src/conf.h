@@ -35,8 +35,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "policy.h"
 #include "trust.h"
+#include "types.h"
+
+/* [host] metrics: loopback only unless the operator opens it up. */
+#define CONF_METRICS_LISTEN_DEFAULT "127.0.0.1:9781"
 
 /* A size that may be relative to something else (a VM's max, the budget). */
 struct conf_size {

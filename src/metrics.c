@@ -307,44 +307,6 @@ static int metrics_on_timer(sd_event_source *s, uint64_t usec, void *userdata)
     return metrics_on_io(NULL, -1, 0, userdata);
 }
 
-int metrics_parse_listen(const char *listen, void *out, unsigned *len_out)
-{
-    struct sockaddr_storage ss = {0};
-    char host[64];
-    const char *colon = strrchr(listen, ':');
-    uint64_t port;
-    size_t hlen;
-
-    if (!colon || parse_u64(colon + 1, &port) < 0 || port == 0 || port > 65535)
-        return -EINVAL;
-    hlen = (size_t)(colon - listen);
-    if (hlen == 0 || hlen >= sizeof(host))
-        return -EINVAL;
-    memcpy(host, listen, hlen);
-    host[hlen] = '\0';
-    if (host[0] == '[' && host[hlen - 1] == ']') {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        host[hlen - 1] = '\0';
-        if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
-            return -EINVAL;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        if (len_out)
-            *len_out = sizeof(*a);
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-            return -EINVAL;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)port);
-        if (len_out)
-            *len_out = sizeof(*a);
-    }
-    if (out)
-        memcpy(out, &ss, sizeof(ss));
-    return 0;
-}
-
 int metrics_new(sd_event *ev, const char *listen, metrics_snapshot_fn fn, void *userdata,
                 struct metrics **out)
 {
@@ -353,7 +315,7 @@ int metrics_new(sd_event *ev, const char *listen, metrics_snapshot_fn fn, void *
     struct metrics *m;
     int r;
 
-    if (metrics_parse_listen(listen, &ss, NULL) < 0)
+    if (listen_parse(listen, &ss, NULL) < 0)
         return -EINVAL;
     m = calloc(1, sizeof(*m));
     if (!m)

@@ -6,18 +6,14 @@
 #include <json-c/json.h>
 #include <systemd/sd-event.h>
 
-#define METRICS_DEFAULT_LISTEN "127.0.0.1:9781"
-
 typedef json_object *(*metrics_snapshot_fn)(void *userdata);
 
 struct metrics;
-/* listen is "ADDR:PORT" ("127.0.0.1:9781", "[::1]:9781", "0.0.0.0:9781").
- * Returns 0, -EINVAL for a bad address, or the bind error. */
+/* listen is "ADDR:PORT" ("127.0.0.1:9781", "[::1]:9781", "0.0.0.0:9781",
+ * as listen_parse() in util.h takes it). Returns 0, -EINVAL for a bad address, or the bind error. */
 int metrics_new(sd_event *ev, const char *listen, metrics_snapshot_fn fn, void *userdata,
                 struct metrics **out);
 void metrics_free(struct metrics *m);
 
 /* Pure: a status snapshot to exposition text (malloc'ed, NUL-terminated). */
 char *metrics_render(json_object *status);
-/* Checks "ADDR:PORT"; fills a sockaddr_storage when out is not NULL. */
-int metrics_parse_listen(const char *listen, void *sockaddr_storage_out, unsigned *len_out);

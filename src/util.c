@@ -1,10 +1,12 @@
 /* util.c: logging, human sizes, clocks, small file helpers. */
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
@@ -367,5 +370,43 @@ int parse_u64(const char *s, uint64_t *out)
     if (errno || *end != '\0')
         return -EINVAL;
     *out = v;
+    return 0;
+}
+
+int listen_parse(const char *listen, void *out, unsigned *len_out)
+{
+    struct sockaddr_storage ss = {0};
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    uint64_t port;
+    size_t hlen;
+
+    if (!colon || parse_u64(colon + 1, &port) < 0 || port == 0 || port > 65535)
+        return -EINVAL;
+    hlen = (size_t)(colon - listen);
+    if (hlen == 0 || hlen >= sizeof(host))
+        return -EINVAL;
+    memcpy(host, listen, hlen);
+    host[hlen] = '\0';
+    if (host[0] == '[' && host[hlen - 1] == ']') {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        host[hlen - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+            return -EINVAL;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        if (len_out)
+            *len_out = sizeof(*a);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+            return -EINVAL;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        if (len_out)
+            *len_out = sizeof(*a);
+    }
+    if (out)
+        memcpy(out, &ss, sizeof(ss));
     return 0;
 }

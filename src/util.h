@@ -90,6 +90,11 @@ int write_file(const char *path, const char *s);
 /* Write atomically: path.tmp, fsync, rename. Returns 0 or -errno. */
 int write_file_atomic(const char *path, const char *data, size_t len);
 
+/* "ADDR:PORT" with a numeric IPv4 or bracketed IPv6 address ("127.0.0.1:9781",
+ * "[::1]:9781"), the config's metrics listen address: 0 or -EINVAL. Fills a
+ * struct sockaddr_storage (and its length) when the pointers are not NULL. */
+int listen_parse(const char *listen, void *sockaddr_storage_out, unsigned *len_out);
+
 /* strtoull on a whole token, with errors: 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, uint64_t *out);
 

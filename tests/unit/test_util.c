@@ -274,6 +274,22 @@ static void test_trust(void **state)
     assert_false(trust_ok(&(struct trust_ids){0}, (uid_t)-1, (gid_t)-1));
 }
 
+static void test_listen(void **state)
+{
+    static const struct {
+        const char *s;
+        int ret;
+    } cases[] = {
+        {"127.0.0.1:9781", 0}, {"0.0.0.0:1", 0}, {"[::1]:9781", 0}, {"[::]:65535", 0},
+        {"127.0.0.1", -EINVAL}, {"127.0.0.1:0", -EINVAL}, {"127.0.0.1:65536", -EINVAL},
+        {"localhost:9781", -EINVAL}, {":9781", -EINVAL}, {"::1:9781", -EINVAL}, {"1.2.3.4:x", -EINVAL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        print_message("  %-18s -> %d\n", cases[i].s, listen_parse(cases[i].s, NULL, NULL));
+        assert_int_equal(listen_parse(cases[i].s, NULL, NULL), cases[i].ret);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_read_regular_file),
         cmocka_unit_test(test_fd_headroom),
         cmocka_unit_test(test_trust),
+        cmocka_unit_test(test_listen),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
