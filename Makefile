@@ -39,8 +39,9 @@ $(BUILD)/balloond: $(BUILD)/obj/balloond.o $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/balloonctl: $(BUILD)/obj/balloonctl.o $(BUILD)/obj/ctl.o $(BUILD)/obj/util.o
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(SANOBJ) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(SAN) -O1 -o $@ $^ $(LDLIBS) -lcmocka
+# Unit tests share tests/unit/fixture.c (fixture paths and writable trees).
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/fixture.c tests/unit/fixture.h $(SANOBJ) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(SAN) -O1 -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 $(BUILD)/tests/%: tests/helpers/%.c | $(BUILD)/tests
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/obj $(BUILD)/san $(BUILD)/tests:

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "compress.h"
+#include "fixture.h"
 #include "swaps.h"
 #include "zram.h"
 #include "util.h"
@@ -28,23 +29,12 @@
 
 static const char *fx(const char *rel)
 {
-    static char bufs[4][PATH_MAX];
-    static unsigned next;
-    const char *root = getenv("FIXTURES");
-    char *b = bufs[next++ % ARRAY_SIZE(bufs)];
-
-    snprintf(b, PATH_MAX, "%s/compress/%s", root && *root ? root : "tests/fixtures", rel);
-    return b;
+    return fixture_path("compress", rel);
 }
 
 static char *slurp(const char *path)
 {
-    static char buf[65536];
-    int n = read_file(path, buf, sizeof(buf));
-
-    if (n < 0)
-        fail_msg("%s: %s", path, strerror(-n));
-    return buf;
+    return fixture_slurp(path);
 }
 
 /* ---- parsers ---- */
@@ -239,18 +229,13 @@ static void test_decide(void **state)
 /* ---- a writable copy of the fixture tree ---- */
 
 struct tree {
-    char root[64];
+    char root[FIXTURE_TREE_MAX];
     char sys[80], proc[80], dev[80];
 };
 
 static void tree_copy(struct tree *t)
 {
-    char cmd[3 * PATH_MAX];
-
-    snprintf(t->root, sizeof(t->root), "/tmp/test_compress.XXXXXX");
-    assert_non_null(mkdtemp(t->root));
-    snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s'", fx("host"), t->root);
-    assert_int_equal(system(cmd), 0);
+    fixture_tree_copy(fx("host"), "test_compress", t->root);
     snprintf(t->sys, sizeof(t->sys), "%s/sys", t->root);
     snprintf(t->proc, sizeof(t->proc), "%s/proc", t->root);
     snprintf(t->dev, sizeof(t->dev), "%s/dev", t->root);
@@ -258,10 +243,7 @@ static void tree_copy(struct tree *t)
 
 static void tree_rm(struct tree *t)
 {
-    char cmd[PATH_MAX + 16];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->root);
-    assert_int_equal(system(cmd), 0);
+    fixture_tree_rm(t->root);
 }
 
 static const char *tpath(const struct tree *t, const char *rel)
@@ -276,11 +258,7 @@ static const char *tpath(const struct tree *t, const char *rel)
 
 static void put(const struct tree *t, const char *rel, const char *content)
 {
-    FILE *f = fopen(tpath(t, rel), "w");
-
-    assert_non_null(f);
-    fputs(content, f);
-    assert_int_equal(fclose(f), 0);
+    fixture_put(tpath(t, rel), content);
 }
 
 /* What a test wrote over a fixture file, without the trailing newline

@@ -13,19 +13,14 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "host.h"
 #include "util.h"
 
 /* Fixture path under FIXTURES/host; a few live at once. */
 static const char *fx(const char *rel)
 {
-    static char bufs[4][PATH_MAX];
-    static unsigned next;
-    const char *root = getenv("FIXTURES");
-    char *b = bufs[next++ % ARRAY_SIZE(bufs)];
-
-    snprintf(b, PATH_MAX, "%s/host/%s", root && *root ? root : "tests/fixtures", rel);
-    return b;
+    return fixture_path("host", rel);
 }
 
 static void assert_psi_line(const struct host_psi_line *got, const struct host_psi_line *want)

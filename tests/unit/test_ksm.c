@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "ksm.h"
 #include "util.h"
 
@@ -26,13 +27,7 @@
 /* Fixture path under FIXTURES/ksm; a few live at once. */
 static const char *fx(const char *rel)
 {
-    static char bufs[4][PATH_MAX];
-    static unsigned next;
-    const char *root = getenv("FIXTURES");
-    char *b = bufs[next++ % ARRAY_SIZE(bufs)];
-
-    snprintf(b, PATH_MAX, "%s/ksm/%s", root && *root ? root : "tests/fixtures", rel);
-    return b;
+    return fixture_path("ksm", rel);
 }
 
 static uint64_t ticks_ms(uint64_t ticks)
@@ -353,29 +348,21 @@ static void test_unmerge_fits(void **state)
 /* ---- apply and restore, on a writable copy ------------------------------------ */
 
 struct tree {
-    char dir[64];  /* /tmp/test_ksm.XXXXXX */
+    char dir[FIXTURE_TREE_MAX];  /* /tmp/test_ksm.XXXXXX */
     char sys[128];
     char proc[128];
 };
 
 static void tree_copy(struct tree *t, const char *name)
 {
-    char cmd[3 * PATH_MAX];
-
-    snprintf(t->dir, sizeof(t->dir), "/tmp/test_ksm.XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
-    snprintf(cmd, sizeof(cmd), "cp -r '%s/sys' '%s/proc' '%s/'", fx(name), fx(name), t->dir);
-    assert_int_equal(system(cmd), 0);
+    fixture_tree_copy(fx(name), "test_ksm", t->dir);
     snprintf(t->sys, sizeof(t->sys), "%s/sys", t->dir);
     snprintf(t->proc, sizeof(t->proc), "%s/proc", t->dir);
 }
 
 static void tree_remove(struct tree *t)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-    assert_int_equal(system(cmd), 0);
+    fixture_tree_rm(t->dir);
 }
 
 static const char *knob(const struct tree *t, const char *name)
@@ -393,12 +380,9 @@ static const char *knob(const struct tree *t, const char *name)
 static void knob_put(const struct tree *t, const char *name, const char *value)
 {
     char path[PATH_MAX];
-    FILE *f;
 
     snprintf(path, sizeof(path), "%s/kernel/mm/ksm/%s", t->sys, name);
-    assert_non_null(f = fopen(path, "w"));
-    fputs(value, f);
-    fclose(f);
+    fixture_put(path, value);
 }
 
 /* Backdate a knob's mtime, to see later whether it was written. */
