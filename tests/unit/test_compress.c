@@ -1,8 +1,8 @@
 /* test_compress.c: the compression rung on fixture trees (FIXTURES, by
- * default tests/fixtures, relative to the repo root): /proc/swaps and
- * mm_stat parsers, the swap header, the decision table, and apply /
- * restore on a writable copy of tests/fixtures/compress/host with the
- * swap syscalls replaced by fakes. */
+ * default tests/fixtures, relative to the repo root): the decision table,
+ * and observe / apply / restore / sample through zswap.c and zram.c on a
+ * writable copy of tests/fixtures/compress/host with the swap syscalls
+ * replaced by fakes. The parsers are in test_swaps.c and test_zram.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,7 +21,6 @@
 
 #include "compress.h"
 #include "fixture.h"
-#include "swaps.h"
 #include "zram.h"
 #include "util.h"
 
@@ -30,131 +29,6 @@
 static const char *fx(const char *rel)
 {
     return fixture_path("compress", rel);
-}
-
-static char *slurp(const char *path)
-{
-    return fixture_slurp(path);
-}
-
-/* ---- parsers ---- */
-
-static void test_parse_swaps(void **state)
-{
-    static const struct {
-        const char *file;
-        int r;
-        struct swaps_info want;
-    } cases[] = {
-        { "swaps/none", 0, { 0 } },
-        { "swaps/disk", 0, { .disk_count = 1, .used_bytes = 20480 * KIB, .max_other_priority = -2 } },
-        { "swaps/disk-empty", 0, { .disk_count = 1, .max_other_priority = -2 } },
-        { "swaps/file-and-zram", 0,
-          { .disk_count = 1, .zram_count = 1, .used_bytes = 12 * KIB, .max_other_priority = 100 } },
-        { "swaps/ours", 0,
-          { .ours = true, .used_bytes = 1024 * KIB, .ours_size_bytes = 65532 * KIB,
-            .ours_used_bytes = 1024 * KIB, .ours_priority = 100 } },
-        /* an escaped space in a name; zram12 is not zram1; "zramx" is no zram */
-        { "swaps/mixed", 0,
-          { .disk_count = 2, .zram_count = 1, .ours = true, .used_bytes = 12 * KIB,
-            .ours_size_bytes = 65532 * KIB, .ours_used_bytes = 12 * KIB, .ours_priority = 100,
-            .max_other_priority = 7 } },
-        { .file = "swaps/truncated", .r = -EINVAL },
-        { .file = "swaps/no-newline", .r = -EINVAL },
-        { .file = "swaps/bad-used", .r = -EINVAL },
-        { .file = "swaps/negative-used", .r = -EINVAL },
-        { .file = "swaps/extra-field", .r = -EINVAL },
-        { .file = "swaps/missing-field", .r = -EINVAL },
-        { .file = "swaps/overflow", .r = -EINVAL },
-        { .file = "swaps/bad-priority", .r = -EINVAL },
-        { .file = "swaps/no-header", .r = -EINVAL },
-        { .file = "swaps/empty", .r = -EINVAL },
-    };
-
-    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-        struct swaps_info got, untouched;
-
-        memset(&got, SENTINEL, sizeof(got));
-        untouched = got;
-        print_message("swaps: %s\n", cases[i].file);
-        assert_int_equal(swaps_parse(slurp(fx(cases[i].file)), "zram1", &got), cases[i].r);
-        assert_memory_equal(&got, cases[i].r == 0 ? &cases[i].want : &untouched, sizeof(got));
-    }
-}
-
-static void test_parse_swaps_not_ours(void **state)
-{
-    struct swaps_info got;
-
-    /* Without a device of our own, zram1 is somebody else's. */
-    assert_int_equal(swaps_parse(slurp(fx("swaps/ours")), NULL, &got), 0);
-    assert_false(got.ours);
-    assert_int_equal(got.zram_count, 1);
-    assert_int_equal(got.max_other_priority, 100);
-}
-
-static void test_parse_mm_stat(void **state)
-{
-    static const struct {
-        const char *file;
-        int r;
-        struct zram_mm_stat want;
-    } cases[] = {
-        { "mm_stat/real", 0, { 34082816, 13086124, 14094336 } },
-        { "mm_stat/seven-fields", 0, { 4096, 74, 12288 } },
-        { "mm_stat/three-fields", 0, { 8192, 1024, 20480 } },
-        { "host/sys/block/zram1/mm_stat", 0, { 0, 0, 0 } },
-        { .file = "mm_stat/two-fields", .r = -EINVAL },
-        { .file = "mm_stat/bad-number", .r = -EINVAL },
-        { .file = "mm_stat/negative", .r = -EINVAL },
-        { .file = "mm_stat/long-token", .r = -EINVAL },
-        { .file = "mm_stat/empty", .r = -EINVAL },
-    };
-
-    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-        struct zram_mm_stat got, untouched;
-
-        memset(&got, SENTINEL, sizeof(got));
-        untouched = got;
-        print_message("mm_stat: %s\n", cases[i].file);
-        assert_int_equal(zram_parse_mm_stat(slurp(fx(cases[i].file)), &got), cases[i].r);
-        assert_memory_equal(&got, cases[i].r == 0 ? &cases[i].want : &untouched, sizeof(got));
-    }
-}
-
-static uint32_t u32_at(const unsigned char *p, size_t off)
-{
-    uint32_t v;
-    memcpy(&v, p + off, sizeof(v));
-    return v;
-}
-
-static void test_swap_header(void **state)
-{
-    static unsigned char page[65536], zero[65536];
-
-    assert_int_equal(zram_swap_header(page, 4096, 64 * MIB), 0);
-    assert_memory_equal(page, zero, 1024);           /* bootbits */
-    assert_int_equal(u32_at(page, 1024), 1);         /* version */
-    assert_int_equal(u32_at(page, 1028), 16383);     /* last_page: 16384 pages, 0 is the header */
-    assert_int_equal(u32_at(page, 1032), 0);         /* nr_badpages */
-    assert_memory_equal(page + 1036, zero, 4086 - 1036);
-    assert_memory_equal(page + 4086, "SWAPSPACE2", 10);
-
-    /* 64 KiB pages (arm64, ppc64): the magic moves to the page's end. */
-    assert_int_equal(zram_swap_header(page, 65536, 64 * MIB), 0);
-    assert_int_equal(u32_at(page, 1028), 1023);
-    assert_memory_equal(page + 65526, "SWAPSPACE2", 10);
-    assert_memory_equal(page + 4086, zero, 10);
-
-    assert_int_equal(zram_swap_header(page, 4096, 8192), 0);
-    assert_int_equal(u32_at(page, 1028), 1);
-    memset(page, SENTINEL, 4096);
-    assert_int_equal(zram_swap_header(page, 4096, 8191), -EINVAL);  /* the header alone */
-    assert_int_equal(zram_swap_header(page, 4096, 0), -EINVAL);
-    assert_int_equal(zram_swap_header(page, 4096, (UINT64_C(1) << 32) * 4096 + 4096), -EINVAL);
-    assert_int_equal(zram_swap_header(page, 512, 64 * MIB), -EINVAL);
-    assert_int_equal(page[0], SENTINEL);
 }
 
 /* ---- the decision table ---- */
@@ -224,6 +98,14 @@ static void test_decide(void **state)
         assert_int_equal(d.zram_priority, cases[i].zram_bytes ? 100 : 0);
         assert_non_null(d.why);
     }
+}
+
+/* The swap header's little-endian u32 fields (test_zram.c checks it whole). */
+static uint32_t u32_at(const unsigned char *p, size_t off)
+{
+    uint32_t v;
+    memcpy(&v, p + off, sizeof(v));
+    return v;
 }
 
 /* ---- a writable copy of the fixture tree ---- */
@@ -365,7 +247,7 @@ static void test_observe(void **state)
     assert_int_equal(in.swap_used_bytes, 0);
     assert_int_equal(in.zram_bytes, 64 * MIB);
 
-    put(&t, "proc/swaps", slurp(fx("swaps/file-and-zram")));
+    put(&t, "proc/swaps", fixture_slurp(fx("swaps/file-and-zram")));
     assert_int_equal(compress_observe(c, HOST_PLENTY, &in), 0);
     assert_true(in.disk_swap && in.other_zram_swap);
     assert_int_equal(in.swap_used_bytes, 12 * KIB);
@@ -397,7 +279,7 @@ static void test_observe(void **state)
     /* /proc/swaps malformed or missing: an error, in left alone */
     memset(&in, SENTINEL, sizeof(in));
     untouched = in;
-    put(&t, "proc/swaps", slurp(fx("swaps/truncated")));
+    put(&t, "proc/swaps", fixture_slurp(fx("swaps/truncated")));
     assert_int_equal(compress_observe(c, HOST_PLENTY, &in), -EINVAL);
     unlink(tpath(&t, "proc/swaps"));
     assert_int_equal(compress_observe(c, HOST_PLENTY, &in), -ENOENT);
@@ -414,7 +296,7 @@ static void test_zswap_enable_restore(void **state)
     struct compress_decision d;
 
     tree_copy(&t);
-    put(&t, "proc/swaps", slurp(fx("swaps/disk")));
+    put(&t, "proc/swaps", fixture_slurp(fx("swaps/disk")));
     c = ctx(&t, &conf_both);
 
     tick(c, HOST_PLENTY, &d);
@@ -432,7 +314,7 @@ static void test_zswap_enable_restore(void **state)
     tick(c, HOST_PLENTY, &d);
     assert_int_equal(d.zswap, COMPRESS_ZSWAP_NONE);
     /* swap empty: the host's settings come back */
-    put(&t, "proc/swaps", slurp(fx("swaps/disk-empty")));
+    put(&t, "proc/swaps", fixture_slurp(fx("swaps/disk-empty")));
     tick(c, HOST_PLENTY, &d);
     assert_int_equal(d.zswap, COMPRESS_ZSWAP_RESTORE);
     assert_int_equal(compress_apply(c, &d), 0);
@@ -462,7 +344,7 @@ static void test_zswap_enable_fails(void **state)
     struct compress_decision d;
 
     tree_copy(&t);
-    put(&t, "proc/swaps", slurp(fx("swaps/disk")));
+    put(&t, "proc/swaps", fixture_slurp(fx("swaps/disk")));
     c = ctx(&t, &conf_both);
     tick(c, HOST_TIGHT, &d);
     assert_int_equal(d.zswap, COMPRESS_ZSWAP_ENABLE);
@@ -490,7 +372,7 @@ static void test_zswap_compressor_refused(void **state)
     struct compress *c;
 
     tree_copy(&t);
-    put(&t, "proc/swaps", slurp(fx("swaps/disk")));
+    put(&t, "proc/swaps", fixture_slurp(fx("swaps/disk")));
     c = ctx(&t, &conf_both);
     assert_int_equal(compress_apply(c, &enable), 0);  /* host settings saved */
     /* The kernel refuses the compressor: a write that fails (a dangling
@@ -527,7 +409,7 @@ static void test_zram_create_remove(void **state)
     tree_copy(&t);
     put(&t, ZRAM1 "comp_algorithm", "");
     put(&t, ZRAM1 "disksize", "");
-    put(&t, ZRAM1 "mm_stat", slurp(fx("mm_stat/real")));
+    put(&t, ZRAM1 "mm_stat", fixture_slurp(fx("mm_stat/real")));
     c = ctx(&t, &conf_both);
 
     tick(c, HOST_TIGHT, &d);
@@ -550,7 +432,7 @@ static void test_zram_create_remove(void **state)
     assert_int_equal(fake.swapon_flags, SWAP_FLAG_PREFER | SWAP_FLAG_DISCARD | 100);
 
     /* the kernel lists it; it is ours, not "other zram" */
-    put(&t, "proc/swaps", slurp(fx("swaps/ours")));
+    put(&t, "proc/swaps", fixture_slurp(fx("swaps/ours")));
     tick(c, HOST_CRITICAL, &d);
     assert_int_equal(d.zram_create_bytes, 0);
     assert_int_equal(d.zswap, COMPRESS_ZSWAP_NONE);
@@ -645,7 +527,7 @@ static void test_sample_zswap(void **state)
 
         tree_copy(&t);
         if (cases[i].meminfo)
-            put(&t, "proc/meminfo", slurp(fx(cases[i].meminfo)));
+            put(&t, "proc/meminfo", fixture_slurp(fx(cases[i].meminfo)));
         else
             unlink(tpath(&t, "proc/meminfo"));
         if (cases[i].debug_pool) {
@@ -683,8 +565,8 @@ static void test_sample_bad_mm_stat(void **state)
     c = ctx(&t, &conf_both);
     tick(c, HOST_CRITICAL, &d);
     assert_int_equal(compress_apply(c, &d), 0);
-    put(&t, "proc/swaps", slurp(fx("swaps/ours")));
-    put(&t, ZRAM1 "mm_stat", slurp(fx("mm_stat/two-fields")));
+    put(&t, "proc/swaps", fixture_slurp(fx("swaps/ours")));
+    put(&t, ZRAM1 "mm_stat", fixture_slurp(fx("mm_stat/two-fields")));
     memset(&st, SENTINEL, sizeof(st));
     untouched = st;
     assert_int_equal(compress_sample(c, &st), -EINVAL);
@@ -697,10 +579,6 @@ static void test_sample_bad_mm_stat(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_swaps),
-        cmocka_unit_test(test_parse_swaps_not_ours),
-        cmocka_unit_test(test_parse_mm_stat),
-        cmocka_unit_test(test_swap_header),
         cmocka_unit_test(test_decide),
         cmocka_unit_test(test_new),
         cmocka_unit_test(test_observe),
