@@ -248,7 +248,10 @@ static void mgr_adopt(struct mgr *m, struct vm *vm)
     uint64_t saved;
     bool restored = state_get(m->state, vm->name, vm->pid, &saved);
 
-    control_set_target(&vm->ctl, restored ? saved : vm->obs.actual_bytes, now_ms());
+    /* actual is the peer's word (it may say 2^64-2): held within the
+     * VM's bounds like every target. */
+    vm_resolve(vm, m->conf);
+    control_set_target(&vm->ctl, vm_target_clamp(vm, restored ? saved : vm->obs.actual_bytes), now_ms());
     snprintf(vm->last_change, sizeof(vm->last_change), "%s",
              restored ? "restored from the state file" : "adopted at its current size");
     state_set(m->state, vm->name, vm->pid, vm->ctl.target_bytes);
@@ -268,6 +271,10 @@ static void mgr_set_target(struct mgr *m, struct vm *vm, uint64_t target, uint64
         vm->ctl.last_change_ms = now;
         return;
     }
+    /* What is held is what is sent (vm_send_target clamps the same way). */
+    target = vm_target_clamp(vm, target);
+    if (target == 0)
+        return;
     control_set_target(&vm->ctl, target, now);
     state_set(m->state, vm->name, vm->pid, target);
     vm_send_target(vm, target);

@@ -16,34 +16,29 @@
 int qmp_classify(json_object *obj, struct qmp_msg *out)
 {
     struct qmp_msg m = {0};
-    json_object *v, *id;
+    json_object *v;
 
     if (!json_object_is_type(obj, json_type_object))
         return -EBADMSG;
-    if (json_object_object_get_ex(obj, "id", &id) && json_object_is_type(id, json_type_int)) {
-        m.has_id = true;
-        m.id = json_object_get_uint64(id);
-    }
+    m.id = qmp_u64(obj, "id");
+    m.has_id = m.id != QMP_UNKNOWN;
+    if (!m.has_id)
+        m.id = 0;
     if (json_object_object_get_ex(obj, "QMP", &v)) {
         m.type = QMP_MSG_GREETING;
     } else if (json_object_object_get_ex(obj, "return", &v)) {
         m.type = QMP_MSG_RETURN;
         m.ret = v;
     } else if (json_object_object_get_ex(obj, "error", &v)) {
-        json_object *cls, *desc;
-        if (!json_object_object_get_ex(v, "class", &cls) ||
-            !json_object_is_type(cls, json_type_string))
-            return -EBADMSG;
         m.type = QMP_MSG_ERROR;
-        m.err_class = json_object_get_string(cls);
-        m.err_desc = json_object_object_get_ex(v, "desc", &desc) &&
-                             json_object_is_type(desc, json_type_string)
-                         ? json_object_get_string(desc)
-                         : "";
-    } else if (json_object_object_get_ex(obj, "event", &v) &&
-               json_object_is_type(v, json_type_string)) {
+        m.err_class = qmp_str(v, "class");
+        m.err_desc = qmp_str(v, "desc");
+        if (!m.err_class)
+            return -EBADMSG;
+        if (!m.err_desc)
+            m.err_desc = "";
+    } else if ((m.event = qmp_str(obj, "event"))) {
         m.type = QMP_MSG_EVENT;
-        m.event = json_object_get_string(v);
         if (!json_object_object_get_ex(obj, "data", &m.data))
             m.data = NULL;
     } else {
@@ -66,6 +61,23 @@ uint64_t qmp_u64(json_object *obj, const char *key)
     if (s < 0)
         return QMP_UNKNOWN;
     return json_object_get_uint64(v);
+}
+
+const char *qmp_str(json_object *obj, const char *key)
+{
+    json_object *v;
+
+    if (!obj || !json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+int qmp_bool(json_object *v, bool *out)
+{
+    if (!json_object_is_type(v, json_type_boolean))
+        return -EBADMSG;
+    *out = json_object_get_boolean(v);
+    return 0;
 }
 
 int qmp_guest_stats_parse(json_object *ret, struct qmp_guest_stats *out)
@@ -113,6 +125,23 @@ struct qmp_reader *qmp_reader_new(void)
     return r;
 }
 
+/* A line buffer grown by a long message (up to QMP_LINE_MAX) is given
+ * back at reset; QEMU's usual lines are far below 64 KiB. */
+#define QMP_READER_KEEP_BYTES (64 * 1024)
+
+void qmp_reader_reset(struct qmp_reader *r)
+{
+    if (!r)
+        return;
+    r->len = 0;
+    json_tokener_reset(r->tok);
+    if (r->cap > QMP_READER_KEEP_BYTES) {
+        free(r->line);
+        r->line = NULL;
+        r->cap = 0;
+    }
+}
+
 void qmp_reader_free(struct qmp_reader *r)
 {
     if (!r)
@@ -142,7 +171,7 @@ static int reader_line(struct qmp_reader *r, qmp_reader_fn fn, void *userdata, c
     }
     ret = fn(obj, userdata);
     json_object_put(obj);
-    if (ret < 0)
+    if (ret < 0 && ret != -ECANCELED)
         *why = "not a QMP message";
     return ret;
 }
@@ -221,6 +250,12 @@ struct qmp {
     /* Bumped on every close, so a callback can tell that the connection
      * it was dispatched from is gone. */
     uint64_t generation;
+    /* While messages are dispatched to callbacks, a close or a free from
+     * inside one must not pull the reader or q from under the caller:
+     * the reader lives as long as q, the feed stops at the next line
+     * (generation), and qmp_free is deferred until the dispatch ends. */
+    unsigned dispatching;
+    bool free_deferred;
 };
 
 /* The timer follows the oldest pending command (all share one timeout,
@@ -246,6 +281,24 @@ static void qmp_drop_pending(struct qmp *q)
     q->pending_tail = &q->pending;
 }
 
+static void qmp_destroy(struct qmp *q);
+
+/* Around every call out to the owner: a qmp_free from inside the
+ * callback is carried out when the outermost one returns. Returns true
+ * when q is gone. */
+static void qmp_enter(struct qmp *q)
+{
+    q->dispatching++;
+}
+
+static bool qmp_leave(struct qmp *q)
+{
+    if (--q->dispatching > 0 || !q->free_deferred)
+        return false;
+    qmp_destroy(q);
+    return true;
+}
+
 void qmp_close(struct qmp *q, int err, const char *why)
 {
     bool notify = q->state != QMP_CLOSED;
@@ -260,10 +313,12 @@ void qmp_close(struct qmp *q, int err, const char *why)
     q->pid = 0;
     q->generation++;
     qmp_drop_pending(q);
-    qmp_reader_free(q->reader);
-    q->reader = NULL;
-    if (notify && q->ops->closed)
+    qmp_reader_reset(q->reader);
+    if (notify && q->ops->closed) {
+        qmp_enter(q);
         q->ops->closed(q, err, why, q->userdata);
+        qmp_leave(q);
+    }
 }
 
 static int qmp_flush(struct qmp *q)
@@ -370,9 +425,23 @@ static void qmp_caps_reply(struct qmp *q, const struct qmp_msg *m, void *userdat
         q->ops->ready(q, q->userdata);
 }
 
+static int qmp_dispatch_one(struct qmp *q, json_object *obj);
+
+/* Runs one message through the callbacks; -ECANCELED stops the reader
+ * when one of them closed (or freed) the connection. */
 static int qmp_dispatch(json_object *obj, void *userdata)
 {
     struct qmp *q = userdata;
+    uint64_t gen = q->generation;
+    int r = qmp_dispatch_one(q, obj);
+
+    if (q->generation != gen || q->free_deferred)
+        return -ECANCELED;
+    return r;
+}
+
+static int qmp_dispatch_one(struct qmp *q, json_object *obj)
+{
     struct qmp_pending **pp, *p;
     struct qmp_msg m;
 
@@ -412,20 +481,19 @@ static int qmp_dispatch(json_object *obj, void *userdata)
     return 0;
 }
 
-static int qmp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static void qmp_read(struct qmp *q, int fd, uint32_t revents)
 {
-    struct qmp *q = userdata;
     char buf[16384];
 
     if (revents & EPOLLOUT) {
         int r = qmp_flush(q);
         if (r < 0) {
             qmp_close(q, r, "write failed");
-            return 0;
+            return;
         }
     }
     if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-        return 0;
+        return;
     for (;;) {
         uint64_t gen = q->generation;
         const char *why = NULL;
@@ -435,40 +503,58 @@ static int qmp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
-            return 0;
+            return;
         if (n <= 0) {
             qmp_close(q, n == 0 ? -ECONNRESET : -errno,
                       n == 0 ? "QEMU closed the connection" : "read failed");
-            return 0;
+            return;
         }
         r = qmp_reader_feed(q->reader, buf, (size_t)n, qmp_dispatch, q, &why);
-        if (q->generation != gen)
-            return 0; /* closed by a callback */
+        if (q->generation != gen || q->free_deferred)
+            return; /* closed or freed by a callback */
         if (r < 0) {
             char msg[96];
             snprintf(msg, sizeof(msg), "protocol error: %s", why ? why : strerror(-r));
             qmp_close(q, r, msg);
-            return 0;
+            return;
         }
     }
 }
 
-static int qmp_on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+static int qmp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
     struct qmp *q = userdata;
+
+    qmp_enter(q);
+    qmp_read(q, fd, revents);
+    qmp_leave(q);
+    return 0;
+}
+
+static void qmp_timeout(struct qmp *q)
+{
     char msg[128];
 
     if (q->state == QMP_GREETING || q->state == QMP_CONNECTING) {
         qmp_close(q, -ETIMEDOUT, "no QMP greeting within 3 s (socket held by another client, or not QEMU)");
-        return 0;
+        return;
     }
     if (q->pending && q->pending->deadline_ms <= now_ms() + 1) {
         snprintf(msg, sizeof(msg), "no reply to %s within %d s", q->pending->cmd,
                  QMP_COMMAND_TIMEOUT_MS / 1000);
         qmp_close(q, -ETIMEDOUT, msg);
-        return 0;
+        return;
     }
     qmp_arm_timer(q);
+}
+
+static int qmp_on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+    struct qmp *q = userdata;
+
+    qmp_enter(q);
+    qmp_timeout(q);
+    qmp_leave(q);
     return 0;
 }
 
@@ -487,7 +573,8 @@ int qmp_new(sd_event *ev, const char *path, const char *name, const struct qmp_o
     q->userdata = userdata;
     q->fd = -1;
     q->pending_tail = &q->pending;
-    if (!q->path || !q->name) {
+    q->reader = qmp_reader_new();
+    if (!q->path || !q->name || !q->reader) {
         qmp_free(q);
         return -ENOMEM;
     }
@@ -501,18 +588,28 @@ int qmp_new(sd_event *ev, const char *path, const char *name, const struct qmp_o
     return 0;
 }
 
+static void qmp_destroy(struct qmp *q)
+{
+    sd_event_source_disable_unref(q->timer);
+    qmp_reader_free(q->reader);
+    sd_event_unref(q->ev);
+    free(q->out);
+    free(q->path);
+    free(q->name);
+    free(q);
+}
+
 void qmp_free(struct qmp *q)
 {
     if (!q)
         return;
     q->ops = &(const struct qmp_ops){0};
     qmp_close(q, 0, NULL);
-    sd_event_source_disable_unref(q->timer);
-    sd_event_unref(q->ev);
-    free(q->out);
-    free(q->path);
-    free(q->name);
-    free(q);
+    if (q->dispatching) {
+        q->free_deferred = true; /* called back from q: see qmp_leave */
+        return;
+    }
+    qmp_destroy(q);
 }
 
 int qmp_connect(struct qmp *q)
@@ -553,11 +650,9 @@ int qmp_connect(struct qmp *q)
         q->uid = cred.uid;
         q->gid = cred.gid;
     }
-    q->reader = qmp_reader_new();
-    r = q->reader ? sd_event_add_io(q->ev, &q->io, q->fd, EPOLLIN, qmp_on_io, q) : -ENOMEM;
+    qmp_reader_reset(q->reader);
+    r = sd_event_add_io(q->ev, &q->io, q->fd, EPOLLIN, qmp_on_io, q);
     if (r < 0) {
-        qmp_reader_free(q->reader);
-        q->reader = NULL;
         close(q->fd);
         q->fd = -1;
         return r;

@@ -55,6 +55,13 @@ int qmp_classify(json_object *obj, struct qmp_msg *out);
 /* Reads an unsigned number, mapping QEMU's "unknown" markers (2^64-1, -1,
  * absent, not a number) to QMP_UNKNOWN. */
 uint64_t qmp_u64(json_object *obj, const char *key);
+/* Typed reads of a peer's values: every value taken from a reply or an
+ * event goes through one of these (or qmp_u64), never json-c's
+ * converting getters, which turn null into NULL and "yes" into true.
+ * qmp_str: obj[key] when it is a string, else NULL (obj may be NULL or
+ * not an object). qmp_bool: 0, or -EBADMSG when v is not a boolean. */
+const char *qmp_str(json_object *obj, const char *key);
+int qmp_bool(json_object *v, bool *out);
 
 /* The balloon's guest statistics, from qom-get guest-stats. Sizes in
  * bytes, counters as reported; QMP_UNKNOWN where the guest did not say. */
@@ -81,6 +88,8 @@ struct qmp_reader;
 typedef int (*qmp_reader_fn)(json_object *obj, void *userdata);
 struct qmp_reader *qmp_reader_new(void);
 void qmp_reader_free(struct qmp_reader *r);
+/* Drops a partial line (the connection it came from is gone). */
+void qmp_reader_reset(struct qmp_reader *r);
 int qmp_reader_feed(struct qmp_reader *r, const char *buf, size_t len, qmp_reader_fn fn,
                     void *userdata, const char **why);
 
@@ -99,6 +108,8 @@ struct qmp_ops {
 
 int qmp_new(sd_event *ev, const char *path, const char *name, const struct qmp_ops *ops,
             void *userdata, struct qmp **out);
+/* Safe from inside any of q's callbacks (the free is then completed when
+ * the callback returns); so is qmp_close. */
 void qmp_free(struct qmp *q);
 /* Starts connecting; the outcome arrives through ops. Returns 0, or a
  * negative errno when the socket cannot even be attempted (then closed

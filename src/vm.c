@@ -15,6 +15,9 @@
 /* The guest reports MemTotal once a second: after actual has stood still
  * this long, the report shows the balloon's current size. */
 #define ACTUAL_SETTLED_MS 2500
+/* x86-64 guests have at most 52 physical address bits: a VM reporting
+ * more RAM than 2^52 bytes (4 PiB) is not telling the truth. */
+#define VM_SIZE_MAX_BYTES (1ULL << 52)
 
 static void vm_setup(struct vm *vm);
 
@@ -159,12 +162,18 @@ static void vm_on_size(struct qmp *q, const struct qmp_msg *m, void *userdata)
         qmp_close(q, -EPROTO, "query-memory-size-summary gave no base-memory");
         return;
     }
-    vm->size_bytes = base + (plugged == QMP_UNKNOWN ? 0 : plugged);
+    if (plugged == QMP_UNKNOWN)
+        plugged = 0;
+    if (base > VM_SIZE_MAX_BYTES || plugged > VM_SIZE_MAX_BYTES - base) {
+        qmp_close(q, -EPROTO, "query-memory-size-summary gave a size above 4 PiB");
+        return;
+    }
+    vm->size_bytes = base + plugged;
 }
 
 static bool is_balloon_type(const char *type)
 {
-    return strncmp(type, "child<virtio-balloon", 20) == 0;
+    return type && strncmp(type, "child<virtio-balloon", 20) == 0;
 }
 
 /* qom-list of a container: finds the first child that is a balloon. */
@@ -173,13 +182,12 @@ static char *find_balloon(const char *container, json_object *list)
     size_t n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
 
     for (size_t i = 0; i < n; i++) {
-        json_object *it = json_object_array_get_idx(list, i), *name, *type;
+        json_object *it = json_object_array_get_idx(list, i);
+        const char *name = qmp_str(it, "name");
         char *path;
-        if (!json_object_object_get_ex(it, "name", &name) ||
-            !json_object_object_get_ex(it, "type", &type) ||
-            !is_balloon_type(json_object_get_string(type)))
+        if (!name || !is_balloon_type(qmp_str(it, "type")))
             continue;
-        if (asprintf(&path, "%s/%s", container, json_object_get_string(name)) < 0)
+        if (asprintf(&path, "%s/%s", container, name) < 0)
             return NULL;
         return path;
     }
@@ -190,7 +198,9 @@ static void vm_on_doo(struct qmp *q, const struct qmp_msg *m, void *userdata)
 {
     struct vm *vm = userdata;
 
-    vm->obs.deflate_on_oom = m->type == QMP_MSG_RETURN && json_object_get_boolean(m->ret);
+    bool on;
+
+    vm->obs.deflate_on_oom = m->type == QMP_MSG_RETURN && qmp_bool(m->ret, &on) == 0 && on;
 }
 
 static json_object *qom_args(const char *path, const char *property)
@@ -305,11 +315,11 @@ static void vm_on_stats(struct qmp *q, const struct qmp_msg *m, void *userdata)
 static void vm_on_status(struct qmp *q, const struct qmp_msg *m, void *userdata)
 {
     struct vm *vm = userdata;
-    json_object *status;
+    const char *status = m->type == QMP_MSG_RETURN ? qmp_str(m->ret, "status") : NULL;
 
-    if (m->type != QMP_MSG_RETURN || !json_object_object_get_ex(m->ret, "status", &status))
+    if (!status)
         return;
-    snprintf(vm->runstate, sizeof(vm->runstate), "%s", json_object_get_string(status));
+    snprintf(vm->runstate, sizeof(vm->runstate), "%s", status);
     vm->obs.running = strcmp(vm->runstate, "running") == 0;
 }
 
@@ -333,14 +343,26 @@ static void vm_on_balloon_set(struct qmp *q, const struct qmp_msg *m, void *user
         log_warn("vm %s: balloon command refused: %s (%s)", vm->name, m->err_class, m->err_desc);
 }
 
+uint64_t vm_target_clamp(const struct vm *vm, uint64_t target_bytes)
+{
+    if (vm->max_bytes == 0)
+        return 0;
+    return clamp_u64(target_bytes, max_u64(vm->min_bytes, 1), vm->max_bytes);
+}
+
 int vm_send_target(struct vm *vm, uint64_t target_bytes)
 {
+    uint64_t sent_bytes = vm_target_clamp(vm, target_bytes);
     json_object *args;
 
     if (vm->conn != VM_READY)
         return -ENOTCONN;
+    if (sent_bytes == 0) {
+        log_warn("vm %s: no target sent: its size is not known yet", vm->name);
+        return -ERANGE;
+    }
     args = json_object_new_object();
-    json_object_object_add(args, "value", json_object_new_uint64(target_bytes));
+    json_object_object_add(args, "value", json_object_new_uint64(sent_bytes));
     return qmp_command(vm->qmp, "balloon", args, vm_on_balloon_set, vm);
 }
 

@@ -82,7 +82,13 @@ void vm_free(struct vm *vm);
 void vm_start(struct vm *vm);
 /* Asks for fresh samples; replies update vm->obs as they come. */
 void vm_poll(struct vm *vm);
-/* Sends balloon(target). Returns 0 or -ENOTCONN. */
+/* target_bytes clamped to the VM's [min_bytes, max_bytes] (at least 1),
+ * or 0 while they are not known (max_bytes 0). */
+uint64_t vm_target_clamp(const struct vm *vm, uint64_t target_bytes);
+/* Sends balloon(vm_target_clamp(target)): every target that leaves the
+ * daemon goes through here, so none is 0, below min or above max, what
+ * ever the caller computed from a peer's values. Returns 0, -ENOTCONN,
+ * or -ERANGE while min and max are not known. */
 int vm_send_target(struct vm *vm, uint64_t target_bytes);
 bool vm_is_ready(const struct vm *vm);
 const char *vm_conn_str(enum vm_conn c);
