@@ -24,6 +24,10 @@ $(error two sources under src/ share a basename: objects and includes are by bas
 endif
 vpath %.c $(SRCDIRS)
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+# The fuzz corpora and crash inputs replayed as regression tests, with gcc
+# and the sanitizers (make check needs no clang): build/tests/test_fuzz_*.
+UNIT    += $(FUZZERS:%=$(BUILD)/tests/test_fuzz_%)
 HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(wildcard tests/helpers/*.c))
 
 .PHONY: all deps guest check unit integration demo clean install
@@ -42,6 +46,8 @@ $(BUILD)/balloonctl: $(BUILD)/obj/balloonctl.o $(BUILD)/obj/ctl.o $(BUILD)/obj/u
 # Unit tests share tests/unit/fixture.c (fixture paths and writable trees).
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/fixture.c tests/unit/fixture.h $(SANOBJ) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(SAN) -O1 -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+$(BUILD)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(SANOBJ) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(SAN) -O1 -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/%: tests/helpers/%.c | $(BUILD)/tests
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/obj $(BUILD)/san $(BUILD)/tests:
@@ -130,3 +136,24 @@ bench-ksm: deps
 	$(MAKE) all
 	guest/build.sh $(BUILD)/guest
 	bench/ksm.sh $(BUILD)
+
+# Fuzzing (issue 9): clang's libFuzzer from Debian, each harness for
+# FUZZ_SECONDS (FUZZ=name runs one), corpora in tests/fuzz/corpus/NAME,
+# crashes in tests/fuzz/crashes/NAME; see tests/fuzz/README.
+CLANG        ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ         ?= $(FUZZERS)
+FUZZSAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZOBJ      := $(addprefix $(BUILD)/fuzz/obj/,$(notdir $(CORE:.c=.o)))
+$(BUILD)/fuzz/obj/%.o: %.c $(HDRS) | $(BUILD)/fuzz/obj
+	$(CLANG) $(CFLAGS) -Wno-unknown-warning-option $(FUZZSAN) -fsanitize=fuzzer-no-link -O1 -c -o $@ $<
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZOBJ)
+	$(CLANG) $(CFLAGS) -Wno-unknown-warning-option $(FUZZSAN) -fsanitize=fuzzer -O1 -o $@ $^ $(LDLIBS)
+$(BUILD)/fuzz/obj:
+	mkdir -p $@
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	scripts/deps.sh fuzz
+	$(MAKE) $(FUZZ:%=$(BUILD)/fuzz/fuzz_%)
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS) $(FUZZ)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need, from Debian's
 # packages. Idempotent: installs only what is missing.
+# `scripts/deps.sh fuzz` adds clang's libFuzzer, for make fuzz only (the
+# replay of the fuzz corpora in make check builds with gcc).
 set -euo pipefail
 
 pkgs=(
@@ -10,6 +12,10 @@ pkgs=(
     gnuplot-nox jq curl prometheus man-db groff-base mandoc systemd
     python3 iproute2 util-linux passwd
 )
+
+if [ "${1:-}" = fuzz ]; then
+    pkgs+=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
