@@ -360,6 +360,39 @@ static void test_client_peer_hangs_up(void **state)
     assert_string_equal(p->why, "QEMU closed the connection");
 }
 
+/* The owner frees the connection from inside a reply callback, with
+ * more lines in the same read: qmp.c finishes the free when the
+ * callback returns, and nothing else is dispatched. */
+static void on_reply_free(struct qmp *q, const struct qmp_msg *m, void *ud)
+{
+    struct peer *p = ud;
+
+    p->replies++;
+    qmp_free(q);
+    p->q = NULL;
+}
+
+static void test_client_freed_from_callback(void **state)
+{
+    struct peer *p = *state;
+    char buf[256];
+    uint64_t id;
+
+    handshake(p);
+    assert_int_equal(qmp_command(p->q, "query-balloon", NULL, on_reply_free, p), 0);
+    assert_int_equal(qmp_command(p->q, "query-status", NULL, on_reply, p), 0);
+    id = peer_read_command(p, "query-balloon");
+    snprintf(buf, sizeof(buf), "{\"return\":{},\"id\":%llu}\r\n{\"event\":\"STOP\"}\r\n{\"return\":{},\"id\":%llu}\r\n",
+             (unsigned long long)id, (unsigned long long)id + 1);
+    peer_send(p, buf);
+    run_until(p, &p->replies, 1, 2000);
+    for (int i = 0; i < 10; i++)
+        sd_event_run(p->ev, 1000);
+    assert_int_equal(p->replies, 1); /* the second reply was not dispatched */
+    assert_int_equal(p->events, 0);
+    assert_null(p->q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +404,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_garbage_closes, peer_setup, peer_teardown),
         cmocka_unit_test_setup_teardown(test_client_silent_peer_times_out, peer_setup, peer_teardown),
         cmocka_unit_test_setup_teardown(test_client_peer_hangs_up, peer_setup, peer_teardown),
+        cmocka_unit_test_setup_teardown(test_client_freed_from_callback, peer_setup, peer_teardown),
     };
     log_setup(LOG_WARNING, false);
     return cmocka_run_group_tests_name("qmp", tests, NULL, NULL);
