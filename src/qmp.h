@@ -7,8 +7,9 @@
  * QMP_LINE_MAX, nests deeper than QMP_DEPTH_MAX or sends something that
  * is not QMP is closed with a reason (the owner decides about retrying).
  *
- * The pure part (qmp_classify, qmp_guest_stats_parse, qmp_u64) is apart
- * from the I/O so that it is unit-tested on strings. */
+ * The pure part (qmp_classify, the typed readers, qmp_guest_stats_parse,
+ * the line reader) lives apart from the I/O, in qmp_msg.c, so that it is
+ * unit-tested and fuzzed on strings. */
 #pragma once
 #include <json-c/json.h>
 #include <stdbool.h>
