@@ -337,7 +337,9 @@ static bool mgr_guard(struct mgr *m, struct vm *vm, uint64_t now)
 /* The operator's pin, checked for stalls like any target (mgr_guard). */
 static void mgr_pin(struct mgr *m, struct vm *vm, uint64_t now)
 {
-    uint64_t pin = min_u64(vm->pin_bytes, vm->size_bytes);
+    /* Held within [min, max] here, so that a pin below min is not taken
+     * for a new decision on every tick (it was resent once a second). */
+    uint64_t pin = vm_target_clamp(vm, vm->pin_bytes);
     struct policy_decision d = {control_pin_target(&vm->ctl, pin, now), POLICY_PINNED};
 
     mgr_act(m, vm, &d, now);
