@@ -49,7 +49,7 @@ total=0 bad=0
 for mode in "${MODES[@]}"; do
     [ -f "$RUN/balloon-$mode.log" ] || continue
     # Hostile values must not make the daemon resend a target every tick
-    # (a pin held at min was taken for a new decision each second: 19).
+    # (a pin below min compared unclamped was resent every second: 19).
     n=$(wc -l <"$RUN/balloon-$mode.log")
     [ "$n" -le 6 ] || fail "h-$mode was sent $n balloon commands in 25 s"
     while read -r v; do
