@@ -8,9 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "compress.h"
 #include "host.h"
 #include "ksm.h"
+#include "swaps.h"
+#include "zram.h"
 #include "util.h"
 
 const char *fuzz_name = "proc";
@@ -55,15 +56,15 @@ static void setup(void)
 static void parse_text(unsigned which, const uint8_t *data, size_t size)
 {
     char *text = malloc(size + 1);
-    struct compress_swaps sw;
-    struct compress_mm_stat mm;
+    struct swaps_info sw;
+    struct zram_mm_stat mm;
 
     memcpy(text, data, size);
     text[size] = '\0';
     if (which == 0)
-        compress_parse_swaps(text, "/dev/zram0", &sw);
+        swaps_parse(text, "zram0", &sw);
     else
-        compress_parse_mm_stat(text, &mm);
+        zram_parse_mm_stat(text, &mm);
     free(text);
 }
 
