@@ -163,9 +163,7 @@ static void observe(struct sim *s, struct sim_vm *v)
     }
     o->stats = st;
     o->have_stats = true;
-    estimate_history_push(&o->history, st.last_update_s, st.total_bytes - st.avail_bytes);
-    if (s->now_ms - v->actual_moved_ms >= ACTUAL_SETTLED_MS && o->actual_bytes > st.total_bytes)
-        o->reserved_bytes = o->actual_bytes - st.total_bytes;
+    estimate_observe(o, s->now_ms - v->actual_moved_ms >= ACTUAL_SETTLED_MS);
 }
 
 static void host_observe(struct sim *s)

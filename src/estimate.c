@@ -68,12 +68,40 @@ void estimate_history_clear(struct vm_history *h)
     h->n = h->head = 0;
 }
 
+uint64_t estimate_history_burst(const struct vm_history *h, uint64_t now_s)
+{
+    uint64_t halvings = now_s > h->burst_t_s ? (now_s - h->burst_t_s) / ESTIMATE_BURST_HALFLIFE_S : 0;
+
+    return halvings >= 64 ? 0 : h->burst_bytes >> halvings;
+}
+
+/* The rise to used_bytes at t_s from the lowest use reported within
+ * ESTIMATE_REACT_S before it. */
+static uint64_t history_rise(const struct vm_history *h, uint64_t t_s, uint64_t used_bytes)
+{
+    uint64_t low = used_bytes;
+
+    for (unsigned i = 1; i <= h->n; i++) {
+        unsigned k = (h->head + ESTIMATE_HISTORY - i) % ESTIMATE_HISTORY;
+        if (h->at[k].t_s + ESTIMATE_REACT_S < t_s)
+            break;
+        low = min_u64(low, h->at[k].used_bytes);
+    }
+    return used_bytes - low;
+}
+
 void estimate_history_push(struct vm_history *h, uint64_t t_s, uint64_t used_bytes)
 {
     unsigned newest = (h->head + ESTIMATE_HISTORY - 1) % ESTIMATE_HISTORY;
+    uint64_t rise;
 
     if (h->n > 0 && t_s <= h->at[newest].t_s)
         return;
+    rise = history_rise(h, t_s, used_bytes);
+    if (rise > estimate_history_burst(h, t_s)) {
+        h->burst_bytes = rise;
+        h->burst_t_s = t_s;
+    }
     h->at[h->head].t_s = t_s;
     h->at[h->head].used_bytes = used_bytes;
     h->head = (h->head + 1) % ESTIMATE_HISTORY;
@@ -97,6 +125,30 @@ uint64_t estimate_history_peak(const struct vm_history *h, uint64_t now_s, uint6
             peak = h->at[k].used_bytes;
     }
     return peak;
+}
+
+void estimate_observe(struct vm_observed *o, bool balloon_settled)
+{
+    const struct qmp_guest_stats *st = &o->stats;
+    uint64_t used, balloon;
+
+    if (!o->have_stats || !st->last_update_s || st->total_bytes == QMP_UNKNOWN ||
+        st->avail_bytes == QMP_UNKNOWN || st->avail_bytes > st->total_bytes)
+        return;
+    used = st->total_bytes - st->avail_bytes;
+    if (!o->deflate_on_oom) {
+        estimate_history_push(&o->history, st->last_update_s, used);
+        if (o->have_actual && balloon_settled && o->actual_bytes > st->total_bytes)
+            o->reserved_bytes = o->actual_bytes - st->total_bytes;
+        return;
+    }
+    /* MemTotal keeps the balloon: the kernel's reserve is size - MemTotal. */
+    if (o->size_bytes > st->total_bytes)
+        o->reserved_bytes = o->size_bytes - st->total_bytes;
+    if (!o->have_actual || !balloon_settled || !o->size_bytes)
+        return;
+    balloon = o->size_bytes - min_u64(o->size_bytes, o->actual_bytes);
+    estimate_history_push(&o->history, st->last_update_s, used - min_u64(used, balloon));
 }
 
 static uint64_t buffer_for(uint64_t used_bytes, unsigned buffer_pct)
@@ -143,58 +195,97 @@ static void vm_pressure(const struct vm_observed *o, struct vm_estimate *e)
     }
 }
 
+/* Growth per second between the last two reports. With deflate-on-oom
+ * the raw reports move with the balloon: the history's settled samples
+ * are used instead, and only when they are a second apart. */
+static uint64_t rise_per_s(const struct vm_observed *o)
+{
+    const struct qmp_guest_stats *st = &o->stats, *p = &o->prev;
+    const struct vm_history *h = &o->history;
+
+    if (o->deflate_on_oom) {
+        unsigned a = (h->head + ESTIMATE_HISTORY - 1) % ESTIMATE_HISTORY;
+        unsigned b = (h->head + ESTIMATE_HISTORY - 2) % ESTIMATE_HISTORY;
+        if (h->n < 2 || h->at[a].t_s != st->last_update_s || h->at[a].t_s - h->at[b].t_s != 1 ||
+            h->at[a].used_bytes <= h->at[b].used_bytes)
+            return 0;
+        return h->at[a].used_bytes - h->at[b].used_bytes;
+    }
+    if (!o->have_prev || st->last_update_s <= p->last_update_s || !known(p->total_bytes) ||
+        !known(p->avail_bytes) || p->avail_bytes > p->total_bytes)
+        return 0;
+    uint64_t was = p->total_bytes - p->avail_bytes, now = st->total_bytes - st->avail_bytes;
+    return now > was ? (now - was) / (st->last_update_s - p->last_update_s) : 0;
+}
+
+/* Use now. With deflate-on-oom: the newest settled sample while it is
+ * fresh (a report taken while the balloon moved is off by the move),
+ * else the report minus the balloon as it stands. */
+static uint64_t used_now(const struct vm_observed *o, uint64_t now_wall_s)
+{
+    const struct qmp_guest_stats *st = &o->stats;
+    const struct vm_history *h = &o->history;
+    uint64_t used = st->total_bytes - st->avail_bytes, balloon;
+    unsigned newest = (h->head + ESTIMATE_HISTORY - 1) % ESTIMATE_HISTORY;
+
+    if (!o->deflate_on_oom)
+        return used;
+    if (h->n > 0 && h->at[newest].t_s + ESTIMATE_STATS_STALE_S >= now_wall_s)
+        return h->at[newest].used_bytes;
+    balloon = o->size_bytes - min_u64(o->size_bytes, o->actual_bytes);
+    return used - min_u64(used, balloon);
+}
+
+static const char *why_unknown(const struct vm_observed *o, uint64_t now_wall_s)
+{
+    const struct qmp_guest_stats *st = &o->stats;
+
+    if (!o->have_actual)
+        return "balloon not active yet";
+    if (!o->have_stats || st->last_update_s == 0)
+        return "guest has not reported stats yet";
+    if (!known(st->total_bytes) || !known(st->avail_bytes))
+        return "guest does not report available memory";
+    if (st->avail_bytes > st->total_bytes)
+        return "guest stats are not believable (available > total)";
+    if (now_wall_s > st->last_update_s + ESTIMATE_STATS_STALE_S)
+        return "guest stats are stale";
+    return NULL;
+}
+
 void estimate_vm(const struct vm_observed *o, unsigned buffer_pct, uint64_t now_wall_s,
                  struct vm_estimate *out)
 {
     const struct qmp_guest_stats *st = &o->stats;
     struct vm_estimate e = {0};
-    uint64_t overhead = 0, span_s;
+    uint64_t overhead = 0, span_s, lead;
 
-    if (!o->have_actual)
-        e.why_unknown = "balloon not active yet";
-    else if (!o->have_stats || st->last_update_s == 0)
-        e.why_unknown = "guest has not reported stats yet";
-    else if (!known(st->total_bytes) || !known(st->avail_bytes))
-        e.why_unknown = "guest does not report available memory";
-    else if (st->avail_bytes > st->total_bytes)
-        e.why_unknown = "guest stats are not believable (available > total)";
-    else if (now_wall_s > st->last_update_s + ESTIMATE_STATS_STALE_S)
-        e.why_unknown = "guest stats are stale";
+    e.why_unknown = why_unknown(o, now_wall_s);
     if (e.why_unknown) {
         *out = e;
         return;
     }
     e.known = true;
-    e.used_bytes = st->total_bytes - st->avail_bytes;
+    e.used_bytes = used_now(o, now_wall_s);
     e.avail_bytes = st->avail_bytes;
     e.peak_used_bytes = estimate_history_peak(&o->history, now_wall_s, ESTIMATE_WINDOW_S, &span_s);
     if (e.peak_used_bytes < e.used_bytes)
         e.peak_used_bytes = e.used_bytes;
     e.settling = span_s < ESTIMATE_WINDOW_S;
-    if (o->deflate_on_oom) {
-        /* With deflate-on-oom the guest keeps the balloon's pages in its
-         * MemTotal: they show as used, and are not. */
-        uint64_t balloon = o->size_bytes - min_u64(o->size_bytes, o->actual_bytes);
-        e.used_bytes -= min_u64(e.used_bytes, balloon);
-        e.peak_used_bytes -= min_u64(e.peak_used_bytes, balloon);
-    } else if (o->reserved_bytes) {
+    if (o->reserved_bytes)
         overhead = o->reserved_bytes;
-    } else if (o->actual_bytes > st->total_bytes) {
+    else if (!o->deflate_on_oom && o->actual_bytes > st->total_bytes)
         /* Not measured yet: this report's view, which lags a moving
          * balloon by up to a second. */
         overhead = o->actual_bytes - st->total_bytes;
-    }
-    if (o->have_prev && st->last_update_s > o->prev.last_update_s && known(o->prev.total_bytes) &&
-        known(o->prev.avail_bytes) && o->prev.avail_bytes <= o->prev.total_bytes) {
-        uint64_t was = o->prev.total_bytes - o->prev.avail_bytes;
-        uint64_t now = st->total_bytes - st->avail_bytes;
-        if (now > was)
-            e.rise_bytes_per_s = (now - was) / (st->last_update_s - o->prev.last_update_s);
-    }
+    e.rise_bytes_per_s = rise_per_s(o);
+    lead = e.rise_bytes_per_s * ESTIMATE_LEAD_S;
     e.buffer_bytes = buffer_for(e.peak_used_bytes, buffer_pct);
-    e.need_bytes = e.peak_used_bytes + e.buffer_bytes + overhead + e.rise_bytes_per_s * ESTIMATE_LEAD_S;
-    e.need_now_bytes = e.used_bytes + buffer_for(e.used_bytes, buffer_pct) + overhead +
-                       e.rise_bytes_per_s * ESTIMATE_LEAD_S;
+    /* A guest that has grown faster than the daemon can react keeps room
+     * for that burst; only a tight host takes it (need_now). */
+    e.burst_bytes = estimate_history_burst(&o->history, now_wall_s);
+    e.need_bytes = e.peak_used_bytes + max_u64(e.buffer_bytes, e.burst_bytes) + overhead + lead;
+    e.need_now_bytes = e.used_bytes + buffer_for(e.used_bytes, buffer_pct) + overhead + lead;
     vm_pressure(o, &e);
     *out = e;
 }

@@ -306,10 +306,8 @@ static void vm_on_stats(struct qmp *q, const struct qmp_msg *m, void *userdata)
     if (!st.last_update_s || st.total_bytes == QMP_UNKNOWN || st.avail_bytes == QMP_UNKNOWN ||
         st.avail_bytes > st.total_bytes)
         return;
-    estimate_history_push(&vm->obs.history, st.last_update_s, st.total_bytes - st.avail_bytes);
-    if (vm->obs.have_actual && now_ms() - vm->actual_moved_ms >= ACTUAL_SETTLED_MS &&
-        vm->obs.actual_bytes > st.total_bytes)
-        vm->obs.reserved_bytes = vm->obs.actual_bytes - st.total_bytes;
+    vm->obs.size_bytes = vm->size_bytes;
+    estimate_observe(&vm->obs, now_ms() - vm->actual_moved_ms >= ACTUAL_SETTLED_MS);
 }
 
 static void vm_on_status(struct qmp *q, const struct qmp_msg *m, void *userdata)

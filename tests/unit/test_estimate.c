@@ -162,9 +162,94 @@ static void test_vm_deflate_on_oom(void **state)
     struct vm_estimate e;
 
     o.deflate_on_oom = true;
+    estimate_history_clear(&o.history);
+    estimate_observe(&o, true);
     estimate_vm(&o, 20, NOW, &e);
     assert_int_equal(e.used_bytes, M(407) - M(312));
-    assert_int_equal(e.need_bytes, M(95) + M(64)); /* no reserve added: it is in MemTotal */
+    /* The kernel's reserve is size - MemTotal: 55 MiB. */
+    assert_int_equal(o.reserved_bytes, M(55));
+    assert_int_equal(e.need_bytes, M(95) + M(64) + M(55));
+}
+
+/* Issue 9's flapping guest: 512 MiB, MemTotal 457, using 30 MiB, target
+ * 128 -> 204 -> 168 -> 132 -> 168 ... with "used 0" samples. Its reports
+ * lag the balloon by a second: a report taken while the balloon moved is
+ * off by the whole move. Only settled reports count, so use and need
+ * hold still (on 6bdabea: used 106, 0, 0, 36 and need 225, 119, 119, 155). */
+static void test_vm_deflate_on_oom_lag(void **state)
+{
+    static const struct {
+        uint64_t actual_mib, raw_used_mib; /* the report's total - available */
+        bool settled;
+    } steps[] = {
+        {128, 414, true},  /* balloon 384 + 30 used */
+        {204, 414, false}, /* deflated to 204; the report still shows 384 */
+        {204, 338, false},
+        {168, 338, false}, /* inflated to 168 (balloon 344): "used 0" */
+        {132, 374, false}, /* balloon 380; the report shows 344 */
+        {132, 410, true},
+    };
+    struct vm_observed o = guest(M(128), M(457), M(457 - 414));
+    struct vm_estimate e;
+
+    o.deflate_on_oom = true;
+    estimate_history_clear(&o.history);
+    for (uint64_t t = NOW - 10; t < NOW; t++) {
+        o.stats.last_update_s = t;
+        estimate_observe(&o, true);
+    }
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        o.actual_bytes = M(steps[i].actual_mib);
+        o.stats.last_update_s = NOW + i;
+        o.stats.avail_bytes = M(457) - M(steps[i].raw_used_mib);
+        estimate_observe(&o, steps[i].settled);
+        estimate_vm(&o, 20, NOW + i, &e);
+        assert_true(e.known);
+        assert_int_equal(e.used_bytes, M(30));
+        assert_int_equal(e.peak_used_bytes, M(30));
+        assert_int_equal(e.rise_bytes_per_s, 0);
+        assert_int_equal(e.need_bytes, M(30) + M(64) + M(55));
+        assert_int_equal(e.need_now_bytes, M(30) + M(64) + M(55));
+    }
+}
+
+/* The largest rise within ESTIMATE_REACT_S is the burst a guest keeps
+ * room for; issue 9's guest: 200 MiB at full speed after 15 s idle. */
+static void test_vm_burst(void **state)
+{
+    static const struct {
+        const char *what;
+        uint64_t step_mib_per_s; /* the rise, from 30 MiB idle */
+        uint64_t steps;
+        uint64_t later_s;        /* estimated this long after the rise */
+        uint64_t burst_mib;
+    } cases[] = {
+        {"200 MiB at once", 200, 1, 20, 200},
+        {"the same, one half-life later", 200, 1, ESTIMATE_BURST_HALFLIFE_S, 100},
+        {"three half-lives later", 200, 1, 3 * ESTIMATE_BURST_HALFLIFE_S, 25},
+        {"100 MiB/s for 3 s", 100, 3, 20, 300},
+        {"20 MiB/s for 10 s: deflation keeps up", 20, 10, 20, 60},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct vm_observed o = guest(M(512), M(457), M(427));
+        struct vm_estimate e;
+        uint64_t t = NOW, used = M(30);
+
+        for (uint64_t k = 0; k < cases[i].steps; k++)
+            estimate_history_push(&o.history, ++t, used += M(cases[i].step_mib_per_s));
+        /* then freed, and idle at 30 MiB */
+        for (uint64_t k = 1; k <= cases[i].later_s; k++)
+            estimate_history_push(&o.history, t + k, M(30));
+        o.stats.last_update_s = t + cases[i].later_s;
+        estimate_vm(&o, 20, t + cases[i].later_s, &e);
+        print_message("%s\n", cases[i].what);
+        assert_int_equal(e.burst_bytes, M(cases[i].burst_mib));
+        assert_int_equal(e.peak_used_bytes, M(30));
+        /* Plenty keeps the burst's room, a tight host takes back to
+         * today's use and the plain buffer. */
+        assert_int_equal(e.need_bytes, M(30) + M(cases[i].burst_mib > 64 ? cases[i].burst_mib : 64) + M(55));
+        assert_int_equal(e.need_now_bytes, M(30) + M(64) + M(55));
+    }
 }
 
 static void test_vm_window_and_rise(void **state)
@@ -179,7 +264,10 @@ static void test_vm_window_and_rise(void **state)
         estimate_history_push(&o.history, t, t == NOW - 5 ? M(300) : M(57));
     estimate_vm(&o, 20, NOW, &e);
     assert_int_equal(e.peak_used_bytes, M(300));
-    assert_int_equal(e.need_bytes, M(300) + M(64) + M(55)); /* 20% is 60: the floor wins */
+    /* 20% of 300 is 60, the floor 64; but 57 -> 300 in a second is a
+     * burst of 243 MiB, and the guest keeps room for another. */
+    assert_int_equal(e.burst_bytes, M(243));
+    assert_int_equal(e.need_bytes, M(300) + M(243) + M(55));
     /* 11 s later it has left the window. */
     estimate_history_push(&o.history, NOW + 6, M(57));
     o.stats.last_update_s = NOW + 6;
@@ -275,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_vm_need),         cmocka_unit_test(test_vm_unknown),
         cmocka_unit_test(test_vm_deflate_on_oom), cmocka_unit_test(test_vm_window_and_rise),
         cmocka_unit_test(test_vm_pressure),     cmocka_unit_test(test_history_ring),
+        cmocka_unit_test(test_vm_deflate_on_oom_lag), cmocka_unit_test(test_vm_burst),
     };
     return cmocka_run_group_tests_name("estimate", tests, NULL, NULL);
 }
