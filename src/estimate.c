@@ -282,9 +282,12 @@ void estimate_vm(const struct vm_observed *o, unsigned buffer_pct, uint64_t now_
     lead = e.rise_bytes_per_s * ESTIMATE_LEAD_S;
     e.buffer_bytes = buffer_for(e.peak_used_bytes, buffer_pct);
     /* A guest that has grown faster than the daemon can react keeps room
-     * for that burst; only a tight host takes it (need_now). */
+     * for that burst on top of its buffer (issue 9's guest, 28 MiB used,
+     * was OOM-killed allocating 200 MiB with 201 MiB available: the
+     * kernel's own slack comes on top); only a tight host takes it
+     * (need_now). */
     e.burst_bytes = estimate_history_burst(&o->history, now_wall_s);
-    e.need_bytes = e.peak_used_bytes + max_u64(e.buffer_bytes, e.burst_bytes) + overhead + lead;
+    e.need_bytes = e.peak_used_bytes + e.buffer_bytes + e.burst_bytes + overhead + lead;
     e.need_now_bytes = e.used_bytes + buffer_for(e.used_bytes, buffer_pct) + overhead + lead;
     vm_pressure(o, &e);
     *out = e;

@@ -228,7 +228,8 @@ static void test_vm_burst(void **state)
         {"the same, one half-life later", 200, 1, ESTIMATE_BURST_HALFLIFE_S, 100},
         {"three half-lives later", 200, 1, 3 * ESTIMATE_BURST_HALFLIFE_S, 25},
         {"100 MiB/s for 3 s", 100, 3, 20, 300},
-        {"20 MiB/s for 10 s: deflation keeps up", 20, 10, 20, 60},
+        {"20 MiB/s for 10 s: 60 MiB within 3 s", 20, 10, 20, 60},
+        {"idle", 0, 0, 20, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct vm_observed o = guest(M(512), M(457), M(427));
@@ -247,7 +248,7 @@ static void test_vm_burst(void **state)
         assert_int_equal(e.peak_used_bytes, M(30));
         /* Plenty keeps the burst's room, a tight host takes back to
          * today's use and the plain buffer. */
-        assert_int_equal(e.need_bytes, M(30) + M(cases[i].burst_mib > 64 ? cases[i].burst_mib : 64) + M(55));
+        assert_int_equal(e.need_bytes, M(30) + M(64) + M(cases[i].burst_mib) + M(55));
         assert_int_equal(e.need_now_bytes, M(30) + M(64) + M(55));
     }
 }
@@ -264,10 +265,10 @@ static void test_vm_window_and_rise(void **state)
         estimate_history_push(&o.history, t, t == NOW - 5 ? M(300) : M(57));
     estimate_vm(&o, 20, NOW, &e);
     assert_int_equal(e.peak_used_bytes, M(300));
-    /* 20% of 300 is 60, the floor 64; but 57 -> 300 in a second is a
-     * burst of 243 MiB, and the guest keeps room for another. */
+    /* 20% of 300 is 60, the floor 64; and 57 -> 300 in a second is a
+     * burst of 243 MiB: the guest keeps room for another on top. */
     assert_int_equal(e.burst_bytes, M(243));
-    assert_int_equal(e.need_bytes, M(300) + M(243) + M(55));
+    assert_int_equal(e.need_bytes, M(300) + M(64) + M(243) + M(55));
     /* 11 s later it has left the window. */
     estimate_history_push(&o.history, NOW + 6, M(57));
     o.stats.last_update_s = NOW + 6;
