@@ -161,6 +161,14 @@ static int run_one(const struct opts *o, const struct sim_setup *s, enum policy_
                 policy_kind_str(kind), s->n_vms, (unsigned long long)s->duration_s,
                 (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9,
                 (unsigned long long)res.guard[GUARD_RESET], (unsigned long long)res.guard[GUARD_STALL]);
+    if (o->timing) {
+        uint64_t configured = 0;
+        for (size_t i = 0; i < s->n_vms; i++)
+            configured += s->vms[i].guest.size_bytes;
+        fprintf(stderr, "%s: reclaimed on average %llu MiB of %llu MiB configured\n", policy_kind_str(kind),
+                (unsigned long long)(res.reclaimed_mib_s / (s->duration_s ? s->duration_s : 1)),
+                (unsigned long long)(configured >> 20));
+    }
     output_table_row(stdout, &res);
     fflush(stdout);
     r = output_csv_close(csv, &res);

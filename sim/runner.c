@@ -298,6 +298,9 @@ static int measure(struct sim *s)
         struct sim_vm *v = &s->vms[i];
         if (v->estimated && v->est.pressure)
             s->res.pressure_s++;
+        if (v->g.state == GUEST_UP && v->obs.have_actual)
+            s->res.reclaimed_mib_s += (v->spec->guest.size_bytes -
+                                       min_u64(v->spec->guest.size_bytes, v->g.actual_bytes)) >> 20;
         if (v->obs.have_stats && v->obs.have_actual && v->g.state == GUEST_UP &&
             v->obs.stats.avail_bytes < v->obs.actual_bytes / 20)
             s->res.low_avail_s++;

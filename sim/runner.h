@@ -72,6 +72,7 @@ struct sim_result {
     uint64_t pressure_s, low_avail_s;    /* guest-seconds */
     uint64_t peak_bytes, limit_bytes;
     uint64_t changes;                    /* target changes, guard's included */
+    uint64_t reclaimed_mib_s;            /* size - actual of running guests, summed per second */
     uint64_t guard[GUARD_ACTION_COUNT];
     struct sim_event *events;
     size_t n_events, cap_events;
