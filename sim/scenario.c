@@ -200,7 +200,7 @@ static int build_bursty(struct sim_setup *s)
         name_vm(v, "vm", i, GIB);
         v->start_s = i % 30;
         v->wl = (struct workload){.kind = WL_BURSTY, .base_bytes = 200 * MIB, .burst_bytes = 400 * MIB,
-                                  .ramp_bytes_per_s = 25 * MIB, .burst_s = 120, .gap_s = 1200,
+                                  .ramp_bytes_per_s = 0, .burst_s = 120, .gap_s = 1200,
                                   .cache_bytes = 64 * MIB};
         v->wl.start_s = v->start_s + v->guest.boot_ms / 1000;
     }

@@ -70,7 +70,8 @@ void estimate_history_clear(struct vm_history *h)
 
 uint64_t estimate_history_burst(const struct vm_history *h, uint64_t now_s)
 {
-    uint64_t halvings = now_s > h->burst_t_s ? (now_s - h->burst_t_s) / ESTIMATE_BURST_HALFLIFE_S : 0;
+    uint64_t age_s = now_s > h->burst_t_s ? now_s - h->burst_t_s : 0;
+    uint64_t halvings = age_s > ESTIMATE_BURST_KEEP_S ? (age_s - ESTIMATE_BURST_KEEP_S) / ESTIMATE_BURST_HALFLIFE_S : 0;
 
     return halvings >= 64 ? 0 : h->burst_bytes >> halvings;
 }

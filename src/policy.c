@@ -39,8 +39,13 @@ static struct policy_decision decide_one(const struct policy_host *h, const stru
     if (want > held) {
         /* Growth is triggered by today's need, then sized by the window's
          * peak: after a short host took back down to today's use, the
-         * peak alone must not give it straight back (that would flap). */
-        uint64_t now = clamp_u64(v->need_now_bytes, v->min_bytes, v->max_bytes);
+         * peak alone must not give it straight back (that would flap).
+         * The room for a burst is given back once the host has plenty
+         * again: a deflation costs the host nothing until the guest
+         * touches the pages (issue 9: the simulator's bursty guests were
+         * OOM-killed by their first burst after a tight spell). */
+        uint64_t now = clamp_u64(v->need_now_bytes + (h->state == HOST_PLENTY ? v->burst_bytes : 0),
+                                 v->min_bytes, v->max_bytes);
         if (held != v->target_bytes && now <= held)
             return (struct policy_decision){held, POLICY_CLAMP};
         if (now <= held || (now - held < h->deadband_bytes && held == v->target_bytes))

@@ -48,6 +48,9 @@ struct policy_vm {
     uint64_t need_bytes;   /* peak used + buffer + what the guest cannot see, in logical size */
     uint64_t need_now_bytes; /* the same from the current use, not the window's peak:
                               * what a tight host reclaims down to */
+    uint64_t burst_bytes;  /* room kept for the guest's largest burst (in need_bytes,
+                            * not in need_now_bytes); while the host has plenty it is
+                            * given back after a tight host took it */
     bool pressure;         /* swap-in, major faults or available far below the buffer */
     uint64_t grow_bytes;   /* under pressure: at least this above actual */
     bool cooldown;         /* recently deflated for pressure: do not inflate yet */

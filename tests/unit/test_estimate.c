@@ -225,8 +225,9 @@ static void test_vm_burst(void **state)
         uint64_t burst_mib;
     } cases[] = {
         {"200 MiB at once", 200, 1, 20, 200},
-        {"the same, one half-life later", 200, 1, ESTIMATE_BURST_HALFLIFE_S, 100},
-        {"three half-lives later", 200, 1, 3 * ESTIMATE_BURST_HALFLIFE_S, 25},
+        {"kept in full for an hour", 200, 1, ESTIMATE_BURST_KEEP_S + ESTIMATE_BURST_HALFLIFE_S - 1, 200},
+        {"then halved", 200, 1, ESTIMATE_BURST_KEEP_S + ESTIMATE_BURST_HALFLIFE_S, 100},
+        {"and halved again", 200, 1, ESTIMATE_BURST_KEEP_S + 3 * ESTIMATE_BURST_HALFLIFE_S, 25},
         {"100 MiB/s for 3 s", 100, 3, 20, 300},
         {"20 MiB/s for 10 s: 60 MiB within 3 s", 20, 10, 20, 60},
         {"idle", 0, 0, 20, 0},

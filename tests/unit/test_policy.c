@@ -293,6 +293,42 @@ static void test_decide_contention(void **state)
     assert_int_equal(d[1].target_bytes, M(132));
 }
 
+/* Issue 9's guest: 512 MiB, 30 MiB used, a 200 MiB burst learned: need
+ * 30 + 64 buffer + 200 burst + 55 reserve = 349, need_now (no burst) 149.
+ * Plenty keeps the burst's room, and gives it back after a tight host
+ * took it; tight and critical take it (need only). */
+static void test_burst_room(void **state)
+{
+    static const struct {
+        const char *what;
+        enum host_state host;
+        uint64_t reclaim_mib, actual_mib, target_mib;
+        uint64_t want_mib;
+        enum policy_reason want_reason;
+    } cases[] = {
+        {"plenty, idle at max: one step, not below 384", HOST_PLENTY, 0, 512, 512, 384, POLICY_INFLATE_IDLE},
+        {"plenty, next step stops at the burst's room", HOST_PLENTY, 0, 384, 384, 349, POLICY_INFLATE_IDLE},
+        {"plenty, at the burst's room: steady", HOST_PLENTY, 0, 349, 349, 349, POLICY_STEADY},
+        {"tight: the room is taken, down to need_now", HOST_TIGHT, 256, 349, 349, 149, POLICY_INFLATE_RECLAIM},
+        {"critical: the same", HOST_CRITICAL, 0, 349, 349, 149, POLICY_INFLATE_RECLAIM},
+        {"tight, after the reclaim: stays", HOST_TIGHT, 256, 149, 149, 149, POLICY_STEADY},
+        {"plenty again: the room is given back", HOST_PLENTY, 0, 149, 149, 349, POLICY_DEFLATE_NEED},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct policy_host h = plenty;
+        struct policy_vm vm = VM(128, 512, 349, cases[i].actual_mib, cases[i].target_mib,
+                                 .need_now_bytes = M(149), .burst_bytes = M(200));
+        struct policy_decision d;
+
+        h.state = cases[i].host;
+        h.reclaim_bytes = M(cases[i].reclaim_mib);
+        policy_decide(&h, 1, &vm, &d);
+        print_message("%s\n", cases[i].what);
+        assert_int_equal(d.target_bytes, M(cases[i].want_mib));
+        assert_int_equal(d.reason, cases[i].want_reason);
+    }
+}
+
 static void test_reason_strings(void **state)
 {
     for (int r = POLICY_STEADY; r < POLICY_REASON_COUNT; r++) {
@@ -313,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_critical_takes_all_unused),
         cmocka_unit_test(test_entitle),
         cmocka_unit_test(test_decide_contention),
+        cmocka_unit_test(test_burst_room),
         cmocka_unit_test(test_reason_strings),
     };
     return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
