@@ -132,6 +132,16 @@ $(BUILD)/balloond-sim: sim/main.c $(SIMSRC) $(wildcard sim/*.h) $(SIMCORE)
 $(BUILD)/tests/test_sim: tests/unit/test_sim.c $(SIMSRC) $(wildcard sim/*.h) $(SANOBJ) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(SAN) -O1 -Isim -o $@ tests/unit/test_sim.c $(SIMSRC) $(SANOBJ) $(LDLIBS) -lcmocka
 
+# Burst benchmark (issue 9): guest OOM kills and reclaimed memory with
+# full-speed allocations after idle (100/200/300 MiB in 512 MiB guests).
+# About 3 minutes; not part of make check. Other builds to compare:
+# bench/burst.sh build other-build.
+.PHONY: bench-burst
+bench-burst: deps
+	$(MAKE) all
+	guest/build.sh $(BUILD)/guest
+	flock /tmp/balloond-guests.lock bench/burst.sh $(BUILD)
+
 bench-ksm: deps
 	$(MAKE) all
 	guest/build.sh $(BUILD)/guest
