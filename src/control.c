@@ -48,7 +48,7 @@ void control_input(const struct control *c, const struct vm_observed *o, const s
         .known = e->known,
         .need_bytes = e->need_bytes,
         .need_now_bytes = e->need_now_bytes,
-        .burst_bytes = e->burst_bytes,
+        .burst_bytes = e->burst_room_bytes,
         /* A pressure report older than our last answer to pressure was
          * already answered: the guest has not had time to show it. */
         .pressure = e->pressure && o->stats.last_update_s > c->pressure_wall_s,
