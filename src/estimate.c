@@ -76,31 +76,34 @@ uint64_t estimate_history_burst(const struct vm_history *h, uint64_t now_s)
     return halvings >= 64 ? 0 : h->burst_bytes >> halvings;
 }
 
-/* The rise to used_bytes at t_s from the lowest use reported within
- * ESTIMATE_REACT_S before it. */
-static uint64_t history_rise(const struct vm_history *h, uint64_t t_s, uint64_t used_bytes)
+/* Adds the growth since the newest report to the current run of fast
+ * growth (see ESTIMATE_BURST_BYTES_PER_S), or ends the run. */
+static uint64_t history_run(const struct vm_history *h, uint64_t t_s, uint64_t used_bytes)
 {
-    uint64_t low = used_bytes;
+    unsigned newest = (h->head + ESTIMATE_HISTORY - 1) % ESTIMATE_HISTORY;
+    uint64_t was, dt_s, rate;
 
-    for (unsigned i = 1; i <= h->n; i++) {
-        unsigned k = (h->head + ESTIMATE_HISTORY - i) % ESTIMATE_HISTORY;
-        if (h->at[k].t_s + ESTIMATE_REACT_S < t_s)
-            break;
-        low = min_u64(low, h->at[k].used_bytes);
-    }
-    return used_bytes - low;
+    if (h->n == 0)
+        return 0;
+    was = h->at[newest].used_bytes;
+    dt_s = t_s - h->at[newest].t_s;
+    if (used_bytes <= was)
+        return 0;
+    rate = (used_bytes - was) / dt_s;
+    if (h->run_bytes ? rate < ESTIMATE_BURST_BYTES_PER_S / 2 : rate <= ESTIMATE_BURST_BYTES_PER_S)
+        return 0;
+    return h->run_bytes + (used_bytes - was);
 }
 
 void estimate_history_push(struct vm_history *h, uint64_t t_s, uint64_t used_bytes)
 {
     unsigned newest = (h->head + ESTIMATE_HISTORY - 1) % ESTIMATE_HISTORY;
-    uint64_t rise;
 
     if (h->n > 0 && t_s <= h->at[newest].t_s)
         return;
-    rise = history_rise(h, t_s, used_bytes);
-    if (rise > estimate_history_burst(h, t_s)) {
-        h->burst_bytes = rise;
+    h->run_bytes = history_run(h, t_s, used_bytes);
+    if (h->run_bytes > estimate_history_burst(h, t_s)) {
+        h->burst_bytes = h->run_bytes;
         h->burst_t_s = t_s;
     }
     h->at[h->head].t_s = t_s;
