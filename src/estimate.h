@@ -64,14 +64,14 @@ void estimate_host(const struct host_sample *s, uint64_t conf_budget_bytes,
 
 /* Growth faster than this starts a burst, which the guest must survive
  * on the memory it holds: balloond sees a rise 1-2.3 s late (stats a
- * second old, a decision 0.3 s after the tick). Slower growth is followed
- * by deflating, with two seconds of lead on top of the buffer: the
- * pressure test's 20 MiB/s, the density benchmark's 10-22 MiB/s ramps,
- * the simulator's host32-vms64 batch jobs at exactly 64 MiB/s (no
- * pressure second in 4 h). A burst lasts while the guest grows at half
- * that rate or more, and counts whole: three TCG guests on two cores took
- * 2-3 s for a "full-speed" 200 MiB (bench/burst.md). */
-#define ESTIMATE_BURST_BYTES_PER_S (64ULL << 20)
+ * second old, a decision 0.3 s after the tick), and the 64 MiB buffer
+ * covers about 25 MiB/s of onset (sim/README.md). Slower growth is
+ * followed by deflating: the pressure test's 20 MiB/s, the density
+ * benchmark's 10-22 MiB/s ramps. A burst lasts while the guest grows at
+ * half that rate or more, and counts whole: a "full-speed" 100 MiB took
+ * 2 s in one of three TCG guests on two cores, and at 64 MiB/s it was
+ * not seen as one and OOM-killed (bench/burst.md). */
+#define ESTIMATE_BURST_BYTES_PER_S (32ULL << 20)
 /* A guest's largest burst is remembered at full size for
  * ESTIMATE_BURST_KEEP_S + ESTIMATE_BURST_HALFLIFE_S, then halves every
  * ESTIMATE_BURST_HALFLIFE_S; a larger burst replaces it. Issue 9's guest
