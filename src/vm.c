@@ -306,8 +306,13 @@ static void vm_on_stats(struct qmp *q, const struct qmp_msg *m, void *userdata)
     if (!st.last_update_s || st.total_bytes == QMP_UNKNOWN || st.avail_bytes == QMP_UNKNOWN ||
         st.avail_bytes > st.total_bytes)
         return;
+    /* Settled: actual stood still, and the report was made (QEMU stamps
+     * it on receipt) a while after it last moved: a deflate-on-oom guest
+     * once reported its old balloon 2.5 s after a move. */
+    uint64_t still_ms = now_ms() - vm->actual_moved_ms;
     vm->obs.size_bytes = vm->size_bytes;
-    estimate_observe(&vm->obs, now_ms() - vm->actual_moved_ms >= ACTUAL_SETTLED_MS);
+    estimate_observe(&vm->obs, still_ms >= ACTUAL_SETTLED_MS &&
+                                   st.last_update_s + still_ms / 1000 >= wall_now_s() + ACTUAL_SETTLED_MS / 1000);
 }
 
 static void vm_on_status(struct qmp *q, const struct qmp_msg *m, void *userdata)
