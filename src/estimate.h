@@ -76,10 +76,10 @@ void estimate_host(const struct host_sample *s, uint64_t conf_budget_bytes,
  * ESTIMATE_BURST_KEEP_S + ESTIMATE_BURST_HALFLIFE_S, then halves every
  * ESTIMATE_BURST_HALFLIFE_S; a larger burst replaces it. Issue 9's guest
  * bursts every 25 s; the simulator's bursty guests every 20 min on
- * average, exponentially: 5% of gaps exceed an hour. Remembering them for
- * 20 min only (no KEEP) left the room gone by the next burst half the
- * time (sim bursty: 2295 guest OOM kills, with the hour: 2239, plus
- * the room given back after tight spells: 1181). */
+ * average, exponentially: 5% of gaps exceed an hour. Remembered for
+ * 20 min only, the room was gone by the next burst half the time (sim
+ * bursty, with an earlier burst measure: 2295 guest OOM kills, 2239 with
+ * the hour). */
 #define ESTIMATE_BURST_KEEP_S 3600
 /* A guest survives a burst with this much more than the burst available:
  * its watermarks (about 4 MiB in a 512 MiB guest), page tables and the
