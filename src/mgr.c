@@ -241,12 +241,27 @@ static bool mgr_sample_host(struct mgr *m)
     return true;
 }
 
+/* The burst a restarted daemon had learned of the same QEMU process
+ * (state.h), bounded by the VM's size: the file may be edited. */
+static void mgr_restore_burst(struct mgr *m, struct vm *vm)
+{
+    uint64_t bytes, t_s;
+
+    if (!state_get_burst(m->state, vm->name, vm->pid, &bytes, &t_s))
+        return;
+    vm->obs.history.burst_bytes = min_u64(bytes, vm->size_bytes);
+    vm->obs.history.burst_t_s = t_s;
+}
+
 /* A VM's first target: the one the daemon held before a restart (same
  * QEMU process), or else the size it has now. */
 static void mgr_adopt(struct mgr *m, struct vm *vm)
 {
     uint64_t saved;
     bool restored = state_get(m->state, vm->name, vm->pid, &saved);
+
+    if (restored)
+        mgr_restore_burst(m, vm);
 
     /* actual is the peer's word (it may say 2^64-2): held within the
      * VM's bounds like every target. */
@@ -288,6 +303,7 @@ static void mgr_policy_input(struct mgr *m, struct vm *vm, uint64_t now, struct 
         vm->rss_bytes = 0;
     vm->obs.size_bytes = vm->size_bytes;
     estimate_vm(&vm->obs, vm->conf.buffer_pct, wall_now_s(), &vm->est);
+    state_set_burst(m->state, vm->name, vm->pid, vm->obs.history.burst_bytes, vm->obs.history.burst_t_s);
     control_input(&vm->ctl, &vm->obs, &vm->est, &l, now, pv);
 }
 

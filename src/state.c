@@ -11,7 +11,7 @@
 
 struct state {
     char *path;
-    json_object *vms;      /* NAME -> {"target_bytes", "pid"} */
+    json_object *vms;      /* NAME -> {"target_bytes", "pid", "burst_bytes", "burst_t_s"} */
     json_object *settings; /* NAME -> {"lines", "pin_bytes", "paused"} */
     bool dirty;
 };
@@ -94,31 +94,85 @@ void state_free(struct state *st)
     free(st);
 }
 
+/* The entry of this QEMU process (same pid), or NULL. */
+static json_object *state_entry(const struct state *st, const char *vm, pid_t pid)
+{
+    json_object *e, *p;
+
+    if (!json_object_object_get_ex(st->vms, vm, &e) || !json_object_is_type(e, json_type_object) ||
+        !json_object_object_get_ex(e, "pid", &p) || !json_object_is_type(p, json_type_int) ||
+        json_object_get_int64(p) != pid)
+        return NULL;
+    return e;
+}
+
+/* A positive integer field of e, or 0. */
+static uint64_t state_u64(json_object *e, const char *key)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(e, key, &v) || !json_object_is_type(v, json_type_int) ||
+        json_object_get_int64(v) <= 0)
+        return 0;
+    return json_object_get_uint64(v);
+}
+
 int state_get(const struct state *st, const char *vm, pid_t pid, uint64_t *target_bytes)
 {
-    json_object *e, *t, *p;
+    json_object *e = state_entry(st, vm, pid);
+    uint64_t t = e ? state_u64(e, "target_bytes") : 0;
 
-    if (!json_object_object_get_ex(st->vms, vm, &e) ||
-        !json_object_object_get_ex(e, "target_bytes", &t) ||
-        !json_object_object_get_ex(e, "pid", &p) || !json_object_is_type(t, json_type_int) ||
-        json_object_get_int64(p) != pid || json_object_get_int64(t) <= 0)
+    if (!t)
         return 0;
-    *target_bytes = json_object_get_uint64(t);
+    *target_bytes = t;
     return 1;
+}
+
+/* Sets e's key to v; true when that changed it. */
+static bool state_put_u64(json_object *e, const char *key, uint64_t v)
+{
+    if (json_object_object_get_ex(e, key, NULL) && state_u64(e, key) == v)
+        return false;
+    json_object_object_add(e, key, json_object_new_uint64(v));
+    return true;
 }
 
 void state_set(struct state *st, const char *vm, pid_t pid, uint64_t target_bytes)
 {
-    uint64_t old;
-    json_object *e;
+    json_object *e = state_entry(st, vm, pid);
 
-    if (state_get(st, vm, pid, &old) && old == target_bytes)
+    if (!e) {
+        e = json_object_new_object();
+        json_object_object_add(e, "pid", json_object_new_int64(pid));
+        json_object_object_add(st->vms, vm, e);
+    }
+    if (state_put_u64(e, "target_bytes", target_bytes))
+        st->dirty = true;
+}
+
+int state_get_burst(const struct state *st, const char *vm, pid_t pid, uint64_t *bytes, uint64_t *t_s)
+{
+    json_object *e = state_entry(st, vm, pid);
+    uint64_t b = e ? state_u64(e, "burst_bytes") : 0, t = e ? state_u64(e, "burst_t_s") : 0;
+
+    if (!b || !t)
+        return 0;
+    *bytes = b;
+    *t_s = t;
+    return 1;
+}
+
+void state_set_burst(struct state *st, const char *vm, pid_t pid, uint64_t bytes, uint64_t t_s)
+{
+    json_object *e = state_entry(st, vm, pid);
+    bool changed;
+
+    if (!e || !bytes)
         return;
-    e = json_object_new_object();
-    json_object_object_add(e, "target_bytes", json_object_new_uint64(target_bytes));
-    json_object_object_add(e, "pid", json_object_new_int64(pid));
-    json_object_object_add(st->vms, vm, e);
-    st->dirty = true;
+    changed = state_put_u64(e, "burst_bytes", bytes);
+    changed |= state_put_u64(e, "burst_t_s", t_s);
+    if (changed)
+        st->dirty = true;
 }
 
 void state_forget(struct state *st, const char *vm)

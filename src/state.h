@@ -1,6 +1,7 @@
 /* state.h: targets that survive a restart of the daemon.
  *
- * A JSON file, {"version":1,"vms":{"NAME":{"target_bytes":N,"pid":P}}},
+ * A JSON file, {"version":1,"vms":{"NAME":{"target_bytes":N,"pid":P,
+ * "burst_bytes":B,"burst_t_s":T}}},
  * written atomically whenever a target changes. A restarted daemon takes
  * a VM's target from here, but only for the same QEMU process (pid): a
  * VM started anew is adopted at its current size instead, so that neither
@@ -20,6 +21,12 @@ void state_free(struct state *st);
 /* 1 and *target_bytes when known for this pid, else 0. */
 int state_get(const struct state *st, const char *vm, pid_t pid, uint64_t *target_bytes);
 void state_set(struct state *st, const char *vm, pid_t pid, uint64_t target_bytes);
+/* The guest's largest burst (estimate.h: bytes, and when, on the guest
+ * stats' clock), kept with the target of the same QEMU process: a
+ * restarted daemon that forgot it would squeeze a guest it had learned
+ * must keep room for its bursts. set needs the target set first. */
+int state_get_burst(const struct state *st, const char *vm, pid_t pid, uint64_t *bytes, uint64_t *t_s);
+void state_set_burst(struct state *st, const char *vm, pid_t pid, uint64_t bytes, uint64_t t_s);
 void state_forget(struct state *st, const char *vm);
 /* The operator's settings for a VM name (balloonctl vm set / target /
  * pause), kept across restarts of the daemon and of the VM: the settings
