@@ -1,0 +1,206 @@
+/* test_report.c: the status snapshot of a fixed daemon state, rendered
+ * whole (the JSON of `balloonctl status --json` and `vm show`, and the
+ * /metrics text made from it) and compared byte for byte with
+ * tests/golden/report/. A change of a field's name, order or unit shows
+ * here; REPORT_GOLDEN_UPDATE=1 rewrites the files (say why in the commit). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "metrics.h"
+#include "report.h"
+#include "util.h"
+
+#define NOW_MS 1000000ull
+
+/* Everything the snapshot reads of a VM, set by hand: the one place that
+ * knows struct vm's layout in this test. */
+static struct vm *vm_fixture(const char *name, enum vm_conn conn)
+{
+    struct vm *vm = calloc(1, sizeof(*vm));
+
+    assert_non_null(vm);
+    vm->name = strdup(name);
+    vm->conn = conn;
+    snprintf(vm->runstate, sizeof(vm->runstate), "running");
+    return vm;
+}
+
+static void vm_fixture_free(struct vm *vm)
+{
+    free(vm->name);
+    free(vm->over_lines);
+    free(vm);
+}
+
+struct fx {
+    struct conf *conf;
+    struct host_sample hs;
+    struct host_estimate he;
+    struct vm *vms[3];
+};
+
+static void fx_web1(struct vm *vm, const struct conf *c)
+{
+    vm->stats_seen = true;
+    vm->pid = 4242;
+    vm->size_bytes = 4 * GIB;
+    vm->over_lines = strdup("min = 1G\n");
+    vm->over = (struct conf_vm){.min = {.set = true, .bytes = GIB}};
+    vm_resolve(vm, c);
+    vm->rss_bytes = 3 * GIB + 200 * MIB;
+    vm->obs.have_actual = true;
+    vm->obs.actual_bytes = 3 * GIB;
+    vm->obs.deflate_on_oom = true;
+    vm->ctl.target_set = true;
+    vm->ctl.target_bytes = 3 * GIB;
+    vm->ctl.reason = POLICY_DEFLATE_PRESSURE;
+    vm->est = (struct vm_estimate){.known = true, .used_bytes = 2 * GIB, .avail_bytes = GIB,
+                                   .need_bytes = 2 * GIB + 400 * MIB, .pressure = true,
+                                   .pressure_why = "guest is swapping in"};
+    snprintf(vm->last_change, sizeof(vm->last_change), "2.0G -> 3.0G: deflate for pressure");
+}
+
+/* Connected a minute ago, no stats since (no driver), paused, pinned and
+ * stalled with 30.5 s of its hold left. */
+static void fx_db(struct vm *vm, const struct conf *c)
+{
+    vm->ready_ms = NOW_MS - 60000;
+    vm->pid = 777;
+    vm->size_bytes = 2 * GIB;
+    vm_resolve(vm, c);
+    vm->paused = true;
+    vm->pin_bytes = GIB;
+    vm->ctl.stalled = true;
+    vm->ctl.hold_until_ms = NOW_MS + 30500;
+    vm->ctl.reason = POLICY_PAUSED;
+    vm->est.why_unknown = "no stats yet";
+    snprintf(vm->last_change, sizeof(vm->last_change), "adopted at its current size");
+}
+
+static void fx_init(struct fx *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->conf = conf_new_default();
+    assert_non_null(f->conf);
+    f->conf->host.cgroup = strdup("/sys/fs/cgroup/machine.slice");
+    f->hs = (struct host_sample){.mem = {.total_kib = 16 << 20, .avail_kib = 5 << 20},
+                                 .vmstat = {.pswpin = 12, .pswpout = 34},
+                                 .has_cgroup = true, .cgroup = {.oom_kills = 1}};
+    f->he = (struct host_estimate){.budget_bytes = 12 * GIB, .reserve_bytes = 600 * MIB,
+                                   .used_bytes = 11 * GIB, .free_bytes = GIB,
+                                   .headroom_bytes = -(int64_t)(100 * MIB), .psi_some_avg10 = 12.5,
+                                   .psi_full_avg10 = 0.25, .state = HOST_TIGHT};
+    f->vms[0] = vm_fixture("web1", VM_READY);
+    fx_web1(f->vms[0], f->conf);
+    f->vms[1] = vm_fixture("db", VM_READY);
+    fx_db(f->vms[1], f->conf);
+    f->vms[2] = vm_fixture("gone", VM_RETRY);
+    snprintf(f->vms[2]->runstate, sizeof(f->vms[2]->runstate), "gone");
+    snprintf(f->vms[2]->last_error, sizeof(f->vms[2]->last_error), "connect: Connection refused");
+    vm_resolve(f->vms[2], f->conf);
+}
+
+static void fx_done(struct fx *f)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(f->vms); i++)
+        vm_fixture_free(f->vms[i]);
+    conf_free(f->conf);
+}
+
+static json_object *fx_status(struct fx *f)
+{
+    struct report_view v = {
+        .conf = f->conf,
+        .have_host = true,
+        .host = &f->hs,
+        .est = &f->he,
+        .cgroup_dir = f->conf->host.cgroup,
+        .vms = f->vms,
+        .n_vms = ARRAY_SIZE(f->vms),
+        .now_ms = NOW_MS,
+    };
+    return report_status(&v);
+}
+
+/* text against tests/golden/report/name, or the file rewritten. */
+static void golden(const char *name, const char *text)
+{
+    const char *path = fixture_path("../golden/report", name);
+    const char *want;
+
+    if (getenv("REPORT_GOLDEN_UPDATE")) {
+        fixture_put(path, text);
+        return;
+    }
+    want = fixture_slurp(path);
+    if (strcmp(want, text) != 0)
+        fail_msg("%s differs; got:\n%s", path, text);
+}
+
+static void test_status_json(void **state)
+{
+    struct fx f;
+    json_object *st;
+
+    fx_init(&f);
+    st = fx_status(&f);
+    golden("status.json", json_object_to_json_string_ext(st, JSON_C_TO_STRING_PRETTY));
+    json_object_put(st);
+    fx_done(&f);
+}
+
+static void test_metrics_text(void **state)
+{
+    struct fx f;
+    json_object *st;
+    char *text;
+
+    fx_init(&f);
+    st = fx_status(&f);
+    text = metrics_render(st);
+    golden("metrics.txt", text);
+    free(text);
+    json_object_put(st);
+    fx_done(&f);
+}
+
+/* Nothing sampled yet: unknown, not zero. */
+static void test_no_host(void **state)
+{
+    struct fx f;
+    struct report_view v;
+    json_object *st, *host, *x;
+
+    fx_init(&f);
+    v = (struct report_view){.conf = f.conf, .host = &f.hs, .est = &f.he, .now_ms = NOW_MS};
+    f.hs.has_cgroup = false;
+    st = report_status(&v);
+    assert_true(json_object_object_get_ex(st, "host", &host));
+    assert_true(json_object_object_get_ex(host, "state", &x));
+    assert_string_equal(json_object_get_string(x), "unknown");
+    assert_true(json_object_object_get_ex(host, "budget_bytes", &x));
+    assert_null(x);
+    assert_true(json_object_object_get_ex(host, "cgroup_oom_kills_total", &x));
+    assert_null(x);
+    json_object_put(st);
+    fx_done(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_json),
+        cmocka_unit_test(test_metrics_text),
+        cmocka_unit_test(test_no_host),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
