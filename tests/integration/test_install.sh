@@ -85,8 +85,8 @@ for w in status top "vm show" "vm set" "vm target" "vm auto" "vm pause" "vm resu
     grep -q -- "$w" <<<"$text" || fail "balloonctl(8) does not mention \"$w\""
 done
 text=$(MANPATH="$D/usr/share/man" MANWIDTH=80 man 5 balloond.conf 2>/dev/null)
-for k in $(sed -n 's/^ \*   \([a-z_]*\) *=.*/\1/p' src/conf.h | sort -u); do
-    grep -qw -- "$k" <<<"$text" || fail "balloond.conf(5) does not document the key \"$k\" (src/conf.h)"
+for k in $(sed -n 's/^ \*   \([a-z_]*\) *=.*/\1/p' src/daemon/conf.h | sort -u); do
+    grep -qw -- "$k" <<<"$text" || fail "balloond.conf(5) does not document the key \"$k\" (src/daemon/conf.h)"
 done
 pass "3 man pages render without warnings$(command -v mandoc >/dev/null && echo " and lint clean"); every config key and balloonctl command documented"
 
