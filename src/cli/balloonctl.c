@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "protocol.h"
 #include "util.h"
 
 /* Exit codes scripts can rely on. */
@@ -33,7 +34,7 @@ static void usage(FILE *f)
             "  events [-f]            the decision log: what changed and why (-f: follow)\n"
             "  reload                 make balloond read its config file again\n\n"
             "Options:\n"
-            "  -s, --socket PATH  balloond's control socket (default " CTL_DEFAULT_SOCKET ")\n"
+            "  -s, --socket PATH  balloond's control socket (default " PROTO_SOCKET_DEFAULT ")\n"
             "  -j, --json         print the daemon's answer as JSON (status, vm show, events)\n"
             "  -h, --help         this text\n\n"
             "Exit status: 0 ok, 1 the daemon refused (unknown VM, bad value), 2 usage,\n"
@@ -69,16 +70,16 @@ static void print_host(json_object *h)
 {
     char b[SIZE_FMT_MAX], u[SIZE_FMT_MAX], r[SIZE_FMT_MAX], hr[SIZE_FMT_MAX];
     json_object *v;
-    int64_t headroom = json_object_object_get_ex(h, "headroom_bytes", &v) ? json_object_get_int64(v) : 0;
+    int64_t headroom = json_object_object_get_ex(h, PROTO_KEY_HEADROOM_BYTES, &v) ? json_object_get_int64(v) : 0;
 
     printf("host: state %s  budget %s  used %s  reserve %s  headroom %s%s  psi some %.2f full %.2f\n",
-           str(h, "state"), size_of(h, "budget_bytes", b), size_of(h, "used_bytes", u),
-           size_of(h, "reserve_bytes", r), headroom < 0 ? "-" : "",
-           size_format((uint64_t)(headroom < 0 ? -headroom : headroom), hr), num(h, "psi_some_avg10"),
-           num(h, "psi_full_avg10"));
-    if (json_object_object_get_ex(h, "cgroup", &v) && v)
+           str(h, PROTO_KEY_STATE), size_of(h, PROTO_KEY_BUDGET_BYTES, b), size_of(h, PROTO_KEY_USED_BYTES, u),
+           size_of(h, PROTO_KEY_RESERVE_BYTES, r), headroom < 0 ? "-" : "",
+           size_format((uint64_t)(headroom < 0 ? -headroom : headroom), hr), num(h, PROTO_KEY_PSI_SOME_AVG10),
+           num(h, PROTO_KEY_PSI_FULL_AVG10));
+    if (json_object_object_get_ex(h, PROTO_KEY_CGROUP, &v) && v)
         printf("      budget cgroup %s, OOM kills %s\n", json_object_get_string(v),
-               str(h, "cgroup_oom_kills_total"));
+               str(h, PROTO_KEY_CGROUP_OOM_KILLS_TOTAL));
 }
 
 static void print_vm(json_object *vm)
@@ -86,26 +87,26 @@ static void print_vm(json_object *vm)
     char a[SIZE_FMT_MAX], t[SIZE_FMT_MAX], u[SIZE_FMT_MAX], av[SIZE_FMT_MAX], rss[SIZE_FMT_MAX],
         mx[SIZE_FMT_MAX];
     json_object *v;
-    const char *why = str(vm, "last_change");
+    const char *why = str(vm, PROTO_KEY_LAST_CHANGE);
 
-    if (json_object_object_get_ex(vm, "error", &v) && v && strcmp(str(vm, "state"), "managed") != 0)
+    if (json_object_object_get_ex(vm, PROTO_KEY_ERROR, &v) && v && strcmp(str(vm, PROTO_KEY_STATE), PROTO_VM_STATE_MANAGED) != 0)
         why = json_object_get_string(v);
-    else if (json_object_object_get_ex(vm, "pressure", &v) && v)
+    else if (json_object_object_get_ex(vm, PROTO_KEY_PRESSURE, &v) && v)
         why = json_object_get_string(v);
-    const char *state = str(vm, "state");
+    const char *state = str(vm, PROTO_KEY_STATE);
     char held[32] = "";
-    if (json_object_object_get_ex(vm, "paused", &v) && json_object_get_boolean(v))
+    if (json_object_object_get_ex(vm, PROTO_KEY_PAUSED, &v) && json_object_get_boolean(v))
         state = "paused";
-    else if (json_object_object_get_ex(vm, "stalled", &v) && json_object_get_boolean(v))
+    else if (json_object_object_get_ex(vm, PROTO_KEY_STALLED, &v) && json_object_get_boolean(v))
         state = "stalled";
-    else if (json_object_object_get_ex(vm, "pinned_bytes", &v) && v)
+    else if (json_object_object_get_ex(vm, PROTO_KEY_PINNED_BYTES, &v) && v)
         state = "pinned";
-    if (json_object_object_get_ex(vm, "stall_hold_s", &v) && v)
+    if (json_object_object_get_ex(vm, PROTO_KEY_STALL_HOLD_S, &v) && v)
         snprintf(held, sizeof(held), " (held %ss more)", json_object_get_string(v));
-    printf("%-16s %-10s %-12s %7s %7s %7s %7s %7s %7s  %s%s\n", str(vm, "name"), state,
-           str(vm, "runstate"), size_of(vm, "max_bytes", mx), size_of(vm, "actual_bytes", a),
-           size_of(vm, "target_bytes", t), size_of(vm, "used_bytes", u),
-           size_of(vm, "available_bytes", av), size_of(vm, "rss_bytes", rss), why, held);
+    printf("%-16s %-10s %-12s %7s %7s %7s %7s %7s %7s  %s%s\n", str(vm, PROTO_KEY_NAME), state,
+           str(vm, PROTO_KEY_RUNSTATE), size_of(vm, PROTO_KEY_MAX_BYTES, mx), size_of(vm, PROTO_KEY_ACTUAL_BYTES, a),
+           size_of(vm, PROTO_KEY_TARGET_BYTES, t), size_of(vm, PROTO_KEY_USED_BYTES, u),
+           size_of(vm, PROTO_KEY_AVAILABLE_BYTES, av), size_of(vm, PROTO_KEY_RSS_BYTES, rss), why, held);
 }
 
 static void print_status(json_object *d)
@@ -113,9 +114,9 @@ static void print_status(json_object *d)
     json_object *host, *vms;
     size_t n;
 
-    if (json_object_object_get_ex(d, "host", &host))
+    if (json_object_object_get_ex(d, PROTO_KEY_HOST, &host))
         print_host(host);
-    if (!json_object_object_get_ex(d, "vms", &vms) || (n = json_object_array_length(vms)) == 0) {
+    if (!json_object_object_get_ex(d, PROTO_KEY_VMS, &vms) || (n = json_object_array_length(vms)) == 0) {
         printf("no VMs\n");
         return;
     }
@@ -145,7 +146,7 @@ static uint64_t print_events(json_object *d, bool json)
     json_object *list, *next;
     size_t n;
 
-    if (!json_object_object_get_ex(d, "events", &list))
+    if (!json_object_object_get_ex(d, PROTO_KEY_EVENTS, &list))
         return 0;
     n = json_object_array_length(list);
     for (size_t i = 0; i < n; i++) {
@@ -155,16 +156,16 @@ static uint64_t print_events(json_object *d, bool json)
             printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
             continue;
         }
-        if (json_object_object_get_ex(e, "time", &t)) {
+        if (json_object_object_get_ex(e, PROTO_KEY_TIME, &t)) {
             time_t ts = (time_t)json_object_get_int64(t);
             strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&ts));
         }
-        json_object_object_get_ex(e, "vm", &vm);
-        json_object_object_get_ex(e, "text", &text);
+        json_object_object_get_ex(e, PROTO_KEY_VM, &vm);
+        json_object_object_get_ex(e, PROTO_KEY_TEXT, &text);
         printf("%s  %-12s %s\n", when, vm ? json_object_get_string(vm) : "(host)", json_object_get_string(text));
     }
     fflush(stdout);
-    return json_object_object_get_ex(d, "next", &next) ? json_object_get_uint64(next) : 0;
+    return json_object_object_get_ex(d, PROTO_KEY_NEXT, &next) ? json_object_get_uint64(next) : 0;
 }
 
 static int call(const char *sock, const char *cmd, json_object *args, json_object **data)
@@ -187,8 +188,8 @@ static int cmd_events(const char *sock, bool json, bool follow)
     for (;;) {
         json_object *args = json_object_new_object(), *d;
         int r;
-        json_object_object_add(args, "since", json_object_new_uint64(since));
-        r = call(sock, "events", args, &d);
+        json_object_object_add(args, PROTO_KEY_SINCE, json_object_new_uint64(since));
+        r = call(sock, PROTO_CMD_EVENTS, args, &d);
         if (r != EXIT_OK)
             return r;
         since = print_events(d, json);
@@ -227,7 +228,7 @@ static int cmd_top(const char *sock)
         json_object *d;
         char c;
         time_t now = time(NULL);
-        rc = call(sock, "status", NULL, &d);
+        rc = call(sock, PROTO_CMD_STATUS, NULL, &d);
         printf("\033[H\033[2J");
         if (rc != EXIT_OK)
             break;
@@ -252,8 +253,8 @@ static int cmd_vm(const char *sock, bool json, int argc, char **argv)
         const char *verb, *command;
         int min_args, max_args; /* after NAME */
     } verbs[] = {
-        {"show", "vm-show", 0, 0},   {"set", "vm-set", 1, 16},       {"target", "vm-target", 1, 1},
-        {"auto", "vm-auto", 0, 0},   {"pause", "vm-pause", 0, 0},    {"resume", "vm-resume", 0, 0},
+        {"show", PROTO_CMD_VM_SHOW, 0, 0},   {"set", PROTO_CMD_VM_SET, 1, 16},       {"target", PROTO_CMD_VM_TARGET, 1, 1},
+        {"auto", PROTO_CMD_VM_AUTO, 0, 0},   {"pause", PROTO_CMD_VM_PAUSE, 0, 0},    {"resume", PROTO_CMD_VM_RESUME, 0, 0},
     };
     json_object *args, *d;
     size_t i;
@@ -275,12 +276,12 @@ static int cmd_vm(const char *sock, bool json, int argc, char **argv)
         return EXIT_USAGE;
     }
     args = json_object_new_object();
-    json_object_object_add(args, "vm", json_object_new_string(argv[1]));
+    json_object_object_add(args, PROTO_KEY_VM, json_object_new_string(argv[1]));
     if (strcmp(argv[0], "set") == 0) {
         json_object *list = json_object_new_array();
         for (int k = 2; k < argc; k++)
             json_object_array_add(list, json_object_new_string(argv[k]));
-        json_object_object_add(args, "settings", list);
+        json_object_object_add(args, PROTO_KEY_SETTINGS, list);
     } else if (strcmp(argv[0], "target") == 0) {
         uint64_t bytes;
         if (size_parse(argv[2], &bytes) < 0) {
@@ -288,7 +289,7 @@ static int cmd_vm(const char *sock, bool json, int argc, char **argv)
             json_object_put(args);
             return EXIT_USAGE;
         }
-        json_object_object_add(args, "size", json_object_new_string(argv[2]));
+        json_object_object_add(args, PROTO_KEY_SIZE, json_object_new_string(argv[2]));
     }
     r = call(sock, verbs[i].command, args, &d);
     if (r != EXIT_OK)
@@ -312,7 +313,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    const char *sock = CTL_DEFAULT_SOCKET, *cmd;
+    const char *sock = PROTO_SOCKET_DEFAULT, *cmd;
     bool json = false, follow = false;
     json_object *data = NULL;
     int c, r, nargs;
@@ -337,7 +338,7 @@ int main(int argc, char **argv)
     for (int i = optind + 1; i < argc; i++) {
         if (strcmp(argv[i], "-j") == 0 || strcmp(argv[i], "--json") == 0)
             json = true, nargs--;
-        else if (strcmp(cmd, "events") == 0 && (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0))
+        else if (strcmp(cmd, PROTO_CMD_EVENTS) == 0 && (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0))
             follow = true, nargs--;
     }
     if (strcmp(cmd, "vm") == 0) {
@@ -348,8 +349,8 @@ int main(int argc, char **argv)
                 rest[n++] = argv[i];
         return cmd_vm(sock, json, n, rest);
     }
-    if (strcmp(cmd, "status") != 0 && strcmp(cmd, "reload") != 0 && strcmp(cmd, "top") != 0 &&
-        strcmp(cmd, "events") != 0) {
+    if (strcmp(cmd, PROTO_CMD_STATUS) != 0 && strcmp(cmd, PROTO_CMD_RELOAD) != 0 && strcmp(cmd, "top") != 0 &&
+        strcmp(cmd, PROTO_CMD_EVENTS) != 0) {
         fprintf(stderr, "balloonctl: unknown command \"%s\" (try: status, top, vm, events, reload)\n", cmd);
         return EXIT_USAGE;
     }
@@ -359,14 +360,14 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "top") == 0)
         return cmd_top(sock);
-    if (strcmp(cmd, "events") == 0)
+    if (strcmp(cmd, PROTO_CMD_EVENTS) == 0)
         return cmd_events(sock, json, follow);
     r = call(sock, cmd, NULL, &data);
     if (r != EXIT_OK)
         return r;
     if (json)
         printf("%s\n", json_object_to_json_string_ext(data, JSON_C_TO_STRING_PRETTY));
-    else if (strcmp(cmd, "status") == 0)
+    else if (strcmp(cmd, PROTO_CMD_STATUS) == 0)
         print_status(data);
     else
         printf("reloaded\n");

@@ -9,6 +9,7 @@
 
 #include "events.h"
 #include "mgr.h"
+#include "protocol.h"
 #include "state.h"
 #include "util.h"
 #include "vm.h"
@@ -151,7 +152,7 @@ static json_object *vm_set(struct mgr *m, struct vm *vm, json_object *req, char 
     char *lines = vm->over_lines ? strdup(vm->over_lines) : NULL;
     size_t n;
 
-    if (!json_object_object_get_ex(req, "settings", &args) || !json_object_is_type(args, json_type_array) ||
+    if (!json_object_object_get_ex(req, PROTO_KEY_SETTINGS, &args) || !json_object_is_type(args, json_type_array) ||
         (n = json_object_array_length(args)) == 0) {
         free(lines);
         return fail(error, "vm set needs key=value arguments (min, max, buffer, shares)");
@@ -201,7 +202,7 @@ static json_object *vm_set(struct mgr *m, struct vm *vm, json_object *req, char 
 
 static json_object *vm_target(struct mgr *m, struct vm *vm, json_object *req, char **error)
 {
-    const char *size = req_str(req, "size");
+    const char *size = req_str(req, PROTO_KEY_SIZE);
     char a[SIZE_FMT_MAX];
     uint64_t bytes;
 
@@ -221,12 +222,12 @@ static json_object *vm_target(struct mgr *m, struct vm *vm, json_object *req, ch
 
 static json_object *vm_flag(struct mgr *m, struct vm *vm, const char *cmd)
 {
-    if (strcmp(cmd, "vm-auto") == 0) {
+    if (strcmp(cmd, PROTO_CMD_VM_AUTO) == 0) {
         if (vm->pin_bytes)
             events_add(mgr_events(m), LOG_NOTICE, vm->name, "unpinned: automatic management again");
         vm->pin_bytes = 0;
     } else {
-        bool pause = strcmp(cmd, "vm-pause") == 0;
+        bool pause = strcmp(cmd, PROTO_CMD_VM_PAUSE) == 0;
         if (vm->paused != pause)
             events_add(mgr_events(m), LOG_NOTICE, vm->name, "%s by the operator",
                        pause ? "management paused" : "management resumed");
@@ -240,10 +241,10 @@ static json_object *vm_show(struct mgr *m, const char *name, char **error)
 {
     json_object *st = mgr_status(m), *vms, *row = NULL;
 
-    if (json_object_object_get_ex(st, "vms", &vms))
+    if (json_object_object_get_ex(st, PROTO_KEY_VMS, &vms))
         for (size_t i = 0; i < json_object_array_length(vms); i++) {
             json_object *it = json_object_array_get_idx(vms, i), *n;
-            if (json_object_object_get_ex(it, "name", &n) && strcmp(json_object_get_string(n), name) == 0)
+            if (json_object_object_get_ex(it, PROTO_KEY_NAME, &n) && strcmp(json_object_get_string(n), name) == 0)
                 row = json_object_get(it);
         }
     json_object_put(st);
@@ -255,9 +256,9 @@ static json_object *events(struct mgr *m, json_object *req)
     json_object *v;
     uint64_t since = 0, max = 500;
 
-    if (json_object_object_get_ex(req, "since", &v) && json_object_is_type(v, json_type_int))
+    if (json_object_object_get_ex(req, PROTO_KEY_SINCE, &v) && json_object_is_type(v, json_type_int))
         since = json_object_get_uint64(v);
-    if (json_object_object_get_ex(req, "max", &v) && json_object_is_type(v, json_type_int))
+    if (json_object_object_get_ex(req, PROTO_KEY_MAX, &v) && json_object_is_type(v, json_type_int))
         max = clamp_u64(json_object_get_uint64(v), 1, EVENTS_MAX);
     return events_since(mgr_events(m), since, (unsigned)max);
 }
@@ -267,28 +268,28 @@ json_object *command_run(struct mgr *m, const char *cmd, json_object *req, char 
     const char *name;
     struct vm *vm;
 
-    if (strcmp(cmd, "status") == 0)
+    if (strcmp(cmd, PROTO_CMD_STATUS) == 0)
         return mgr_status(m);
-    if (strcmp(cmd, "reload") == 0)
+    if (strcmp(cmd, PROTO_CMD_RELOAD) == 0)
         return mgr_reload(m) == 0 ? json_object_new_object()
                                   : fail(error, "the config file is not valid; the running configuration is kept (see the log)");
-    if (strcmp(cmd, "events") == 0)
+    if (strcmp(cmd, PROTO_KEY_EVENTS) == 0)
         return events(m, req);
-    if (strncmp(cmd, "vm-", 3) != 0)
+    if (strncmp(cmd, PROTO_CMD_VM_PREFIX, strlen(PROTO_CMD_VM_PREFIX)) != 0)
         return fail(error, "unknown command \"%s\"", cmd);
-    name = req_str(req, "vm");
+    name = req_str(req, PROTO_KEY_VM);
     if (!name)
         return fail(error, "%s needs a VM name", cmd);
-    if (strcmp(cmd, "vm-show") == 0)
+    if (strcmp(cmd, PROTO_CMD_VM_SHOW) == 0)
         return vm_show(m, name, error);
     vm = mgr_vm(m, name);
     if (!vm)
         return fail(error, "no VM named \"%s\"", name);
-    if (strcmp(cmd, "vm-set") == 0)
+    if (strcmp(cmd, PROTO_CMD_VM_SET) == 0)
         return vm_set(m, vm, req, error);
-    if (strcmp(cmd, "vm-target") == 0)
+    if (strcmp(cmd, PROTO_CMD_VM_TARGET) == 0)
         return vm_target(m, vm, req, error);
-    if (strcmp(cmd, "vm-auto") == 0 || strcmp(cmd, "vm-pause") == 0 || strcmp(cmd, "vm-resume") == 0)
+    if (strcmp(cmd, PROTO_CMD_VM_AUTO) == 0 || strcmp(cmd, PROTO_CMD_VM_PAUSE) == 0 || strcmp(cmd, PROTO_CMD_VM_RESUME) == 0)
         return vm_flag(m, vm, cmd);
     return fail(error, "unknown command \"%s\"", cmd);
 }

@@ -8,6 +8,7 @@
  * headers (empty and duplicate sections must be caught too) and any line
  * that inih rejected without calling the handler (a syntax error). */
 #include "conf.h"
+#include "protocol.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -720,7 +721,7 @@ struct conf *conf_new_default(void)
     c->host = (struct conf_host){
         .interval_ms = 1000,
         .socket_dir = strdup("/run/balloond/qmp"),
-        .control_socket = strdup("/run/balloond/ctl.sock"),
+        .control_socket = strdup(PROTO_SOCKET_DEFAULT),
         .state_file = strdup("/var/lib/balloond/state.json"),
         .budget_bytes = 0,
         .cgroup = NULL,

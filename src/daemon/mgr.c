@@ -24,6 +24,7 @@
 #include "state.h"
 #include "trust.h"
 #include "tune.h"
+#include "protocol.h"
 #include "util.h"
 #include "vm.h"
 
@@ -496,14 +497,14 @@ json_object *mgr_status(struct mgr *m)
     };
     json_object *status = report_status(&v), *dec = json_object_new_object(), *host, *vms;
 
-    if (json_object_object_get_ex(status, "host", &host))
+    if (json_object_object_get_ex(status, PROTO_KEY_HOST, &host))
         tune_report(m->tune, host);
     /* Per-VM KSM savings, read at the time of the report. */
-    json_object_object_get_ex(status, "vms", &vms);
+    json_object_object_get_ex(status, PROTO_KEY_VMS, &vms);
     for (size_t i = 0; i < m->n_vms && vms; i++) {
         uint64_t saved;
         json_object *row = json_object_array_get_idx(vms, i);
-        json_object_object_add(row, "ksm_saved_bytes",
+        json_object_object_add(row, PROTO_KEY_KSM_SAVED_BYTES,
                                tune_vm_ksm(m->tune, m->vms[i]->pid, &saved) == 0
                                    ? json_object_new_uint64(saved)
                                    : NULL);
@@ -515,7 +516,7 @@ json_object *mgr_status(struct mgr *m)
     for (unsigned a = GUARD_RESET; a < GUARD_ACTION_COUNT; a++)
         if (m->guard_actions[a])
             json_object_object_add(dec, guard_action_key(a), json_object_new_uint64(m->guard_actions[a]));
-    json_object_object_add(status, "decisions_total", dec);
+    json_object_object_add(status, PROTO_KEY_DECISIONS_TOTAL, dec);
     return status;
 }
 

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "protocol.h"
 #include "util.h"
 
 /* balloonctl holds one connection for a few ms; 1100 held connections
@@ -78,9 +79,9 @@ static char *reply_error(const char *msg)
     json_object *o = json_object_new_object();
     char *s;
 
-    json_object_object_add(o, "version", json_object_new_int(CTL_PROTOCOL_VERSION));
-    json_object_object_add(o, "ok", json_object_new_boolean(0));
-    json_object_object_add(o, "error", json_object_new_string(msg));
+    json_object_object_add(o, PROTO_KEY_VERSION, json_object_new_int(PROTO_VERSION));
+    json_object_object_add(o, PROTO_KEY_OK, json_object_new_boolean(0));
+    json_object_object_add(o, PROTO_KEY_ERROR, json_object_new_string(msg));
     s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     json_object_put(o);
     return s;
@@ -96,14 +97,14 @@ static char *handle_request(struct ctl_server *srv, const char *line)
         json_object_put(req);
         return reply_error("request is not a JSON object");
     }
-    if (!json_object_object_get_ex(req, "version", &v) ||
-        json_object_get_int(v) != CTL_PROTOCOL_VERSION) {
+    if (!json_object_object_get_ex(req, PROTO_KEY_VERSION, &v) ||
+        json_object_get_int(v) != PROTO_VERSION) {
         snprintf(msg, sizeof(msg), "protocol version %d not supported (balloond speaks %d)",
-                 v ? json_object_get_int(v) : 0, CTL_PROTOCOL_VERSION);
+                 v ? json_object_get_int(v) : 0, PROTO_VERSION);
         json_object_put(req);
         return reply_error(msg);
     }
-    if (!json_object_object_get_ex(req, "command", &v) || !json_object_is_type(v, json_type_string)) {
+    if (!json_object_object_get_ex(req, PROTO_KEY_COMMAND, &v) || !json_object_is_type(v, json_type_string)) {
         json_object_put(req);
         return reply_error("request has no \"command\"");
     }
@@ -115,9 +116,9 @@ static char *handle_request(struct ctl_server *srv, const char *line)
         return s;
     }
     o = json_object_new_object();
-    json_object_object_add(o, "version", json_object_new_int(CTL_PROTOCOL_VERSION));
-    json_object_object_add(o, "ok", json_object_new_boolean(1));
-    json_object_object_add(o, "data", data);
+    json_object_object_add(o, PROTO_KEY_VERSION, json_object_new_int(PROTO_VERSION));
+    json_object_object_add(o, PROTO_KEY_OK, json_object_new_boolean(1));
+    json_object_object_add(o, PROTO_KEY_DATA, data);
     s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     json_object_put(o);
     json_object_put(req);
@@ -363,8 +364,8 @@ int ctl_call(const char *path, const char *command, json_object *args, json_obje
     int fd, r;
 
     *error = NULL;
-    json_object_object_add(req, "version", json_object_new_int(CTL_PROTOCOL_VERSION));
-    json_object_object_add(req, "command", json_object_new_string(command));
+    json_object_object_add(req, PROTO_KEY_VERSION, json_object_new_int(PROTO_VERSION));
+    json_object_object_add(req, PROTO_KEY_COMMAND, json_object_new_string(command));
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -397,17 +398,17 @@ int ctl_call(const char *path, const char *command, json_object *args, json_obje
     }
     buf[len] = '\0';
     reply = json_tokener_parse(buf);
-    if (!reply || !json_object_object_get_ex(reply, "ok", &v)) {
+    if (!reply || !json_object_object_get_ex(reply, PROTO_KEY_OK, &v)) {
         r = client_error(error, -EPROTO, "%s: the daemon's reply is not understood", path);
         goto out;
     }
     if (!json_object_get_boolean(v)) {
         r = -EINVAL;
-        if (json_object_object_get_ex(reply, "error", &v))
+        if (json_object_object_get_ex(reply, PROTO_KEY_ERROR, &v))
             *error = strdup(json_object_get_string(v));
         goto out;
     }
-    if (!json_object_object_get_ex(reply, "data", &v)) {
+    if (!json_object_object_get_ex(reply, PROTO_KEY_DATA, &v)) {
         r = client_error(error, -EPROTO, "%s: the daemon's reply has no data", path);
         goto out;
     }

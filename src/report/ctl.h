@@ -1,20 +1,14 @@
-/* ctl.h: the control socket protocol, shared by balloond and balloonctl.
+/* ctl.h: the control socket: the daemon's server and balloonctl's client.
+ * The protocol (version, commands, keys) is protocol.h's.
  *
  * A unix stream socket (mode 0600, root only: the peer's uid is checked
- * with SO_PEERCRED too). One request line, one reply line, then close:
- *
- *   -> {"version":1,"command":"status"}
- *   <- {"version":1,"ok":true,"data":{...}}
- *   <- {"version":1,"ok":false,"error":"unknown command \"x\""}
- *
- * A change that old clients cannot read bumps CTL_PROTOCOL_VERSION; the
- * daemon answers a request of another version with an error naming both. */
+ * with SO_PEERCRED too). One request line, one reply line, then close. */
 #pragma once
 #include <json-c/json.h>
 #include <systemd/sd-event.h>
 
-#define CTL_PROTOCOL_VERSION 1
-#define CTL_DEFAULT_SOCKET "/run/balloond/ctl.sock"
+#include "protocol.h"
+
 #define CTL_REQUEST_MAX 65536
 #define CTL_TIMEOUT_MS 5000
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol.h"
 #include "util.h"
 
 struct event {
@@ -82,13 +83,13 @@ json_object *events_since(const struct events *e, uint64_t since, unsigned max)
     for (unsigned n = 0; seq < e->next_seq && n < max; seq++, n++) {
         const struct event *ev = &e->ring[seq % EVENTS_MAX];
         json_object *o = json_object_new_object();
-        json_object_object_add(o, "seq", json_object_new_uint64(ev->seq));
-        json_object_object_add(o, "time", json_object_new_uint64(ev->wall_s));
-        json_object_object_add(o, "vm", ev->vm[0] ? json_object_new_string(ev->vm) : NULL);
-        json_object_object_add(o, "text", json_object_new_string(ev->text));
+        json_object_object_add(o, PROTO_KEY_SEQ, json_object_new_uint64(ev->seq));
+        json_object_object_add(o, PROTO_KEY_TIME, json_object_new_uint64(ev->wall_s));
+        json_object_object_add(o, PROTO_KEY_VM, ev->vm[0] ? json_object_new_string(ev->vm) : NULL);
+        json_object_object_add(o, PROTO_KEY_TEXT, json_object_new_string(ev->text));
         json_object_array_add(list, o);
     }
-    json_object_object_add(root, "events", list);
-    json_object_object_add(root, "next", json_object_new_uint64(seq - 1));
+    json_object_object_add(root, PROTO_KEY_EVENTS, list);
+    json_object_object_add(root, PROTO_KEY_NEXT, json_object_new_uint64(seq - 1));
     return root;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "protocol.h"
 #include "util.h"
 
 /* A scrape takes about 1 ms and Prometheus holds one connection per
@@ -103,27 +104,27 @@ static const struct {
     const char *key, *name, *help;
     double scale;
 } host_gauges[] = {
-    {"budget_bytes", "balloond_host_budget_bytes", "Memory the VMs may use in all.", 1},
-    {"reserve_bytes", "balloond_host_reserve_bytes", "Part of the budget kept free for the host.", 1},
-    {"used_bytes", "balloond_host_used_bytes", "Memory used of the budget.", 1},
-    {"headroom_bytes", "balloond_host_headroom_bytes", "Budget minus reserve minus used; negative when into the reserve.", 1},
-    {"psi_some_avg10", "balloond_host_pressure_some_ratio", "PSI memory some avg10 of the budget (cgroup v2) or host.", 0.01},
-    {"psi_full_avg10", "balloond_host_pressure_full_ratio", "PSI memory full avg10 of the budget (cgroup v2) or host.", 0.01},
+    {PROTO_KEY_BUDGET_BYTES, "balloond_host_budget_bytes", "Memory the VMs may use in all.", 1},
+    {PROTO_KEY_RESERVE_BYTES, "balloond_host_reserve_bytes", "Part of the budget kept free for the host.", 1},
+    {PROTO_KEY_USED_BYTES, "balloond_host_used_bytes", "Memory used of the budget.", 1},
+    {PROTO_KEY_HEADROOM_BYTES, "balloond_host_headroom_bytes", "Budget minus reserve minus used; negative when into the reserve.", 1},
+    {PROTO_KEY_PSI_SOME_AVG10, "balloond_host_pressure_some_ratio", "PSI memory some avg10 of the budget (cgroup v2) or host.", 0.01},
+    {PROTO_KEY_PSI_FULL_AVG10, "balloond_host_pressure_full_ratio", "PSI memory full avg10 of the budget (cgroup v2) or host.", 0.01},
 };
 
 static const struct {
     const char *key, *name, *help;
 } vm_gauges[] = {
-    {"size_bytes", "balloond_vm_size_bytes", "The VM's configured memory."},
-    {"min_bytes", "balloond_vm_min_bytes", "Smallest logical size balloond gives the VM."},
-    {"max_bytes", "balloond_vm_max_bytes", "Largest logical size balloond gives the VM."},
-    {"actual_bytes", "balloond_vm_actual_bytes", "The guest's logical size now (RAM minus balloon)."},
-    {"target_bytes", "balloond_vm_target_bytes", "The logical size balloond asks for."},
-    {"used_bytes", "balloond_vm_used_bytes", "Guest memory in use (total minus available)."},
-    {"available_bytes", "balloond_vm_available_bytes", "Guest memory available."},
-    {"need_bytes", "balloond_vm_need_bytes", "What balloond estimates the guest needs."},
-    {"rss_bytes", "balloond_vm_rss_bytes", "Resident memory of the VM's QEMU process."},
-    {"stall_hold_s", "balloond_vm_stall_hold_seconds", "Seconds left of a stalled VM's hold (no inflation)."},
+    {PROTO_KEY_SIZE_BYTES, "balloond_vm_size_bytes", "The VM's configured memory."},
+    {PROTO_KEY_MIN_BYTES, "balloond_vm_min_bytes", "Smallest logical size balloond gives the VM."},
+    {PROTO_KEY_MAX_BYTES, "balloond_vm_max_bytes", "Largest logical size balloond gives the VM."},
+    {PROTO_KEY_ACTUAL_BYTES, "balloond_vm_actual_bytes", "The guest's logical size now (RAM minus balloon)."},
+    {PROTO_KEY_TARGET_BYTES, "balloond_vm_target_bytes", "The logical size balloond asks for."},
+    {PROTO_KEY_USED_BYTES, "balloond_vm_used_bytes", "Guest memory in use (total minus available)."},
+    {PROTO_KEY_AVAILABLE_BYTES, "balloond_vm_available_bytes", "Guest memory available."},
+    {PROTO_KEY_NEED_BYTES, "balloond_vm_need_bytes", "What balloond estimates the guest needs."},
+    {PROTO_KEY_RSS_BYTES, "balloond_vm_rss_bytes", "Resident memory of the VM's QEMU process."},
+    {PROTO_KEY_STALL_HOLD_S, "balloond_vm_stall_hold_seconds", "Seconds left of a stalled VM's hold (no inflation)."},
 };
 
 static void render_vm_gauge(struct buf *b, json_object *vms, size_t g)
@@ -134,7 +135,7 @@ static void render_vm_gauge(struct buf *b, json_object *vms, size_t g)
     for (size_t i = 0; i < n; i++) {
         json_object *vm = json_object_array_get_idx(vms, i), *name;
         double v;
-        if (!num(vm, vm_gauges[g].key, &v) || !json_object_object_get_ex(vm, "name", &name))
+        if (!num(vm, vm_gauges[g].key, &v) || !json_object_object_get_ex(vm, PROTO_KEY_NAME, &name))
             continue;
         bprintf(b, "%s{vm=\"", vm_gauges[g].name);
         label_value(b, json_object_get_string(name));
@@ -158,13 +159,13 @@ static void render_vm_flags(struct buf *b, json_object *vms)
         for (size_t i = 0; i < n; i++) {
             json_object *vm = json_object_array_get_idx(vms, i), *name, *x;
             int v = 0;
-            json_object_object_get_ex(vm, "name", &name);
+            json_object_object_get_ex(vm, PROTO_KEY_NAME, &name);
             if (f == 0)
-                v = json_object_object_get_ex(vm, "state", &x) && strcmp(json_object_get_string(x), "managed") == 0;
+                v = json_object_object_get_ex(vm, PROTO_KEY_STATE, &x) && strcmp(json_object_get_string(x), PROTO_VM_STATE_MANAGED) == 0;
             else if (f == 1)
-                v = json_object_object_get_ex(vm, "pressure", &x) && x != NULL;
+                v = json_object_object_get_ex(vm, PROTO_KEY_PRESSURE, &x) && x != NULL;
             else
-                v = json_object_object_get_ex(vm, "stalled", &x) && json_object_get_boolean(x);
+                v = json_object_object_get_ex(vm, PROTO_KEY_STALLED, &x) && json_object_get_boolean(x);
             bprintf(b, "%s{vm=\"", flags[f].name);
             label_value(b, json_object_get_string(name));
             bprintf(b, "\"} %d\n", v);
@@ -177,7 +178,7 @@ static void render_counters(struct buf *b, json_object *status)
     json_object *dec, *vms;
 
     header(b, "balloond_decisions_total", "counter", "Balloon target changes, by reason.");
-    if (json_object_object_get_ex(status, "decisions_total", &dec)) {
+    if (json_object_object_get_ex(status, PROTO_KEY_DECISIONS_TOTAL, &dec)) {
         json_object_object_foreach(dec, reason, count)
         {
             bprintf(b, "balloond_decisions_total{reason=\"");
@@ -187,7 +188,7 @@ static void render_counters(struct buf *b, json_object *status)
     }
     header(b, "balloond_vms", "gauge", "VMs whose QMP socket balloond sees.");
     bprintf(b, "balloond_vms %zu\n",
-            json_object_object_get_ex(status, "vms", &vms) ? json_object_array_length(vms) : (size_t)0);
+            json_object_object_get_ex(status, PROTO_KEY_VMS, &vms) ? json_object_array_length(vms) : (size_t)0);
 }
 
 char *metrics_render(json_object *status)
@@ -197,8 +198,8 @@ char *metrics_render(json_object *status)
     json_object *host = NULL, *vms = NULL, *st = NULL;
     double v;
 
-    json_object_object_get_ex(status, "host", &host);
-    json_object_object_get_ex(status, "vms", &vms);
+    json_object_object_get_ex(status, PROTO_KEY_HOST, &host);
+    json_object_object_get_ex(status, PROTO_KEY_VMS, &vms);
     for (size_t i = 0; host && i < ARRAY_SIZE(host_gauges); i++) {
         if (!num(host, host_gauges[i].key, &v))
             continue;
@@ -208,11 +209,11 @@ char *metrics_render(json_object *status)
     }
     header(&b, "balloond_host_state", "gauge", "1 for the host's current state.");
     if (host)
-        json_object_object_get_ex(host, "state", &st);
+        json_object_object_get_ex(host, PROTO_KEY_STATE, &st);
     for (size_t i = 0; i < ARRAY_SIZE(states); i++)
         bprintf(&b, "balloond_host_state{state=\"%s\"} %d\n", states[i],
                 st && strcmp(json_object_get_string(st), states[i]) == 0);
-    if (host && num(host, "cgroup_oom_kills_total", &v)) {
+    if (host && num(host, PROTO_KEY_CGROUP_OOM_KILLS_TOTAL, &v)) {
         header(&b, "balloond_host_cgroup_oom_kills_total", "counter",
                "OOM kills in the budget cgroup (a QEMU killed).");
         bprintf(&b, "balloond_host_cgroup_oom_kills_total %.0f\n", v);
