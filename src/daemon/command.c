@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf_keys.h"
 #include "events.h"
 #include "mgr.h"
 #include "protocol.h"
@@ -127,7 +128,8 @@ static int merge_line(char **lines, const char *arg, char **error)
     FILE *f;
 
     if (!eq || klen == 0 || strchr(arg, '\n') || strchr(arg, '[')) {
-        fail(error, "\"%s\": expected key=value (min, max, buffer, shares)", arg);
+        char keys[128];
+        fail(error, "\"%s\": expected key=value (%s)", arg, conf_keys_names(CONF_SCOPE_VM, keys, sizeof(keys)));
         return -EINVAL;
     }
     f = open_memstream(&out, &len);
@@ -155,7 +157,8 @@ static json_object *vm_set(struct mgr *m, struct vm *vm, json_object *req, char 
     if (!json_object_object_get_ex(req, PROTO_KEY_SETTINGS, &args) || !json_object_is_type(args, json_type_array) ||
         (n = json_object_array_length(args)) == 0) {
         free(lines);
-        return fail(error, "vm set needs key=value arguments (min, max, buffer, shares)");
+        char keys[128];
+        return fail(error, "vm set needs key=value arguments (%s)", conf_keys_names(CONF_SCOPE_VM, keys, sizeof(keys)));
     }
     if (n > SET_KEYS_MAX) {
         free(lines);

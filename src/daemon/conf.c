@@ -8,7 +8,7 @@
  * headers (empty and duplicate sections must be caught too) and any line
  * that inih rejected without calling the handler (a syntax error). */
 #include "conf.h"
-#include "protocol.h"
+#include "conf_keys.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -35,14 +35,6 @@ enum conf_section_kind {
     CONF_SEC_INVALID,  /* a bad header, already reported: skip its keys */
 };
 
-enum conf_key_id {
-    CONF_K_INTERVAL, CONF_K_SOCKET_DIR, CONF_K_CONTROL_SOCKET, CONF_K_STATE_FILE,
-    CONF_K_BUDGET, CONF_K_CGROUP, CONF_K_RESERVE, CONF_K_STEP, CONF_K_POLICY, CONF_K_IDLE_TAX,
-    CONF_K_KSM, CONF_K_ZSWAP, CONF_K_ZSWAP_COMPRESSOR, CONF_K_ZSWAP_MAX_POOL, CONF_K_ZRAM,
-    CONF_K_ZRAM_ALGORITHM, CONF_K_METRICS, CONF_K_QEMU_USER, CONF_K_QEMU_GROUP,
-    CONF_K_MIN, CONF_K_MAX, CONF_K_BUFFER, CONF_K_SHARES,
-    CONF_K_COUNT,
-};
 
 struct conf_parser {
     struct conf *conf;   /* being filled; owned by conf_load_ex() */
@@ -61,7 +53,7 @@ struct conf_parser {
     char label[CONF_VM_NAME_MAX + 8];  /* "host", "vm web1" */
     unsigned vm_index;                 /* CONF_SEC_VM */
     unsigned section_keys;             /* handler calls since the header (inih's prev_name) */
-    unsigned key_line[CONF_K_COUNT];   /* where each key was set in this section */
+    unsigned key_line[CONF_KEYS_MAX];   /* where each key was set in this section */
     const char *key;                   /* the key being set, for messages */
 
     unsigned host_line, defaults_line;
@@ -110,302 +102,6 @@ static struct conf_vm *conf_parser_vm(struct conf_parser *p)
     return p->kind == CONF_SEC_VM ? &p->conf->vms[p->vm_index] : &p->conf->defaults;
 }
 
-/* Values */
-
-static bool ends_with_pct(const char *v)
-{
-    size_t len = strlen(v);
-    return len > 0 && v[len - 1] == '%';
-}
-
-static int conf_parse_size(struct conf_parser *p, const char *v, bool pct_ok, struct conf_size *out)
-{
-    uint64_t bytes = 0;
-    unsigned pct = 0;
-    bool is_pct = false;
-    int r;
-
-    r = size_or_pct_parse(v, &bytes, &pct, &is_pct);
-    if (r == -ERANGE && ends_with_pct(v))
-        return conf_key_error(p, "\"%s\" is out of range (0%%..100%%)", v);
-    if (r == -ERANGE)
-        return conf_key_error(p, "\"%s\" is too large", v);
-    if (r < 0 && pct_ok)
-        return conf_key_error(p, "\"%s\" is not a size (use e.g. 512M, 4G or 25%%)", v);
-    if (r < 0)
-        return conf_key_error(p, "\"%s\" is not a size (use e.g. 512M or 16G)", v);
-    if (is_pct && !pct_ok)
-        return conf_key_error(p, "\"%s\": use an absolute size such as 16G, not a percentage", v);
-    *out = (struct conf_size){ .set = true, .is_pct = is_pct, .pct = pct, .bytes = bytes };
-    return 0;
-}
-
-/* A whole number in [lo, hi]; a trailing '%' is accepted when pct_ok. */
-static int conf_parse_uint(struct conf_parser *p, const char *v, bool pct_ok, uint64_t lo,
-                           uint64_t hi, unsigned *out)
-{
-    char digits[32];
-    uint64_t n;
-    int r;
-
-    snprintf(digits, sizeof(digits), "%s", v);
-    if (pct_ok && ends_with_pct(digits))
-        digits[strlen(digits) - 1] = '\0';
-    r = strlen(v) < sizeof(digits) ? parse_u64(digits, &n) : -ERANGE;
-    if (r == -EINVAL || !isdigit((unsigned char)v[0]))
-        return conf_key_error(p, "\"%s\" is not a whole number", v);
-    if (r < 0 || n < lo || n > hi)
-        return conf_key_error(p, "\"%s\" is out of range (%llu..%llu)", v,
-                              (unsigned long long)lo, (unsigned long long)hi);
-    *out = (unsigned)n;
-    return 0;
-}
-
-/* *dst = a copy of v (NULL for NULL), the old value freed. */
-static int conf_replace_str(struct conf_parser *p, char **dst, const char *v)
-{
-    char *copy = NULL;
-
-    if (v && !(copy = strdup(v))) {
-        p->oom = true;
-        return -ENOMEM;
-    }
-    free(*dst);
-    *dst = copy;
-    return 0;
-}
-
-static int conf_parse_path(struct conf_parser *p, const char *v, char **dst)
-{
-    if (v[0] != '/')
-        return conf_key_error(p, "\"%s\" is not an absolute path", v);
-    return conf_replace_str(p, dst, v);
-}
-
-/* Keys */
-
-static int conf_set_interval(struct conf_parser *p, const char *v)
-{
-    uint64_t ms;
-
-    if (duration_parse(v, &ms) < 0)
-        return conf_key_error(p, "\"%s\" is not a duration (use e.g. 500ms, 1s or 2m)", v);
-    /* Below 100ms the QMP round trips of a few dozen VMs fill the tick;
-     * above a minute the daemon reacts too late to a guest under pressure. */
-    if (ms < 100 || ms > 60000)
-        return conf_key_error(p, "\"%s\" is out of range (100ms..60s)", v);
-    p->conf->host.interval_ms = ms;
-    return 0;
-}
-
-static int conf_set_socket_dir(struct conf_parser *p, const char *v)
-{
-    return conf_parse_path(p, v, &p->conf->host.socket_dir);
-}
-
-static int conf_set_control_socket(struct conf_parser *p, const char *v)
-{
-    return conf_parse_path(p, v, &p->conf->host.control_socket);
-}
-
-static int conf_set_state_file(struct conf_parser *p, const char *v)
-{
-    return conf_parse_path(p, v, &p->conf->host.state_file);
-}
-
-static int conf_set_cgroup(struct conf_parser *p, const char *v)
-{
-    return conf_parse_path(p, v, &p->conf->host.cgroup);
-}
-
-static int conf_set_budget(struct conf_parser *p, const char *v)
-{
-    struct conf_size s;
-    int r = conf_parse_size(p, v, false, &s);
-
-    if (r == 0)
-        p->conf->host.budget_bytes = s.bytes;
-    return r;
-}
-
-static int conf_set_reserve(struct conf_parser *p, const char *v)
-{
-    return conf_parse_size(p, v, true, &p->conf->host.reserve);
-}
-
-static int conf_set_step(struct conf_parser *p, const char *v)
-{
-    struct conf_size s;
-    int r = conf_parse_size(p, v, false, &s);
-
-    if (r < 0)
-        return r;
-    if (s.bytes < MIB)
-        return conf_key_error(p, "\"%s\" is too small (at least 1M)", v);
-    p->conf->host.step_bytes = s.bytes;
-    return 0;
-}
-
-static int conf_set_policy(struct conf_parser *p, const char *v)
-{
-    if (policy_kind_parse(v, &p->conf->host.policy) < 0)
-        return conf_key_error(p, "\"%s\" is not a policy (balloond, proxmox, mom or static)", v);
-    return 0;
-}
-
-static int conf_set_idle_tax(struct conf_parser *p, const char *v)
-{
-    /* 100% would make idle memory worth nothing: a guest could lose all
-     * of it to a busier one at once. VMware's ESX caps the tax at 99%. */
-    return conf_parse_uint(p, v, true, 0, 99, &p->conf->host.idle_tax_pct);
-}
-
-static int conf_parse_bool(struct conf_parser *p, const char *v, bool *out)
-{
-    if (strcmp(v, "on") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
-        *out = true;
-    else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0 || strcmp(v, "false") == 0)
-        *out = false;
-    else
-        return conf_key_error(p, "\"%s\" is not on or off", v);
-    return 0;
-}
-
-/* A kernel compressor name, as crypto API names go: short, lowercase. */
-static int conf_parse_algorithm(struct conf_parser *p, const char *v, char **dst)
-{
-    size_t len = strlen(v);
-
-    if (len == 0 || len > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") != len)
-        return conf_key_error(p, "\"%s\" is not a compressor name (e.g. lz4, zstd, lzo-rle)", v);
-    return conf_replace_str(p, dst, v);
-}
-
-static int conf_set_ksm(struct conf_parser *p, const char *v)
-{
-    return conf_parse_bool(p, v, &p->conf->host.ksm);
-}
-
-static int conf_set_zswap(struct conf_parser *p, const char *v)
-{
-    return conf_parse_bool(p, v, &p->conf->host.zswap);
-}
-
-static int conf_set_zswap_compressor(struct conf_parser *p, const char *v)
-{
-    return conf_parse_algorithm(p, v, &p->conf->host.zswap_compressor);
-}
-
-static int conf_set_zswap_max_pool(struct conf_parser *p, const char *v)
-{
-    /* The kernel takes 0..100; above 50% the pool competes with the very
-     * memory it is meant to free. */
-    return conf_parse_uint(p, v, true, 1, 50, &p->conf->host.zswap_max_pool_pct);
-}
-
-static int conf_set_zram(struct conf_parser *p, const char *v)
-{
-    struct conf_size s;
-    int r = conf_parse_size(p, v, false, &s);
-
-    if (r == 0)
-        p->conf->host.zram_bytes = s.bytes;
-    return r;
-}
-
-static int conf_set_zram_algorithm(struct conf_parser *p, const char *v)
-{
-    return conf_parse_algorithm(p, v, &p->conf->host.zram_algorithm);
-}
-
-static int conf_set_metrics(struct conf_parser *p, const char *v)
-{
-    if (strcmp(v, "off") == 0)
-        return conf_replace_str(p, &p->conf->host.metrics_listen, NULL);
-    if (listen_parse(v, NULL, NULL) < 0)
-        return conf_key_error(p, "\"%s\" is not ADDRESS:PORT (e.g. 127.0.0.1:9781, [::1]:9781) or off", v);
-    return conf_replace_str(p, &p->conf->host.metrics_listen, v);
-}
-
-static int conf_set_qemu_ids(struct conf_parser *p, const char *v, bool groups)
-{
-    char bad[96];
-
-    if (trust_parse(v, groups, &p->conf->host.qemu, bad, sizeof(bad)) < 0)
-        return conf_key_error(p, "%s", bad);
-    return 0;
-}
-
-static int conf_set_qemu_user(struct conf_parser *p, const char *v)
-{
-    return conf_set_qemu_ids(p, v, false);
-}
-
-static int conf_set_qemu_group(struct conf_parser *p, const char *v)
-{
-    return conf_set_qemu_ids(p, v, true);
-}
-
-static int conf_set_min(struct conf_parser *p, const char *v)
-{
-    return conf_parse_size(p, v, true, &conf_parser_vm(p)->min);
-}
-
-static int conf_set_max(struct conf_parser *p, const char *v)
-{
-    return conf_parse_size(p, v, true, &conf_parser_vm(p)->max);
-}
-
-static int conf_set_buffer(struct conf_parser *p, const char *v)
-{
-    struct conf_vm *vm = conf_parser_vm(p);
-    int r = conf_parse_uint(p, v, true, 0, 400, &vm->buffer_pct);
-
-    if (r == 0)
-        vm->buffer_set = true;
-    return r;
-}
-
-static int conf_set_shares(struct conf_parser *p, const char *v)
-{
-    struct conf_vm *vm = conf_parser_vm(p);
-    int r = conf_parse_uint(p, v, false, 1, 1000000, &vm->shares);
-
-    if (r == 0)
-        vm->shares_set = true;
-    return r;
-}
-
-static const struct conf_key {
-    const char *name;
-    bool host;  /* [host]; otherwise [defaults] and [vm NAME] */
-    int (*set)(struct conf_parser *p, const char *value);
-} conf_keys[CONF_K_COUNT] = {
-    [CONF_K_INTERVAL] = { "interval", true, conf_set_interval },
-    [CONF_K_SOCKET_DIR] = { "socket_dir", true, conf_set_socket_dir },
-    [CONF_K_CONTROL_SOCKET] = { "control_socket", true, conf_set_control_socket },
-    [CONF_K_STATE_FILE] = { "state_file", true, conf_set_state_file },
-    [CONF_K_BUDGET] = { "budget", true, conf_set_budget },
-    [CONF_K_CGROUP] = { "cgroup", true, conf_set_cgroup },
-    [CONF_K_RESERVE] = { "reserve", true, conf_set_reserve },
-    [CONF_K_STEP] = { "step", true, conf_set_step },
-    [CONF_K_POLICY] = { "policy", true, conf_set_policy },
-    [CONF_K_IDLE_TAX] = { "idle_tax", true, conf_set_idle_tax },
-    [CONF_K_KSM] = { "ksm", true, conf_set_ksm },
-    [CONF_K_ZSWAP] = { "zswap", true, conf_set_zswap },
-    [CONF_K_ZSWAP_COMPRESSOR] = { "zswap_compressor", true, conf_set_zswap_compressor },
-    [CONF_K_ZSWAP_MAX_POOL] = { "zswap_max_pool", true, conf_set_zswap_max_pool },
-    [CONF_K_ZRAM] = { "zram", true, conf_set_zram },
-    [CONF_K_ZRAM_ALGORITHM] = { "zram_algorithm", true, conf_set_zram_algorithm },
-    [CONF_K_METRICS] = { "metrics", true, conf_set_metrics },
-    [CONF_K_QEMU_USER] = { "qemu_user", true, conf_set_qemu_user },
-    [CONF_K_QEMU_GROUP] = { "qemu_group", true, conf_set_qemu_group },
-    [CONF_K_MIN] = { "min", false, conf_set_min },
-    [CONF_K_MAX] = { "max", false, conf_set_max },
-    [CONF_K_BUFFER] = { "buffer", false, conf_set_buffer },
-    [CONF_K_SHARES] = { "shares", false, conf_set_shares },
-};
-
 /* inih strips inline comments that start with ';'; strip '#' ones too,
  * as the documented format uses them. Like inih, a comment starts after
  * whitespace. */
@@ -428,8 +124,9 @@ static int conf_on_key(void *user, const char *section, const char *name, const 
 {
     struct conf_parser *p = user;
     const struct conf_key *k = NULL;
-    char v[256];
+    char v[256], why[384];
     unsigned i;
+    int r;
 
     (void)section;  /* ours, from the reader: inih truncates long names */
     p->line_handled = true;
@@ -443,9 +140,7 @@ static int conf_on_key(void *user, const char *section, const char *name, const 
     }
     p->section_keys++;
     p->key = name;
-    for (i = 0; i < CONF_K_COUNT; i++)
-        if (strcmp(conf_keys[i].name, name) == 0)
-            k = &conf_keys[i];
+    k = conf_key_find(name);
     if (p->kind == CONF_SEC_NONE) {
         conf_error_at(p, p->line, "%s: outside any section (start with [host], [defaults] "
                       "or [vm NAME])", name);
@@ -455,9 +150,9 @@ static int conf_on_key(void *user, const char *section, const char *name, const 
         conf_key_error(p, "unknown key");
         return 1;
     }
-    if (k->host != (p->kind == CONF_SEC_HOST)) {
+    if ((k->scope == CONF_SCOPE_HOST) != (p->kind == CONF_SEC_HOST)) {
         conf_key_error(p, "not allowed here; it belongs in %s",
-                       k->host ? "[host]" : "[defaults] or [vm NAME]");
+                       k->scope == CONF_SCOPE_HOST ? "[host]" : "[defaults] or [vm NAME]");
         return 1;
     }
     i = (unsigned)(k - conf_keys);
@@ -472,7 +167,12 @@ static int conf_on_key(void *user, const char *section, const char *name, const 
         conf_key_error(p, "no value");
         return 1;
     }
-    k->set(p, v);
+    r = conf_key_set(k, k->scope == CONF_SCOPE_HOST ? (void *)&p->conf->host : (void *)conf_parser_vm(p),
+                     v, why, sizeof(why));
+    if (r == -ENOMEM)
+        p->oom = true;
+    else if (r < 0)
+        conf_key_error(p, "%s", why);
     return 1;  /* errors are collected, not handed back to inih */
 }
 
@@ -662,25 +362,6 @@ static char *conf_read_line(char *buf, int size, void *stream)
 
 /* Merging */
 
-struct conf_vm conf_vm_merge(const struct conf_vm *own, const struct conf_vm *defaults)
-{
-    struct conf_vm m = *defaults;
-
-    if (own->min.set)
-        m.min = own->min;
-    if (own->max.set)
-        m.max = own->max;
-    if (own->buffer_set) {
-        m.buffer_set = true;
-        m.buffer_pct = own->buffer_pct;
-    }
-    if (own->shares_set) {
-        m.shares_set = true;
-        m.shares = own->shares;
-    }
-    return m;
-}
-
 static void conf_check_min_max(struct conf_parser *p, const struct conf_vm *own,
                                const char *label, unsigned line)
 {
@@ -718,35 +399,7 @@ struct conf *conf_new_default(void)
 
     if (!c)
         return NULL;
-    c->host = (struct conf_host){
-        .interval_ms = 1000,
-        .socket_dir = strdup("/run/balloond/qmp"),
-        .control_socket = strdup(PROTO_SOCKET_DEFAULT),
-        .state_file = strdup("/var/lib/balloond/state.json"),
-        .budget_bytes = 0,
-        .cgroup = NULL,
-        .reserve = { .set = true, .is_pct = true, .pct = 5 },
-        .step_bytes = 128 * MIB,
-        .policy = POLICY_KIND_BALLOOND,
-        .idle_tax_pct = 75,
-        .ksm = true,
-        .zswap = true,
-        .zswap_compressor = strdup("lz4"),
-        .zswap_max_pool_pct = 20,
-        .zram_bytes = 0,
-        .zram_algorithm = strdup("lz4"),
-        .metrics_listen = strdup(CONF_METRICS_LISTEN_DEFAULT),
-    };
-    c->defaults = (struct conf_vm){
-        .min = { .set = true, .is_pct = true, .pct = 25 },
-        .max = { .set = true, .is_pct = true, .pct = 100 },
-        .buffer_set = true,
-        .buffer_pct = 20,
-        .shares_set = true,
-        .shares = 1000,
-    };
-    if (!c->host.socket_dir || !c->host.control_socket || !c->host.state_file ||
-        !c->host.zswap_compressor || !c->host.zram_algorithm || !c->host.metrics_listen) {
+    if (conf_keys_default(c) < 0) {
         conf_free(c);
         return NULL;
     }
@@ -846,13 +499,7 @@ void conf_free(struct conf *c)
         free(c->vm_names[i]);
     free(c->vm_names);
     free(c->vms);
-    free(c->host.socket_dir);
-    free(c->host.control_socket);
-    free(c->host.state_file);
-    free(c->host.cgroup);
-    free(c->host.zswap_compressor);
-    free(c->host.zram_algorithm);
-    free(c->host.metrics_listen);
+    conf_keys_free(&c->host);
     free(c->path);
     free(c);
 }

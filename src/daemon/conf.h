@@ -30,7 +30,9 @@
  *   [vm web1]                # one VM, by its QMP socket's file name
  *   min = 1G
  *
- * Errors name file:line and the problem; conf_load() fails on any. */
+ * Errors name file:line and the problem; conf_load() fails on any. The
+ * keys, their parsers, bounds, defaults and whether a reload may change
+ * them are one table (conf_keys.h). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -108,5 +110,10 @@ void conf_free(struct conf *c);
 struct conf_vm conf_vm_get(const struct conf *c, const char *vm_name);
 /* own's set fields over base. */
 struct conf_vm conf_vm_merge(const struct conf_vm *own, const struct conf_vm *base);
+/* Reload: every [host] key that a reload may not change (the key table's
+ * reloadable flag) gets its running value back in next; changed gets the
+ * names of those that differed ("ksm, metrics"; empty: none). 0, or
+ * -ENOMEM (next is then half updated: free it). */
+int conf_keep_running(const struct conf *running, struct conf *next, char *changed, size_t len);
 /* Resolve a conf_size against a base in bytes. */
 uint64_t conf_size_resolve(const struct conf_size *s, uint64_t base_bytes);

@@ -704,43 +704,45 @@ void mgr_free(struct mgr *m)
     free(m);
 }
 
+/* The new config, with what a reload may not change (conf_keys.c's
+ * reloadable flag) kept at its running value. 0, or -EINVAL (logged). */
+static int mgr_reload_conf(struct mgr *m, struct conf **out)
+{
+    char changed[256];
+    struct conf *c;
+
+    if (conf_load(m->conf->path, &c) < 0) {
+        log_err("reload: %s is not valid; keeping the running configuration", m->conf->path);
+        return -EINVAL;
+    }
+    if (conf_keep_running(m->conf, c, changed, sizeof(changed)) < 0) {
+        log_err("reload: out of memory; keeping the running configuration");
+        conf_free(c);
+        return -EINVAL;
+    }
+    if (changed[0])
+        log_warn("reload: %s: changes take effect at the next start", changed);
+    *out = c;
+    return 0;
+}
+
 int mgr_reload(struct mgr *m)
 {
     struct conf *c;
     struct host *h = NULL;
-    const struct conf_host *old;
+    bool rewatch;
 
     if (!m->conf->path) {
         log_info("reload: running on built-in defaults, nothing to reload");
         return 0;
     }
-    if (conf_load(m->conf->path, &c) < 0) {
-        log_err("reload: %s is not valid; keeping the running configuration", m->conf->path);
+    if (mgr_reload_conf(m, &c) < 0)
         return -EINVAL;
-    }
     if (mgr_open_host(m, c, &h) < 0) {
         log_err("reload: keeping the running configuration");
         conf_free(c);
         return -EINVAL;
     }
-    old = &m->conf->host;
-    if (strcmp(old->control_socket, c->host.control_socket) != 0 ||
-        strcmp(old->state_file, c->host.state_file) != 0)
-        log_warn("reload: control_socket and state_file changes take effect at the next start");
-    if (old->ksm != c->host.ksm || old->zswap != c->host.zswap || old->zram_bytes != c->host.zram_bytes ||
-        old->zswap_max_pool_pct != c->host.zswap_max_pool_pct ||
-        strcmp(old->zswap_compressor, c->host.zswap_compressor) != 0 ||
-        strcmp(old->zram_algorithm, c->host.zram_algorithm) != 0)
-        log_warn("reload: ksm, zswap and zram changes take effect at the next start");
-    if ((old->metrics_listen == NULL) != (c->host.metrics_listen == NULL) ||
-        (old->metrics_listen && strcmp(old->metrics_listen, c->host.metrics_listen) != 0))
-        log_warn("reload: a metrics address change takes effect at the next start");
-    free(c->host.metrics_listen);
-    c->host.metrics_listen = old->metrics_listen ? strdup(old->metrics_listen) : NULL;
-    free(c->host.control_socket);
-    free(c->host.state_file);
-    c->host.control_socket = strdup(old->control_socket);
-    c->host.state_file = strdup(old->state_file);
     host_free(m->host);
     m->host = h;
     if (c->host.policy != m->conf->host.policy) {
@@ -748,14 +750,11 @@ int mgr_reload(struct mgr *m)
                    policy_kind_str(c->host.policy));
         m->round = (struct policy_round){0};
     }
-    if (strcmp(old->socket_dir, c->host.socket_dir) != 0) {
-        conf_free(m->conf);
-        m->conf = c;
+    rewatch = strcmp(m->conf->host.socket_dir, c->host.socket_dir) != 0;
+    conf_free(m->conf);
+    m->conf = c;
+    if (rewatch)
         mgr_watch(m);
-    } else {
-        conf_free(m->conf);
-        m->conf = c;
-    }
     events_add(m->events, LOG_NOTICE, NULL, "reload: %s applied", c->path);
     return 0;
 }
