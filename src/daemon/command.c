@@ -9,7 +9,6 @@
 
 #include "conf_keys.h"
 #include "events.h"
-#include "mgr.h"
 #include "protocol.h"
 #include "state.h"
 #include "util.h"
@@ -109,12 +108,12 @@ void command_load_settings(struct state *st, struct vm *vm)
     free(s.lines);
 }
 
-static void save_settings(struct mgr *m, struct vm *vm)
+static void save_settings(const struct command_host *h, struct vm *vm)
 {
     struct state_settings s = {vm->over_lines, vm->pin_bytes, vm->paused};
 
-    state_set_settings(mgr_state(m), vm->name, &s);
-    state_save(mgr_state(m));
+    state_set_settings(h->state, vm->name, &s);
+    state_save(h->state);
 }
 
 /* One "key=value" argument to one config line; merges into the VM's
@@ -147,7 +146,7 @@ static int merge_line(char **lines, const char *arg, char **error)
     return 0;
 }
 
-static json_object *vm_set(struct mgr *m, struct vm *vm, json_object *req, char **error)
+static json_object *vm_set(const struct command_host *h, struct vm *vm, json_object *req, char **error)
 {
     json_object *args;
     struct conf_vm over, merged, base;
@@ -176,7 +175,7 @@ static json_object *vm_set(struct mgr *m, struct vm *vm, json_object *req, char 
         return NULL;
     }
     /* min <= max once both are resolved against this VM's size. */
-    base = conf_vm_get(mgr_conf(m), vm->name);
+    base = conf_vm_get(h->conf(h->ctx), vm->name);
     merged = conf_vm_merge(&over, &base);
     if (vm->size_bytes) {
         uint64_t max = conf_size_resolve(&merged.max, vm->size_bytes);
@@ -188,7 +187,7 @@ static json_object *vm_set(struct mgr *m, struct vm *vm, json_object *req, char 
     free(vm->over_lines);
     vm->over_lines = lines;
     vm->over = over;
-    vm_resolve(vm, mgr_conf(m));
+    vm_resolve(vm, h->conf(h->ctx));
     char oneline[EVENT_TEXT_MAX];
     size_t k = 0;
     for (const char *p = lines; *p && k + 3 < sizeof(oneline); p++) {
@@ -198,12 +197,12 @@ static json_object *vm_set(struct mgr *m, struct vm *vm, json_object *req, char 
             oneline[k++] = ';', oneline[k++] = ' ';
     }
     oneline[k] = '\0';
-    events_add(mgr_events(m), LOG_NOTICE, vm->name, "settings changed by the operator: %s", oneline);
-    save_settings(m, vm);
+    events_add(h->events, LOG_NOTICE, vm->name, "settings changed by the operator: %s", oneline);
+    save_settings(h, vm);
     return json_object_new_object();
 }
 
-static json_object *vm_target(struct mgr *m, struct vm *vm, json_object *req, char **error)
+static json_object *vm_target(const struct command_host *h, struct vm *vm, json_object *req, char **error)
 {
     const char *size = req_str(req, PROTO_KEY_SIZE);
     char a[SIZE_FMT_MAX];
@@ -217,44 +216,37 @@ static json_object *vm_target(struct mgr *m, struct vm *vm, json_object *req, ch
     if (check_pin(vm->name, bytes, vm->size_bytes, error) < 0)
         return NULL;
     vm->pin_bytes = bytes;
-    events_add(mgr_events(m), LOG_NOTICE, vm->name, "target pinned to %s by the operator",
+    events_add(h->events, LOG_NOTICE, vm->name, "target pinned to %s by the operator",
                size_format(bytes, a));
-    save_settings(m, vm);
+    save_settings(h, vm);
     return json_object_new_object();
 }
 
-static json_object *vm_flag(struct mgr *m, struct vm *vm, const char *cmd)
+static json_object *vm_flag(const struct command_host *h, struct vm *vm, const char *cmd)
 {
     if (strcmp(cmd, PROTO_CMD_VM_AUTO) == 0) {
         if (vm->pin_bytes)
-            events_add(mgr_events(m), LOG_NOTICE, vm->name, "unpinned: automatic management again");
+            events_add(h->events, LOG_NOTICE, vm->name, "unpinned: automatic management again");
         vm->pin_bytes = 0;
     } else {
         bool pause = strcmp(cmd, PROTO_CMD_VM_PAUSE) == 0;
         if (vm->paused != pause)
-            events_add(mgr_events(m), LOG_NOTICE, vm->name, "%s by the operator",
+            events_add(h->events, LOG_NOTICE, vm->name, "%s by the operator",
                        pause ? "management paused" : "management resumed");
         vm->paused = pause;
     }
-    save_settings(m, vm);
+    save_settings(h, vm);
     return json_object_new_object();
 }
 
-static json_object *vm_show(struct mgr *m, const char *name, char **error)
+static json_object *vm_show(const struct command_host *h, const char *name, char **error)
 {
-    json_object *st = mgr_status(m), *vms, *row = NULL;
+    json_object *row = h->snapshot(h->ctx, name);
 
-    if (json_object_object_get_ex(st, PROTO_KEY_VMS, &vms))
-        for (size_t i = 0; i < json_object_array_length(vms); i++) {
-            json_object *it = json_object_array_get_idx(vms, i), *n;
-            if (json_object_object_get_ex(it, PROTO_KEY_NAME, &n) && strcmp(json_object_get_string(n), name) == 0)
-                row = json_object_get(it);
-        }
-    json_object_put(st);
     return row ? row : fail(error, "no VM named \"%s\"", name);
 }
 
-static json_object *events(struct mgr *m, json_object *req)
+static json_object *events(const struct command_host *h, json_object *req)
 {
     json_object *v;
     uint64_t since = 0, max = 500;
@@ -263,36 +255,36 @@ static json_object *events(struct mgr *m, json_object *req)
         since = json_object_get_uint64(v);
     if (json_object_object_get_ex(req, PROTO_KEY_MAX, &v) && json_object_is_type(v, json_type_int))
         max = clamp_u64(json_object_get_uint64(v), 1, EVENTS_MAX);
-    return events_since(mgr_events(m), since, (unsigned)max);
+    return events_since(h->events, since, (unsigned)max);
 }
 
-json_object *command_run(struct mgr *m, const char *cmd, json_object *req, char **error)
+json_object *command_run(const struct command_host *h, const char *cmd, json_object *req, char **error)
 {
     const char *name;
     struct vm *vm;
 
     if (strcmp(cmd, PROTO_CMD_STATUS) == 0)
-        return mgr_status(m);
+        return h->snapshot(h->ctx, NULL);
     if (strcmp(cmd, PROTO_CMD_RELOAD) == 0)
-        return mgr_reload(m) == 0 ? json_object_new_object()
+        return h->reload(h->ctx) == 0 ? json_object_new_object()
                                   : fail(error, "the config file is not valid; the running configuration is kept (see the log)");
     if (strcmp(cmd, PROTO_KEY_EVENTS) == 0)
-        return events(m, req);
+        return events(h, req);
     if (strncmp(cmd, PROTO_CMD_VM_PREFIX, strlen(PROTO_CMD_VM_PREFIX)) != 0)
         return fail(error, "unknown command \"%s\"", cmd);
     name = req_str(req, PROTO_KEY_VM);
     if (!name)
         return fail(error, "%s needs a VM name", cmd);
     if (strcmp(cmd, PROTO_CMD_VM_SHOW) == 0)
-        return vm_show(m, name, error);
-    vm = mgr_vm(m, name);
+        return vm_show(h, name, error);
+    vm = h->find_vm(h->ctx, name);
     if (!vm)
         return fail(error, "no VM named \"%s\"", name);
     if (strcmp(cmd, PROTO_CMD_VM_SET) == 0)
-        return vm_set(m, vm, req, error);
+        return vm_set(h, vm, req, error);
     if (strcmp(cmd, PROTO_CMD_VM_TARGET) == 0)
-        return vm_target(m, vm, req, error);
+        return vm_target(h, vm, req, error);
     if (strcmp(cmd, PROTO_CMD_VM_AUTO) == 0 || strcmp(cmd, PROTO_CMD_VM_PAUSE) == 0 || strcmp(cmd, PROTO_CMD_VM_RESUME) == 0)
-        return vm_flag(m, vm, cmd);
+        return vm_flag(h, vm, cmd);
     return fail(error, "unknown command \"%s\"", cmd);
 }

@@ -16,11 +16,27 @@
 
 #include "conf.h"
 
-struct mgr;
+struct events;
 struct state;
 struct vm;
 
-json_object *command_run(struct mgr *m, const char *command, json_object *req, char **error);
+/* What the commands need of the daemon, and no more: the manager fills
+ * it in (mgr.c), a test can fill it with a fixture. */
+struct command_host {
+    void *ctx;
+    struct vm *(*find_vm)(void *ctx, const char *name);
+    const struct conf *(*conf)(void *ctx);   /* the running one: reload replaces it */
+    /* The snapshot (report.h), or only_vm's row of it (NULL: no such VM). */
+    json_object *(*snapshot)(void *ctx, const char *only_vm);
+    int (*reload)(void *ctx);                /* 0, or -EINVAL: the file is bad (logged) */
+    struct state *state;                     /* the operator's settings are kept here */
+    struct events *events;                   /* and each change is logged here */
+};
+
+/* Runs one request (protocol.h): the reply's "data", or NULL with *error
+ * (malloc'ed, or NULL when out of memory). */
+json_object *command_run(const struct command_host *h, const char *command, json_object *req,
+                         char **error);
 /* Parses a VM's settings lines ("min = 1G\n...") with the config file's
  * parser. 0, or -EINVAL with *error (malloc'ed) naming the problem. */
 int command_parse_settings(const char *vm, const char *lines, struct conf_vm *out, char **error);

@@ -64,6 +64,7 @@ struct mgr {
      * and failed connections share one log budget. */
     struct ratelimit churn_rl;
     struct trust_refused refused;  /* sockets of untrusted owners, logged once */
+    struct command_host commands;  /* what balloonctl's commands act on */
 };
 
 /* ---- discovery ----------------------------------------------------------- */
@@ -480,8 +481,11 @@ static int mgr_on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 
 /* ---- control socket -------------------------------------------------- */
 
-json_object *mgr_status(struct mgr *m)
+/* The snapshot of the daemon now: every VM, or only_vm's row alone. */
+static json_object *mgr_snapshot(void *userdata, const char *only_vm)
 {
+    struct mgr *m = userdata;
+
     for (size_t i = 0; i < m->n_vms; i++)
         vm_resolve(m->vms[i], m->conf); /* settings may have changed since the tick */
     struct report_view v = {
@@ -493,63 +497,45 @@ json_object *mgr_status(struct mgr *m)
         .cgroup_dir = m->conf->host.cgroup,
         .vms = m->vms,
         .n_vms = m->n_vms,
+        .only_vm = only_vm,
+        .tune = m->tune,
+        .decisions = m->decisions,
+        .guard_actions = m->guard_actions,
         .now_ms = now_ms(),
     };
-    json_object *status = report_status(&v), *dec = json_object_new_object(), *host, *vms;
-
-    if (json_object_object_get_ex(status, PROTO_KEY_HOST, &host))
-        tune_report(m->tune, host);
-    /* Per-VM KSM savings, read at the time of the report. */
-    json_object_object_get_ex(status, PROTO_KEY_VMS, &vms);
-    for (size_t i = 0; i < m->n_vms && vms; i++) {
-        uint64_t saved;
-        json_object *row = json_object_array_get_idx(vms, i);
-        json_object_object_add(row, PROTO_KEY_KSM_SAVED_BYTES,
-                               tune_vm_ksm(m->tune, m->vms[i]->pid, &saved) == 0
-                                   ? json_object_new_uint64(saved)
-                                   : NULL);
-    }
-
-    for (unsigned r = 0; r < POLICY_REASON_COUNT; r++)
-        if (m->decisions[r])
-            json_object_object_add(dec, policy_reason_key(r), json_object_new_uint64(m->decisions[r]));
-    for (unsigned a = GUARD_RESET; a < GUARD_ACTION_COUNT; a++)
-        if (m->guard_actions[a])
-            json_object_object_add(dec, guard_action_key(a), json_object_new_uint64(m->guard_actions[a]));
-    json_object_object_add(status, PROTO_KEY_DECISIONS_TOTAL, dec);
-    return status;
+    return only_vm ? report_vm_row(&v) : report_status(&v);
 }
 
 static json_object *mgr_metrics_snapshot(void *userdata)
 {
-    return mgr_status(userdata);
+    return mgr_snapshot(userdata, NULL);
 }
 
 static json_object *mgr_on_ctl(const char *command, json_object *req, void *userdata, char **error)
 {
-    return command_run(userdata, command, req, error);
+    struct mgr *m = userdata;
+
+    return command_run(&m->commands, command, req, error);
 }
 
-struct vm *mgr_vm(struct mgr *m, const char *name)
+static struct vm *mgr_vm(void *userdata, const char *name)
 {
+    struct mgr *m = userdata;
     ssize_t i = mgr_find(m, name);
 
     return i < 0 ? NULL : m->vms[i];
 }
 
-const struct conf *mgr_conf(const struct mgr *m)
+static const struct conf *mgr_conf(void *userdata)
 {
+    struct mgr *m = userdata;
+
     return m->conf;
 }
 
-struct state *mgr_state(struct mgr *m)
+static int mgr_reload_cb(void *userdata)
 {
-    return m->state;
-}
-
-struct events *mgr_events(struct mgr *m)
-{
-    return m->events;
+    return mgr_reload(userdata);
 }
 
 /* ---- life ------------------------------------------------------------- */
@@ -629,6 +615,9 @@ int mgr_new(sd_event *ev, struct conf *conf, const struct mgr_options *opt, stru
     m->conf = conf;
     m->opt = *opt;
     m->events = events_new();
+    m->commands = (struct command_host){.ctx = m, .find_vm = mgr_vm, .conf = mgr_conf,
+                                        .snapshot = mgr_snapshot, .reload = mgr_reload_cb,
+                                        .events = m->events};
     if (!m->events) {
         r = -ENOMEM;
         goto fail;
@@ -639,6 +628,7 @@ int mgr_new(sd_event *ev, struct conf *conf, const struct mgr_options *opt, stru
     r = mkdir_parent(conf->host.state_file);
     if (r == 0)
         r = state_load(conf->host.state_file, &m->state);
+    m->commands.state = m->state;
     if (r < 0) {
         log_err("state file %s: %s", conf->host.state_file, strerror(-r));
         goto fail;

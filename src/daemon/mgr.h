@@ -5,7 +5,6 @@
  *   sample -> estimate -> decide -> act -> report
  */
 #pragma once
-#include <json-c/json.h>
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
@@ -29,14 +28,3 @@ void mgr_free(struct mgr *m);
 /* SIGHUP: parse the file again; keep the running config if it is bad.
  * 0, or -EINVAL when the file was bad (logged). */
 int mgr_reload(struct mgr *m);
-
-/* For the control commands (command.c). */
-struct vm;
-struct state;
-struct events;
-struct vm *mgr_vm(struct mgr *m, const char *name);
-const struct conf *mgr_conf(const struct mgr *m);
-struct state *mgr_state(struct mgr *m);
-struct events *mgr_events(struct mgr *m);
-/* The snapshot that status, vm show and /metrics are made of. */
-json_object *mgr_status(struct mgr *m);

@@ -1,7 +1,10 @@
 /* report.c: the status snapshot (see report.h). */
 #include "report.h"
 
+#include <string.h>
+
 #include "protocol.h"
+#include "tune.h"
 
 static void add_u64(json_object *o, const char *key, bool known, uint64_t v)
 {
@@ -76,16 +79,63 @@ static json_object *report_vm(const struct report_view *v, const struct vm *vm)
     return o;
 }
 
+/* The cascade's objects in host, and each VM's KSM savings, read now. */
+static void report_tune(const struct report_view *v, json_object *host, json_object *vms)
+{
+    size_t row = 0;
+
+    if (!v->tune)
+        return;
+    tune_report(v->tune, host);
+    for (size_t i = 0; i < v->n_vms; i++) {
+        uint64_t saved;
+
+        if (v->only_vm && strcmp(v->vms[i]->name, v->only_vm) != 0)
+            continue;
+        json_object_object_add(json_object_array_get_idx(vms, row++), PROTO_KEY_KSM_SAVED_BYTES,
+                               tune_vm_ksm(v->tune, v->vms[i]->pid, &saved) == 0
+                                   ? json_object_new_uint64(saved)
+                                   : NULL);
+    }
+}
+
+static json_object *report_decisions(const struct report_view *v)
+{
+    json_object *dec = json_object_new_object();
+
+    for (unsigned r = 0; v->decisions && r < POLICY_REASON_COUNT; r++)
+        if (v->decisions[r])
+            json_object_object_add(dec, policy_reason_key(r), json_object_new_uint64(v->decisions[r]));
+    for (unsigned a = GUARD_RESET; v->guard_actions && a < GUARD_ACTION_COUNT; a++)
+        if (v->guard_actions[a])
+            json_object_object_add(dec, guard_action_key(a), json_object_new_uint64(v->guard_actions[a]));
+    return dec;
+}
+
 json_object *report_status(const struct report_view *v)
 {
     json_object *root = json_object_new_object(), *vms = json_object_new_array();
+    json_object *host = report_host(v);
 
     json_object_object_add(root, PROTO_KEY_DRY_RUN, json_object_new_boolean(v->dry_run));
     json_object_object_add(root, PROTO_KEY_INTERVAL_MS, json_object_new_uint64(v->conf->host.interval_ms));
     json_object_object_add(root, PROTO_KEY_POLICY, json_object_new_string(policy_kind_str(v->conf->host.policy)));
-    json_object_object_add(root, PROTO_KEY_HOST, report_host(v));
+    json_object_object_add(root, PROTO_KEY_HOST, host);
     for (size_t i = 0; i < v->n_vms; i++)
-        json_object_array_add(vms, report_vm(v, v->vms[i]));
+        if (!v->only_vm || strcmp(v->vms[i]->name, v->only_vm) == 0)
+            json_object_array_add(vms, report_vm(v, v->vms[i]));
+    report_tune(v, host, vms);
     json_object_object_add(root, PROTO_KEY_VMS, vms);
+    json_object_object_add(root, PROTO_KEY_DECISIONS_TOTAL, report_decisions(v));
     return root;
+}
+
+json_object *report_vm_row(const struct report_view *v)
+{
+    json_object *st = report_status(v), *vms, *row = NULL;
+
+    if (json_object_object_get_ex(st, PROTO_KEY_VMS, &vms) && json_object_array_length(vms) > 0)
+        row = json_object_get(json_object_array_get_idx(vms, 0));
+    json_object_put(st);
+    return row;
 }

@@ -16,6 +16,7 @@
 #include "fixture.h"
 #include "metrics.h"
 #include "report.h"
+#include "tune.h"
 #include "util.h"
 
 #define NOW_MS 1000000ull
@@ -45,6 +46,9 @@ struct fx {
     struct host_sample hs;
     struct host_estimate he;
     struct vm *vms[3];
+    struct tune *tune;  /* off: the cascade's objects, as a --no-host-tuning daemon has them */
+    uint64_t decisions[POLICY_REASON_COUNT];
+    uint64_t guard_actions[GUARD_ACTION_COUNT];
 };
 
 static void fx_web1(struct vm *vm, const struct conf *c)
@@ -106,18 +110,23 @@ static void fx_init(struct fx *f)
     snprintf(f->vms[2]->runstate, sizeof(f->vms[2]->runstate), "gone");
     snprintf(f->vms[2]->last_error, sizeof(f->vms[2]->last_error), "connect: Connection refused");
     vm_resolve(f->vms[2], f->conf);
+    assert_int_equal(tune_new("/nonexistent", "/nonexistent", &f->conf->host, false, NULL, &f->tune), 0);
+    f->decisions[POLICY_INFLATE_IDLE] = 7;
+    f->decisions[POLICY_DEFLATE_PRESSURE] = 2;
+    f->guard_actions[GUARD_STALL] = 1;
 }
 
 static void fx_done(struct fx *f)
 {
     for (size_t i = 0; i < ARRAY_SIZE(f->vms); i++)
         vm_fixture_free(f->vms[i]);
+    tune_free(f->tune);
     conf_free(f->conf);
 }
 
-static json_object *fx_status(struct fx *f)
+static struct report_view fx_view(struct fx *f)
 {
-    struct report_view v = {
+    return (struct report_view){
         .conf = f->conf,
         .have_host = true,
         .host = &f->hs,
@@ -125,8 +134,17 @@ static json_object *fx_status(struct fx *f)
         .cgroup_dir = f->conf->host.cgroup,
         .vms = f->vms,
         .n_vms = ARRAY_SIZE(f->vms),
+        .tune = f->tune,
+        .decisions = f->decisions,
+        .guard_actions = f->guard_actions,
         .now_ms = NOW_MS,
     };
+}
+
+static json_object *fx_status(struct fx *f)
+{
+    struct report_view v = fx_view(f);
+
     return report_status(&v);
 }
 
@@ -172,6 +190,29 @@ static void test_metrics_text(void **state)
     fx_done(&f);
 }
 
+/* vm show is the VM's row of the very same snapshot. */
+static void test_vm_row(void **state)
+{
+    struct fx f;
+    struct report_view v;
+    json_object *st, *vms, *row;
+
+    fx_init(&f);
+    st = fx_status(&f);
+    assert_true(json_object_object_get_ex(st, "vms", &vms));
+    v = fx_view(&f);
+    v.only_vm = "db";
+    row = report_vm_row(&v);
+    assert_non_null(row);
+    assert_string_equal(json_object_to_json_string(row),
+                        json_object_to_json_string(json_object_array_get_idx(vms, 1)));
+    json_object_put(row);
+    v.only_vm = "nope";
+    assert_null(report_vm_row(&v));
+    json_object_put(st);
+    fx_done(&f);
+}
+
 /* Nothing sampled yet: unknown, not zero. */
 static void test_no_host(void **state)
 {
@@ -199,6 +240,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_json),
         cmocka_unit_test(test_metrics_text),
+        cmocka_unit_test(test_vm_row),
         cmocka_unit_test(test_no_host),
     };
 
