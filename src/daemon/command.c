@@ -133,26 +133,52 @@ static int merge_line(char **lines, const char *arg, char **error)
     }
     f = open_memstream(&out, &len);
     if (!f)
-        return -ENOMEM;
+        return fail(error, "out of memory"), -ENOMEM;
     copy = strdup(*lines ? *lines : "");
+    if (!copy) {
+        fclose(f);
+        free(out);
+        return fail(error, "out of memory"), -ENOMEM;
+    }
     for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
         if (!(strncmp(l, arg, klen) == 0 && (l[klen] == ' ' || l[klen] == '=')))
             fprintf(f, "%s\n", l);
     fprintf(f, "%.*s = %s\n", (int)klen, arg, eq + 1);
-    fclose(f);
     free(copy);
+    if (fclose(f) != 0 || !out) {
+        free(out);
+        return fail(error, "out of memory"), -ENOMEM;
+    }
     free(*lines);
     *lines = out;
     return 0;
+}
+
+/* "min = 1G\nbuffer = 30\n" -> "min = 1G; buffer = 30", for the event log. */
+static const char *settings_oneline(const char *lines, char *buf, size_t len)
+{
+    size_t k = 0;
+
+    for (const char *p = lines; *p && k + 3 < len; p++) {
+        if (*p != '\n')
+            buf[k++] = *p;
+        else if (p[1])
+            buf[k++] = ';', buf[k++] = ' ';
+    }
+    buf[k] = '\0';
+    return buf;
 }
 
 static json_object *vm_set(const struct command_host *h, struct vm *vm, json_object *req, char **error)
 {
     json_object *args;
     struct conf_vm over, merged, base;
-    char *lines = vm->over_lines ? strdup(vm->over_lines) : NULL;
+    char *lines = NULL;
     size_t n;
 
+    /* Without a copy the operator's other keys would be lost. */
+    if (vm->over_lines && !(lines = strdup(vm->over_lines)))
+        return fail(error, "out of memory");
     if (!json_object_object_get_ex(req, PROTO_KEY_SETTINGS, &args) || !json_object_is_type(args, json_type_array) ||
         (n = json_object_array_length(args)) == 0) {
         free(lines);
@@ -189,15 +215,8 @@ static json_object *vm_set(const struct command_host *h, struct vm *vm, json_obj
     vm->over = over;
     vm_resolve(vm, h->conf(h->ctx));
     char oneline[EVENT_TEXT_MAX];
-    size_t k = 0;
-    for (const char *p = lines; *p && k + 3 < sizeof(oneline); p++) {
-        if (*p != '\n')
-            oneline[k++] = *p;
-        else if (p[1])
-            oneline[k++] = ';', oneline[k++] = ' ';
-    }
-    oneline[k] = '\0';
-    events_add(h->events, LOG_NOTICE, vm->name, "settings changed by the operator: %s", oneline);
+    events_add(h->events, LOG_NOTICE, vm->name, "settings changed by the operator: %s",
+               settings_oneline(lines, oneline, sizeof(oneline)));
     save_settings(h, vm);
     return json_object_new_object();
 }
