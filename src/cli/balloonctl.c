@@ -304,6 +304,63 @@ static int cmd_vm(const char *sock, bool json, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* status and reload: one call, its answer printed. */
+static int cmd_simple(const char *sock, const char *cmd, bool json)
+{
+    json_object *data = NULL;
+    int r = call(sock, cmd, NULL, &data);
+
+    if (r != EXIT_OK)
+        return r;
+    if (json)
+        printf("%s\n", json_object_to_json_string_ext(data, JSON_C_TO_STRING_PRETTY));
+    else if (strcmp(cmd, PROTO_CMD_STATUS) == 0)
+        print_status(data);
+    else
+        printf("reloaded\n");
+    json_object_put(data);
+    return EXIT_OK;
+}
+
+static bool is_json_flag(const char *arg)
+{
+    return strcmp(arg, "-j") == 0 || strcmp(arg, "--json") == 0;
+}
+
+/* The command and its arguments, argv[first..argc): options may also
+ * follow the command ("events -f", "status --json"). */
+static int run_command(const char *sock, bool json, bool follow, int argc, char **argv, int first)
+{
+    const char *cmd = argv[first];
+    int nargs = 0;
+
+    /* -j/--json is taken out in place; the vm verbs take the rest. */
+    for (int i = first + 1; i < argc; i++) {
+        if (is_json_flag(argv[i]))
+            json = true;
+        else if (strcmp(cmd, PROTO_CMD_EVENTS) == 0 && (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0))
+            follow = true;
+        else
+            argv[first + 1 + nargs++] = argv[i];
+    }
+    if (strcmp(cmd, "vm") == 0)
+        return cmd_vm(sock, json, nargs, argv + first + 1);
+    if (strcmp(cmd, PROTO_CMD_STATUS) != 0 && strcmp(cmd, PROTO_CMD_RELOAD) != 0 && strcmp(cmd, "top") != 0 &&
+        strcmp(cmd, PROTO_CMD_EVENTS) != 0) {
+        fprintf(stderr, "balloonctl: unknown command \"%s\" (try: status, top, vm, events, reload)\n", cmd);
+        return EXIT_USAGE;
+    }
+    if (nargs > 0) {
+        fprintf(stderr, "balloonctl: %s takes no argument\n", cmd);
+        return EXIT_USAGE;
+    }
+    if (strcmp(cmd, "top") == 0)
+        return cmd_top(sock);
+    if (strcmp(cmd, PROTO_CMD_EVENTS) == 0)
+        return cmd_events(sock, json, follow);
+    return cmd_simple(sock, cmd, json);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -313,10 +370,9 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    const char *sock = PROTO_SOCKET_DEFAULT, *cmd;
+    const char *sock = PROTO_SOCKET_DEFAULT;
     bool json = false, follow = false;
-    json_object *data = NULL;
-    int c, r, nargs;
+    int c;
 
     while ((c = getopt_long(argc, argv, "+s:jfh", opts, NULL)) != -1) {
         switch (c) {
@@ -332,45 +388,5 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    cmd = argv[optind];
-    nargs = argc - optind - 1;
-    /* Options may also follow the command ("events -f", "status --json"). */
-    for (int i = optind + 1; i < argc; i++) {
-        if (strcmp(argv[i], "-j") == 0 || strcmp(argv[i], "--json") == 0)
-            json = true, nargs--;
-        else if (strcmp(cmd, PROTO_CMD_EVENTS) == 0 && (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0))
-            follow = true, nargs--;
-    }
-    if (strcmp(cmd, "vm") == 0) {
-        char *rest[argc];
-        int n = 0;
-        for (int i = optind + 1; i < argc; i++)
-            if (strcmp(argv[i], "-j") != 0 && strcmp(argv[i], "--json") != 0)
-                rest[n++] = argv[i];
-        return cmd_vm(sock, json, n, rest);
-    }
-    if (strcmp(cmd, PROTO_CMD_STATUS) != 0 && strcmp(cmd, PROTO_CMD_RELOAD) != 0 && strcmp(cmd, "top") != 0 &&
-        strcmp(cmd, PROTO_CMD_EVENTS) != 0) {
-        fprintf(stderr, "balloonctl: unknown command \"%s\" (try: status, top, vm, events, reload)\n", cmd);
-        return EXIT_USAGE;
-    }
-    if (nargs > 0) {
-        fprintf(stderr, "balloonctl: %s takes no argument\n", cmd);
-        return EXIT_USAGE;
-    }
-    if (strcmp(cmd, "top") == 0)
-        return cmd_top(sock);
-    if (strcmp(cmd, PROTO_CMD_EVENTS) == 0)
-        return cmd_events(sock, json, follow);
-    r = call(sock, cmd, NULL, &data);
-    if (r != EXIT_OK)
-        return r;
-    if (json)
-        printf("%s\n", json_object_to_json_string_ext(data, JSON_C_TO_STRING_PRETTY));
-    else if (strcmp(cmd, PROTO_CMD_STATUS) == 0)
-        print_status(data);
-    else
-        printf("reloaded\n");
-    json_object_put(data);
-    return EXIT_OK;
+    return run_command(sock, json, follow, argc, argv, optind);
 }

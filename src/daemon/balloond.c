@@ -54,7 +54,14 @@ static int load_config(const char *path, bool explicit_path, struct conf **out)
     return conf_load(path, out);
 }
 
-int main(int argc, char **argv)
+struct options {
+    struct mgr_options mgr;
+    const char *config;
+    bool explicit_config, check_only, verbose;
+};
+
+/* -1: go on; else the exit code (help, version, a usage error). */
+static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"dry-run", no_argument, NULL, 'n'},
@@ -63,25 +70,19 @@ int main(int argc, char **argv)
         {"sys", required_argument, NULL, 'S'},    {"no-host-tuning", no_argument, NULL, 'T'},
         {"version", no_argument, NULL, 'V'},      {0},
     };
-    struct mgr_options mo = {.proc_root = "/proc", .sys_root = "/sys", .host_tuning = true};
-    const char *config = DEFAULT_CONFIG;
-    bool explicit_config = false, check_only = false, verbose = false;
-    struct conf *conf = NULL;
-    struct mgr *m = NULL;
-    enum policy_kind kind;
-    sd_event *ev = NULL;
-    sigset_t ss;
-    int c, r;
+    int c;
 
+    *o = (struct options){.mgr = {.proc_root = "/proc", .sys_root = "/sys", .host_tuning = true},
+                          .config = DEFAULT_CONFIG};
     while ((c = getopt_long(argc, argv, "c:ntvhV", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config = optarg; explicit_config = true; break;
-        case 'n': mo.dry_run = true; break;
-        case 't': check_only = true; break;
-        case 'v': verbose = true; break;
-        case 'P': mo.proc_root = optarg; break;
-        case 'S': mo.sys_root = optarg; break;
-        case 'T': mo.host_tuning = false; break;
+        case 'c': o->config = optarg; o->explicit_config = true; break;
+        case 'n': o->mgr.dry_run = true; break;
+        case 't': o->check_only = true; break;
+        case 'v': o->verbose = true; break;
+        case 'P': o->mgr.proc_root = optarg; break;
+        case 'S': o->mgr.sys_root = optarg; break;
+        case 'T': o->mgr.host_tuning = false; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("balloond " VERSION "\n"); return 0;
         default: usage(stderr); return 2;
@@ -92,16 +93,17 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    log_setup(verbose ? LOG_DEBUG : LOG_INFO, getenv("JOURNAL_STREAM") != NULL);
-    if (load_config(config, explicit_config, &conf) < 0) {
-        log_err("%s: not started: fix the configuration", config);
-        return 1;
-    }
-    if (check_only) {
-        printf("%s: ok\n", conf->path ? conf->path : "built-in defaults");
-        conf_free(conf);
-        return 0;
-    }
+    return -1;
+}
+
+/* Runs the loop until SIGTERM or SIGINT; takes conf. The exit code. */
+static int run(struct conf *conf, const struct mgr_options *mo)
+{
+    enum policy_kind kind = conf->host.policy;
+    struct mgr *m = NULL;
+    sd_event *ev = NULL;
+    sigset_t ss;
+    int r;
 
     sigemptyset(&ss);
     sigaddset(&ss, SIGTERM);
@@ -115,8 +117,7 @@ int main(int argc, char **argv)
         conf_free(conf);
         return 1;
     }
-    kind = conf->host.policy;
-    r = mgr_new(ev, conf, &mo, &m);
+    r = mgr_new(ev, conf, mo, &m);
     if (r < 0) {
         log_err("not started");
         sd_event_unref(ev);
@@ -129,7 +130,7 @@ int main(int argc, char **argv)
     sd_event_add_signal(ev, NULL, SIGINT, NULL, NULL);
     sd_event_add_signal(ev, NULL, SIGHUP, on_sighup, m);
     log_notice("started: policy %s%s", policy_kind_str(kind),
-               mo.dry_run ? " (dry run: no balloon command will be sent)" : "");
+               mo->dry_run ? " (dry run: no balloon command will be sent)" : "");
     sd_notify(0, "READY=1\nSTATUS=managing VMs");
     r = sd_event_loop(ev);
     sd_notify(0, "STOPPING=1");
@@ -137,4 +138,25 @@ int main(int argc, char **argv)
     mgr_free(m);
     sd_event_unref(ev);
     return r < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct conf *conf = NULL;
+    struct options o;
+    int r = parse_options(argc, argv, &o);
+
+    if (r >= 0)
+        return r;
+    log_setup(o.verbose ? LOG_DEBUG : LOG_INFO, getenv("JOURNAL_STREAM") != NULL);
+    if (load_config(o.config, o.explicit_config, &conf) < 0) {
+        log_err("%s: not started: fix the configuration", o.config);
+        return 1;
+    }
+    if (o.check_only) {
+        printf("%s: ok\n", conf->path ? conf->path : "built-in defaults");
+        conf_free(conf);
+        return 0;
+    }
+    return run(conf, &o.mgr);
 }

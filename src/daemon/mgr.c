@@ -601,6 +601,26 @@ static int mgr_watch(struct mgr *m)
     return 0;
 }
 
+/* The state file and the control socket (bound once: not reloadable). */
+static int mgr_open_files(struct mgr *m, const struct conf *conf)
+{
+    int r = mkdir_parent(conf->host.state_file);
+
+    if (r == 0)
+        r = state_load(conf->host.state_file, &m->state);
+    if (r < 0) {
+        log_err("state file %s: %s", conf->host.state_file, strerror(-r));
+        return r;
+    }
+    m->commands.state = m->state;
+    r = mkdir_parent(conf->host.control_socket);
+    if (r == 0)
+        r = ctl_server_new(m->ev, conf->host.control_socket, mgr_on_ctl, m, &m->ctl);
+    if (r < 0)
+        log_err("control socket %s: %s", conf->host.control_socket, strerror(-r));
+    return r;
+}
+
 int mgr_new(sd_event *ev, struct conf *conf, const struct mgr_options *opt, struct mgr **out)
 {
     struct mgr *m = calloc(1, sizeof(*m));
@@ -625,21 +645,9 @@ int mgr_new(sd_event *ev, struct conf *conf, const struct mgr_options *opt, stru
     r = mgr_open_host(m, conf, &m->host);
     if (r < 0)
         goto fail;
-    r = mkdir_parent(conf->host.state_file);
-    if (r == 0)
-        r = state_load(conf->host.state_file, &m->state);
-    m->commands.state = m->state;
-    if (r < 0) {
-        log_err("state file %s: %s", conf->host.state_file, strerror(-r));
+    r = mgr_open_files(m, conf);
+    if (r < 0)
         goto fail;
-    }
-    r = mkdir_parent(conf->host.control_socket);
-    if (r == 0)
-        r = ctl_server_new(ev, conf->host.control_socket, mgr_on_ctl, m, &m->ctl);
-    if (r < 0) {
-        log_err("control socket %s: %s", conf->host.control_socket, strerror(-r));
-        goto fail;
-    }
     r = mgr_watch(m);
     if (r < 0)
         goto fail;
