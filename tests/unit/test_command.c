@@ -194,28 +194,29 @@ static void test_vm_set(void **state)
     free(s.lines);
 }
 
+static const struct {
+    const char *req, *error;
+} set_refusals[] = {
+    {"{\"vm\":\"web1\"}", "vm set needs key=value arguments (min, max, buffer, shares)"},
+    {"{\"vm\":\"web1\",\"settings\":[\"min\"]}", "\"min\": expected key=value (min, max, buffer, shares)"},
+    {"{\"vm\":\"web1\",\"settings\":[\"min=1G\\n[host]\"]}",
+     "\"min=1G\n[host]\": expected key=value (min, max, buffer, shares)"},
+    {"{\"vm\":\"web1\",\"settings\":[\"colour=red\"]}", "[vm web1] colour: unknown key"},
+    {"{\"vm\":\"web1\",\"settings\":[\"interval=1s\"]}",
+     "[vm web1] interval: not allowed here; it belongs in [host]"},
+    {"{\"vm\":\"web1\",\"settings\":[\"buffer=401\"]}", "[vm web1] buffer: \"401\" is out of range (0..400)"},
+    {"{\"vm\":\"web1\",\"settings\":[\"min=5G\"]}", "vm web1: min would be larger than max"},
+    {"{\"vm\":\"web1\",\"settings\":[\"a=1\",\"a=1\",\"a=1\",\"a=1\",\"a=1\",\"a=1\",\"a=1\",\"a=1\","
+     "\"a=1\",\"a=1\",\"a=1\",\"a=1\",\"a=1\",\"a=1\",\"a=1\",\"a=1\",\"a=1\"]}",
+     "vm set: 17 arguments, at most 16 are taken"},
+};
+
 static void test_vm_set_refused(void **state)
 {
     struct fx *f = *state;
 
-    expect_error(f, PROTO_CMD_VM_SET, "{\"vm\":\"web1\"}",
-                 "vm set needs key=value arguments (min, max, buffer, shares)");
-    expect_error(f, PROTO_CMD_VM_SET, "{\"vm\":\"web1\",\"settings\":[\"min\"]}",
-                 "\"min\": expected key=value (min, max, buffer, shares)");
-    expect_error(f, PROTO_CMD_VM_SET, "{\"vm\":\"web1\",\"settings\":[\"min=1G\\n[host]\"]}",
-                 "\"min=1G\n[host]\": expected key=value (min, max, buffer, shares)");
-    expect_error(f, PROTO_CMD_VM_SET, "{\"vm\":\"web1\",\"settings\":[\"colour=red\"]}",
-                 "[vm web1] colour: unknown key");
-    expect_error(f, PROTO_CMD_VM_SET, "{\"vm\":\"web1\",\"settings\":[\"interval=1s\"]}",
-                 "[vm web1] interval: not allowed here; it belongs in [host]");
-    expect_error(f, PROTO_CMD_VM_SET, "{\"vm\":\"web1\",\"settings\":[\"buffer=401\"]}",
-                 "[vm web1] buffer: \"401\" is out of range (0..400)");
-    expect_error(f, PROTO_CMD_VM_SET, "{\"vm\":\"web1\",\"settings\":[\"min=5G\"]}",
-                 "vm web1: min would be larger than max");
-    expect_error(f, PROTO_CMD_VM_SET, "{\"vm\":\"web1\",\"settings\":[\"a=1\",\"a=1\",\"a=1\","
-                 "\"a=1\",\"a=1\",\"a=1\",\"a=1\",\"a=1\",\"a=1\",\"a=1\",\"a=1\",\"a=1\",\"a=1\","
-                 "\"a=1\",\"a=1\",\"a=1\",\"a=1\"]}",
-                 "vm set: 17 arguments, at most 16 are taken");
+    for (size_t i = 0; i < ARRAY_SIZE(set_refusals); i++)
+        expect_error(f, PROTO_CMD_VM_SET, set_refusals[i].req, set_refusals[i].error);
     /* Nothing of a refused set is kept. */
     assert_null(f->vms[0]->over_lines);
     assert_string_equal(last_event(f), "");
