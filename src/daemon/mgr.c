@@ -415,15 +415,17 @@ static void mgr_decide(struct mgr *m)
             continue;
         if (!vm_is_ready(vm) || !vm->obs.have_actual || vm->size_bytes == 0)
             continue;
+        vm_resolve(vm, m->conf);
+        /* Adopted only once its driver speaks: a target held for a guest
+         * without one would be shown (and clamped) but never reached. */
+        if (!mgr_driver_speaks(m, vm, now))
+            continue;
         if (!vm->ctl.target_set)
             mgr_adopt(m, vm);
-        vm_resolve(vm, m->conf);
         if (vm->paused) {
             vm->ctl.reason = POLICY_PAUSED;
             continue;
         }
-        if (!mgr_driver_speaks(m, vm, now))
-            continue;
         if (mgr_guard(m, vm, now))
             continue;
         if (vm->pin_bytes) {

@@ -46,7 +46,7 @@ guest_wait_ready pin "$RUN" 60 || fail "pin did not boot"
 wait_until 15 "pin: stats" vm_is "$RUN" pin stats ok || fail "pin's stats never arrived"
 pass "pin: first balloon stats $(($(date +%s) - T0)) s after QEMU started"
 "${B[@]}" vm target pin 256M >/dev/null || fail "vm target pin 256M refused"
-wait_until 40 "pin: stalled" vm_is "$RUN" pin stalled true || fail "a pin the guest cannot reach never stalled"
+wait_until 60 "pin: stalled" vm_is "$RUN" pin stalled true || fail "a pin the guest cannot reach never stalled"
 act=$(vm_field "$RUN" pin actual_bytes) tgt=$(vm_field "$RUN" pin target_bytes)
 left1=$(vm_field "$RUN" pin stall_hold_s)
 [ "$tgt" -gt $((256 << 20)) ] || fail "pin: target $(mib "$tgt") MiB: the unreached memory counts as reclaimed"

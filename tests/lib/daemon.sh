@@ -95,6 +95,12 @@ test_begin() {
 }
 
 test_end() {
+    local rc=$?
+    # A failed test shows what balloond said last, before its run is removed.
+    if [ "$rc" -ne 0 ] && [ -s "$RUN/balloond.log" ]; then
+        echo "  --- last lines of balloond.log:" >&2
+        tail -n 25 "$RUN/balloond.log" >&2
+    fi
     declare -F test_cleanup_extra >/dev/null && test_cleanup_extra
     daemon_stop "$RUN"
     declare -F guest_stop_all >/dev/null && guest_stop_all "$RUN"
