@@ -264,6 +264,60 @@ int read_file(const char *path, char *buf, size_t size)
     return r;
 }
 
+/* Reads fd to its end into a malloc'ed, NUL-terminated *out: a buffer of
+ * hint bytes first (the size fstat saw), grown only when the file turns
+ * out longer (it grew meanwhile, or fstat says 0 as in /proc), never
+ * beyond max bytes: -EFBIG past that. Returns the length or -errno. */
+static int read_fd_alloc(int fd, size_t hint, size_t max, char **out)
+{
+    size_t cap = min_u64(hint, max) + 1, len = 0;
+    char *buf = malloc(cap), *grown;
+    ssize_t n;
+    int r;
+
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        if (len + 1 == cap) {
+            char c;
+            n = read(fd, &c, 1);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                r = n < 0 ? -errno : 0;
+                break;
+            }
+            if (len == max) {
+                r = -EFBIG;
+                break;
+            }
+            cap = min_u64(max, len * 2 > 4096 ? len * 2 : 4096) + 1;
+            if (!(grown = realloc(buf, cap))) {
+                r = -ENOMEM;
+                break;
+            }
+            buf = grown;
+            buf[len++] = c;
+            continue;
+        }
+        n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            r = n < 0 ? -errno : 0;
+            break;
+        }
+        len += (size_t)n;
+    }
+    if (r < 0) {
+        free(buf);
+        return r;
+    }
+    buf[len] = '\0';
+    *out = buf;
+    return (int)len;
+}
+
 int read_regular_file(const char *path, size_t max_bytes, char **out, size_t *len_out)
 {
     struct stat st;
@@ -274,23 +328,19 @@ int read_regular_file(const char *path, size_t max_bytes, char **out, size_t *le
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return -errno;
-    if (fstat(fd, &st) < 0) {
+    if (fstat(fd, &st) < 0)
         r = -errno;
-    } else if (!S_ISREG(st.st_mode)) {
+    else if (!S_ISREG(st.st_mode))
         r = -EINVAL;
-    } else if ((uint64_t)st.st_size > max_bytes) {
+    else if ((uint64_t)st.st_size > max_bytes)
         r = -EFBIG;
-    } else if (!(buf = malloc(max_bytes + 1))) {
-        r = -ENOMEM;
-    } else {
-        /* A file that grows between fstat and read is still capped. */
-        r = read_fd(fd, buf, max_bytes + 1);
-    }
+    else /* sized by the file, not by the cap: a state file of 2 KiB
+          * allocates 2 KiB, not 1 MiB (a file that grows meanwhile is
+          * still capped) */
+        r = read_fd_alloc(fd, (size_t)st.st_size, max_bytes, &buf);
     close(fd);
-    if (r < 0) {
-        free(buf);
+    if (r < 0)
         return r;
-    }
     *out = buf;
     *len_out = (size_t)r;
     return 0;

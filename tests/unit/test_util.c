@@ -231,6 +231,17 @@ static void test_read_regular_file(void **state)
     assert_int_equal(len, 10);
     assert_string_equal(text, "0123456789");
     free(text);
+    /* The buffer is sized by fstat: a file longer than fstat said (here
+     * /proc, whose files say 0) is still read whole, and still capped. */
+    text = NULL;
+    assert_int_equal(read_regular_file("/proc/self/status", 1 << 20, &text, &len), 0);
+    assert_true(len > 100 && strlen(text) == len && strncmp(text, "Name:", 5) == 0);
+    free(text);
+    text = NULL;
+    len = SENTINEL;
+    assert_int_equal(read_regular_file("/proc/self/status", 10, &text, &len), -EFBIG);
+    assert_null(text);
+    assert_int_equal(len, SENTINEL);
     unlink(fifo);
     unlink(file);
     rmdir(dir);
