@@ -126,7 +126,11 @@ static int merge_line(char **lines, const char *arg, char **error)
     size_t len = 0;
     FILE *f;
 
-    if (!eq || klen == 0 || strchr(arg, '\n') || strchr(arg, '[')) {
+    /* The key is a bare word: " min" or ";x" (an ini comment) passed the
+     * parser and were kept as lines of their own, so repeated requests
+     * grew the settings, and the state file, without bound. */
+    if (!eq || klen == 0 || strspn(arg, "abcdefghijklmnopqrstuvwxyz_") != klen || strchr(arg, '\n') ||
+        strchr(arg, '[')) {
         char keys[128];
         fail(error, "\"%s\": expected key=value (%s)", arg, conf_keys_names(CONF_SCOPE_VM, keys, sizeof(keys)));
         return -EINVAL;
