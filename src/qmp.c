@@ -134,12 +134,14 @@ static int qmp_flush(struct qmp *q)
     return sd_event_source_set_io_events(q->io, EPOLLIN | (q->out_len ? EPOLLOUT : 0));
 }
 
-static int qmp_queue(struct qmp *q, const char *s, size_t len)
+/* Queues s and a newline and sends what it can: one send per command,
+ * not one for the JSON and another for its newline. */
+static int qmp_queue_line(struct qmp *q, const char *s, size_t len)
 {
-    if (q->out_len + len > q->out_cap) {
+    if (q->out_len + len + 1 > q->out_cap) {
         size_t cap = q->out_cap ? q->out_cap : 1024;
         char *p;
-        while (cap < q->out_len + len)
+        while (cap < q->out_len + len + 1)
             cap *= 2;
         p = realloc(q->out, cap);
         if (!p)
@@ -148,7 +150,8 @@ static int qmp_queue(struct qmp *q, const char *s, size_t len)
         q->out_cap = cap;
     }
     memcpy(q->out + q->out_len, s, len);
-    q->out_len += len;
+    q->out[q->out_len + len] = '\n';
+    q->out_len += len + 1;
     return qmp_flush(q);
 }
 
@@ -180,9 +183,7 @@ static int qmp_send(struct qmp *q, const char *cmd, json_object *args, qmp_reply
     json_object_object_add(msg, "id", json_object_new_uint64(p->id));
     s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
     len = strlen(s);
-    r = qmp_queue(q, s, len);
-    if (r == 0)
-        r = qmp_queue(q, "\n", 1);
+    r = qmp_queue_line(q, s, len);
     json_object_put(msg);
     if (r < 0) {
         free(p);

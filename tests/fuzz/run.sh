@@ -18,6 +18,10 @@ run_one() {
     # A run starts from the committed corpus and the seeds; libFuzzer adds
     # to the first directory only. At nice 19 beside busy guests, an input
     # of 40 ms of CPU took 15 s of wall time: hence the generous timeout.
+    # A 16 MiB quarantine instead of 256: a use-after-free within an input
+    # is still caught (no input frees that much), and memory is reused
+    # while it is still mapped and in cache (fuzz_vm: 25% more exec/s).
+    ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16} \
     nice -n 19 "$build/fuzz/fuzz_$name" -max_total_time="$secs" -max_len=4096 -timeout=60 \
         -rss_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$crashes/" \
         "$corpus" tests/fuzz/seeds/"$name" >"$out/$name.log" 2>&1
