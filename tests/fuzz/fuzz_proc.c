@@ -43,7 +43,9 @@ static void setup(void)
 {
     char p[160];
 
-    snprintf(root, sizeof(root), "/tmp/balloond-fuzz-proc.%d", getpid());
+    /* tmpfs: on ext4, a file truncated and written again is flushed to
+     * disk on close (auto_da_alloc): 57 s of wall time for 3 s of CPU. */
+    snprintf(root, sizeof(root), "/dev/shm/balloond-fuzz-proc.%d", getpid());
     mkdir(root, 0700);
     snprintf(p, sizeof(p), "%s/1", root);
     mkdir(p, 0700);
