@@ -201,6 +201,10 @@ static const struct {
     {"{\"vm\":\"web1\",\"settings\":[\"min\"]}", "\"min\": expected key=value (min, max, buffer, shares)"},
     {"{\"vm\":\"web1\",\"settings\":[\"min=1G\\n[host]\"]}",
      "\"min=1G\n[host]\": expected key=value (min, max, buffer, shares)"},
+    /* an ini comment, or a key in disguise, would be kept as a line of its own */
+    {"{\"vm\":\"web1\",\"settings\":[\";x=1\"]}", "\";x=1\": expected key=value (min, max, buffer, shares)"},
+    {"{\"vm\":\"web1\",\"settings\":[\" min=1G\"]}",
+     "\" min=1G\": expected key=value (min, max, buffer, shares)"},
     {"{\"vm\":\"web1\",\"settings\":[\"colour=red\"]}", "[vm web1] colour: unknown key"},
     {"{\"vm\":\"web1\",\"settings\":[\"interval=1s\"]}",
      "[vm web1] interval: not allowed here; it belongs in [host]"},
