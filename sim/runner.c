@@ -1,8 +1,7 @@
-/* runner.c: see runner.h. The daemon's side of each tick calls the same
- * pure steps as src/mgr.c (control.h: guard, policy input, decision
- * bookkeeping; estimate.h; policy.h); the order of mgr_decide and the
- * observation updates of src/vm.c (vm_set_actual, vm_on_stats, the RESET
- * event) are mirrored here. */
+/* runner.c: see runner.h. The daemon's side of each tick is the daemon's
+ * own code: the guest model's reports go through core/observe.h as QMP's
+ * do in src/vm.c, and the decision is core/tick.h's tick_decide(), as in
+ * src/mgr.c; only the models and the measuring are the simulator's. */
 #include "runner.h"
 
 #include <errno.h>
@@ -10,14 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control.h"
-#include "guard.h"
+#include "observe.h"
+#include "tick.h"
 #include "util.h"
 
-/* src/mgr.c's decision delay, which it does not export. */
-#define DECIDE_DELAY_MS 300
-/* src/vm.c's: the balloon stood still this long, MemTotal is believed. */
-#define ACTUAL_SETTLED_MS 2500
 /* The clocks never start at 0, which the daemon's code reads as "never". */
 #define MONO0_MS 1000000ULL
 #define WALL0_S 1700000000ULL
@@ -87,12 +82,9 @@ static void model_step(struct sim *s, struct sim_vm *v, size_t i)
         guest_start(&v->g, &sp->guest, s->now_ms);
     if (sp->reset_s && s->t_s == sp->reset_s && guest_alive(&v->g)) {
         guest_reset(&v->g, s->now_ms);
-        /* src/vm.c, RESET: the old stats mean nothing now. */
-        v->obs.have_stats = v->obs.have_prev = false;
-        estimate_history_clear(&v->obs.history);
-        v->obs.reserved_bytes = 0;
+        /* The RESET event: the old stats mean nothing now. */
+        observe_reset(&v->obs, &v->ctl);
         v->have_report = false;
-        v->ctl.reset_seen = true;
     }
     v->want_anon = anon;
     v->want_cache = cache;
@@ -126,7 +118,7 @@ static void host_step(struct sim *s)
     }
 }
 
-/* ---- what the daemon samples (src/vm.c) ------------------------------ */
+/* ---- what the daemon samples (src/vm.c, through core/observe.h) ------ */
 
 static void observe(struct sim *s, struct sim_vm *v)
 {
@@ -136,19 +128,19 @@ static void observe(struct sim *s, struct sim_vm *v)
     o->running = guest_alive(&v->g);
     o->size_bytes = v->spec->guest.size_bytes;
     if (v->g.state != GUEST_UP) {
-        o->have_actual = false; /* DeviceNotActive until the driver loads */
+        observe_no_actual(o); /* DeviceNotActive until the driver loads */
         return;
     }
-    /* vm_set_actual */
-    if (!o->have_actual || v->g.actual_bytes != o->actual_bytes)
-        v->actual_moved_ms = s->now_ms;
-    o->actual_bytes = v->g.actual_bytes;
-    o->have_actual = true;
+    observe_actual(o, v->g.actual_bytes, s->now_ms);
     /* The report read now is the one made stats_lag_s ago. */
     guest_stats(&v->g, s->wall_s, &st);
     if (s->setup->stats_lag_s) {
         struct qmp_guest_stats fresh = st;
         if (!v->have_report) {
+            /* The driver reported as it bound (the guest is up): the
+             * daemon knows the driver speaks, though the report is read
+             * only a second later. */
+            o->stats_seen = true;
             v->report = fresh;
             v->have_report = true;
             return;
@@ -156,14 +148,7 @@ static void observe(struct sim *s, struct sim_vm *v)
         st = v->report;
         v->report = fresh;
     }
-    /* vm_on_stats */
-    if (o->have_stats && st.last_update_s > o->stats.last_update_s) {
-        o->prev = o->stats;
-        o->have_prev = true;
-    }
-    o->stats = st;
-    o->have_stats = true;
-    estimate_observe(o, s->now_ms - v->actual_moved_ms >= ACTUAL_SETTLED_MS);
+    observe_stats(o, &st, s->now_ms, s->wall_s);
 }
 
 static void host_observe(struct sim *s)
@@ -177,89 +162,56 @@ static void host_observe(struct sim *s)
     s->have_he = true;
 }
 
-/* ---- what the daemon decides (src/mgr.c) ----------------------------- */
+/* ---- what the daemon decides (core/tick.h, as src/mgr.c) ------------- */
 
-static void send_target(struct sim *s, struct sim_vm *v, uint64_t target)
+/* The daemon drops VMs whose QEMU is gone when their socket goes: only
+ * running QEMUs are ready. */
+static struct tick_vm tick_vm(struct sim_vm *v)
 {
-    s->res.changes++;
-    control_set_target(&v->ctl, target, s->now_ms);
-    guest_set_target(&v->g, target, s->now_ms + DECIDE_DELAY_MS);
-}
+    const struct sim_vm_spec *sp = v->spec;
 
-static struct control_limits limits(const struct sim_vm *v)
-{
-    return (struct control_limits){v->spec->min_bytes, v->spec->max_bytes, v->spec->shares, false};
-}
-
-/* mgr_guard: the shared control step, then the target to the guest. */
-static bool guard(struct sim *s, struct sim_vm *v)
-{
-    struct control_limits l = limits(v);
-    uint64_t target;
-    enum guard_action a = control_guard(&v->ctl, &v->obs, v->actual_moved_ms, &l, s->now_ms, &target);
-
-    if (a == GUARD_NONE)
-        return false;
-    s->res.guard[a]++;
-    send_target(s, v, target);
-    return true;
-}
-
-/* mgr_policy_input */
-static void policy_input(struct sim *s, struct sim_vm *v, struct policy_vm *pv)
-{
-    struct control_limits l = limits(v);
-
-    estimate_vm(&v->obs, v->spec->buffer_pct, s->wall_s, &v->est);
-    v->estimated = true;
-    control_input(&v->ctl, &v->obs, &v->est, &l, s->now_ms, pv);
-}
-
-/* mgr_act */
-static void act(struct sim *s, struct sim_vm *v, const struct policy_decision *d)
-{
-    if (control_decided(&v->ctl, d, s->now_ms, s->wall_s))
-        send_target(s, v, d->target_bytes);
-}
-
-/* mgr_decide, for VMs whose QEMU runs (the daemon drops the others when
- * their socket goes). */
-static void decide(struct sim *s)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < s->setup->n_vms; i++) {
-        struct sim_vm *v = &s->vms[i];
-        v->estimated = false;
-        if (!guest_alive(&v->g))
-            continue;
-        if (v->ctl.reset_seen && v->ctl.target_set && guard(s, v))
-            continue;
-        if (!v->obs.have_actual)
-            continue;
-        if (!v->ctl.target_set) /* mgr_adopt */
-            control_set_target(&v->ctl, v->obs.actual_bytes, s->now_ms);
-        if (guard(s, v))
-            continue;
-        policy_input(s, v, &s->pv[n]);
-        s->active[n++] = i;
-    }
-    struct policy_host ph = {
-        .state = s->he.state,
-        .headroom_bytes = s->he.headroom_bytes,
-        .reserve_bytes = s->he.reserve_bytes,
-        .reclaim_bytes = s->he.reclaim_bytes,
-        .step_bytes = s->setup->step_bytes,
-        .deadband_bytes = CONTROL_DEADBAND_BYTES,
-        .now_ms = s->now_ms,
-        .budget_bytes = s->he.budget_bytes,
-        .used_bytes = s->he.used_bytes,
-        .free_bytes = s->he.free_bytes,
-        .idle_tax_pct = s->setup->idle_tax_pct,
+    return (struct tick_vm){
+        .ready = guest_alive(&v->g),
+        .min_bytes = sp->min_bytes,
+        .max_bytes = sp->max_bytes,
+        .shares = sp->shares,
+        .buffer_pct = sp->buffer_pct,
+        .obs = &v->obs,
+        .ctl = &v->ctl,
+        .est = &v->est,
     };
-    policy_run(s->kind, &ph, &s->round, n, s->pv, s->out);
-    for (size_t k = 0; k < n; k++)
-        act(s, &s->vms[s->active[k]], &s->out[k]);
+}
+
+/* The tick's target changes go to the guests (the adoption is the
+ * daemon's own bookkeeping: nothing is sent). */
+static int decide(struct sim *s)
+{
+    struct tick_params p = {
+        .kind = s->kind,
+        .step_bytes = s->setup->step_bytes,
+        .idle_tax_pct = s->setup->idle_tax_pct,
+        .now_ms = s->now_ms,
+        .wall_s = s->wall_s,
+    };
+    size_t n = s->setup->n_vms;
+
+    for (size_t i = 0; i < n; i++)
+        s->tv[i] = tick_vm(&s->vms[i]);
+    if (tick_decide(&p, &s->he, &s->round, s->tv, n, &s->scratch) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        s->vms[i].estimated = s->tv[i].step == TICK_POLICY;
+    for (size_t k = 0; k < s->scratch.n_acts; k++) {
+        const struct tick_action *a = &s->scratch.acts[k];
+        struct sim_vm *v = &s->vms[a->vm];
+        if (a->kind == TICK_ADOPT || !a->held)
+            continue;
+        if (a->kind == TICK_GUARD)
+            s->res.guard[a->guard]++;
+        s->res.changes++;
+        guest_set_target(&v->g, v->ctl.target_bytes, s->now_ms + TICK_DECIDE_DELAY_MS);
+    }
+    return 0;
 }
 
 /* ---- what the benchmark measures (bench/density.sh's header) --------- */
@@ -336,9 +288,8 @@ static int detect_frees(struct sim *s, const uint64_t *anon_before)
 static void sim_free_scratch(struct sim *s)
 {
     free(s->vms);
-    free(s->pv);
-    free(s->out);
-    free(s->active);
+    free(s->tv);
+    tick_scratch_free(&s->scratch);
 }
 
 int sim_run(const struct sim_setup *setup, enum policy_kind kind, uint64_t seed,
@@ -350,10 +301,8 @@ int sim_run(const struct sim_setup *setup, enum policy_kind kind, uint64_t seed,
     int r = 0;
 
     s.vms = calloc(n + 1, sizeof(*s.vms));
-    s.pv = calloc(n + 1, sizeof(*s.pv));
-    s.out = calloc(n + 1, sizeof(*s.out));
-    s.active = calloc(n + 1, sizeof(*s.active));
-    if (!anon_before || !s.vms || !s.pv || !s.out || !s.active) {
+    s.tv = calloc(n + 1, sizeof(*s.tv));
+    if (!anon_before || !s.vms || !s.tv) {
         r = -ENOMEM;
         goto out;
     }
@@ -376,8 +325,9 @@ int sim_run(const struct sim_setup *setup, enum policy_kind kind, uint64_t seed,
         for (size_t i = 0; i < n; i++)
             observe(&s, &s.vms[i]);
         host_observe(&s);
-        decide(&s);
-        r = detect_frees(&s, anon_before);
+        r = decide(&s);
+        if (r == 0)
+            r = detect_frees(&s, anon_before);
         if (r == 0)
             r = measure(&s);
         if (on_tick)

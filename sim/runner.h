@@ -14,6 +14,7 @@
 #include "guestmodel.h"
 #include "hostmodel.h"
 #include "policy.h"
+#include "tick.h"
 #include "workload.h"
 
 /* A drop of this much anon demand in one second is a "free event" whose
@@ -93,7 +94,6 @@ struct sim_vm {
     struct vm_observed obs;
     struct vm_estimate est;
     bool estimated;                 /* est is from this tick */
-    uint64_t actual_moved_ms;
     struct control ctl;             /* src/control.h, as the daemon's */
     uint32_t n_frees;
     size_t open[4];                 /* free events awaiting reclaim: index + 1 */
@@ -109,10 +109,9 @@ struct sim {
     bool have_he;
     struct policy_round round;
     struct sim_result res;
-    /* Per-tick scratch for the policy call. */
-    struct policy_vm *pv;
-    struct policy_decision *out;
-    size_t *active;
+    /* The tick's view of the VMs, and its scratch. */
+    struct tick_vm *tv;
+    struct tick_scratch scratch;
 };
 
 /* Called after every second (for CSV); may be NULL. */

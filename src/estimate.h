@@ -122,6 +122,9 @@ struct vm_observed {
     uint64_t reserved_bytes;
     bool have_actual;
     uint64_t actual_bytes;
+    uint64_t actual_at_ms;     /* CLOCK_MONOTONIC of the last actual */
+    uint64_t actual_moved_ms;  /* ... of the last change of actual */
+    bool stats_seen;           /* the guest's driver has sent stats since connecting */
     bool have_stats;
     struct qmp_guest_stats stats;
     bool have_prev;            /* an earlier, distinct report, for rates */

@@ -7,14 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "observe.h"
 #include "trust.h"
 #include "util.h"
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
-/* The guest reports MemTotal once a second: after actual has stood still
- * this long, the report shows the balloon's current size. */
-#define ACTUAL_SETTLED_MS 2500
 /* x86-64 guests have at most 52 physical address bits: a VM reporting
  * more RAM than 2^52 bytes (4 PiB) is not telling the truth. */
 #define VM_SIZE_MAX_BYTES (1ULL << 52)
@@ -43,19 +41,13 @@ static void vm_set_disconnected(struct vm *vm)
     bool gone = vm->pid > 0 && kill(vm->pid, 0) < 0 && errno == ESRCH;
 
     snprintf(vm->runstate, sizeof(vm->runstate), "%s", gone ? "gone" : "disconnected");
-    vm->obs.running = false;
-    vm->stats_seen = false;
+    observe_lost(&vm->obs);
 }
 
 static void vm_schedule_retry(struct vm *vm)
 {
     vm->conn = VM_RETRY;
     vm_set_disconnected(vm);
-    vm->obs.have_actual = false;
-    vm->obs.have_stats = false;
-    vm->obs.have_prev = false;
-    estimate_history_clear(&vm->obs.history);
-    vm->obs.reserved_bytes = 0;
     /* What was estimated of a VM that is gone is not shown as current. */
     vm->est = (struct vm_estimate){.why_unknown = "not connected"};
     vm->rss_bytes = 0;
@@ -74,17 +66,6 @@ static void vm_on_closed(struct qmp *q, int err, const char *why, void *userdata
     vm_schedule_retry(vm);
 }
 
-static void vm_set_actual(struct vm *vm, uint64_t actual)
-{
-    uint64_t now = now_ms();
-
-    if (!vm->obs.have_actual || actual != vm->obs.actual_bytes)
-        vm->actual_moved_ms = now;
-    vm->obs.actual_bytes = actual;
-    vm->obs.have_actual = true;
-    vm->actual_at_ms = now;
-}
-
 static void vm_on_event(struct qmp *q, const struct qmp_msg *ev, void *userdata)
 {
     struct vm *vm = userdata;
@@ -92,7 +73,7 @@ static void vm_on_event(struct qmp *q, const struct qmp_msg *ev, void *userdata)
     if (strcmp(ev->event, "BALLOON_CHANGE") == 0) {
         uint64_t actual = qmp_u64(ev->data, "actual");
         if (actual != QMP_UNKNOWN)
-            vm_set_actual(vm, actual);
+            observe_actual(&vm->obs, actual, now_ms());
     } else if (strcmp(ev->event, "STOP") == 0) {
         vm->obs.running = false;
         snprintf(vm->runstate, sizeof(vm->runstate), "paused");
@@ -103,13 +84,7 @@ static void vm_on_event(struct qmp *q, const struct qmp_msg *ev, void *userdata)
         vm->obs.running = false;
         snprintf(vm->runstate, sizeof(vm->runstate), "shutdown");
     } else if (strcmp(ev->event, "RESET") == 0) {
-        /* The guest reboots: its driver (and stats) are gone until it
-         * loads again; never judge it on the old ones. */
-        vm->obs.have_stats = false;
-        vm->obs.have_prev = false;
-        estimate_history_clear(&vm->obs.history);
-        vm->obs.reserved_bytes = 0;
-        vm->ctl.reset_seen = true;
+        observe_reset(&vm->obs, &vm->ctl);
         log_limited(&vm->reset_rl, LOG_INFO, "vm %s: guest reset", vm->name);
     }
 }
@@ -169,6 +144,7 @@ static void vm_on_size(struct qmp *q, const struct qmp_msg *m, void *userdata)
         return;
     }
     vm->size_bytes = base + plugged;
+    vm->obs.size_bytes = vm->size_bytes;
 }
 
 static bool is_balloon_type(const char *type)
@@ -274,14 +250,14 @@ static void vm_on_balloon(struct qmp *q, const struct qmp_msg *m, void *userdata
 
     if (m->type == QMP_MSG_ERROR) {
         /* DeviceNotActive: the guest driver is not loaded (yet). */
-        vm->obs.have_actual = false;
+        observe_no_actual(&vm->obs);
         return;
     }
     actual = qmp_u64(m->ret, "actual");
     if (actual == QMP_UNKNOWN)
-        vm->obs.have_actual = false;
+        observe_no_actual(&vm->obs);
     else
-        vm_set_actual(vm, actual);
+        observe_actual(&vm->obs, actual, now_ms());
 }
 
 static void vm_on_stats(struct qmp *q, const struct qmp_msg *m, void *userdata)
@@ -290,29 +266,11 @@ static void vm_on_stats(struct qmp *q, const struct qmp_msg *m, void *userdata)
     struct qmp_guest_stats st;
 
     if (m->type == QMP_MSG_ERROR || qmp_guest_stats_parse(m->ret, &st) < 0) {
-        if (vm->obs.have_stats)
+        if (observe_no_stats(&vm->obs))
             log_warn("vm %s: guest-stats unreadable", vm->name);
-        vm->obs.have_stats = false;
         return;
     }
-    if (vm->obs.have_stats && st.last_update_s > vm->obs.stats.last_update_s) {
-        vm->obs.prev = vm->obs.stats;
-        vm->obs.have_prev = true;
-    }
-    vm->obs.stats = st;
-    vm->obs.have_stats = true;
-    if (st.last_update_s) /* QEMU's 0: the driver never sent any */
-        vm->stats_seen = true;
-    if (!st.last_update_s || st.total_bytes == QMP_UNKNOWN || st.avail_bytes == QMP_UNKNOWN ||
-        st.avail_bytes > st.total_bytes)
-        return;
-    /* Settled: actual stood still, and the report was made (QEMU stamps
-     * it on receipt) a while after it last moved: a deflate-on-oom guest
-     * once reported its old balloon 2.5 s after a move. */
-    uint64_t still_ms = now_ms() - vm->actual_moved_ms;
-    vm->obs.size_bytes = vm->size_bytes;
-    estimate_observe(&vm->obs, still_ms >= ACTUAL_SETTLED_MS &&
-                                   st.last_update_s + still_ms / 1000 >= wall_now_s() + ACTUAL_SETTLED_MS / 1000);
+    observe_stats(&vm->obs, &st, now_ms(), wall_now_s());
 }
 
 static void vm_on_status(struct qmp *q, const struct qmp_msg *m, void *userdata)
@@ -461,7 +419,7 @@ const char *vm_conn_str(enum vm_conn c)
 
 bool vm_no_driver(const struct vm *vm, uint64_t now_ms)
 {
-    return vm->conn == VM_READY && control_no_driver(vm->stats_seen, vm->ready_ms, now_ms);
+    return vm->conn == VM_READY && control_no_driver(vm->obs.stats_seen, vm->ready_ms, now_ms);
 }
 
 const char *vm_state_str(const struct vm *vm, uint64_t now_ms)

@@ -39,10 +39,7 @@ struct vm {
 
     /* Samples, newest first; rates come from obs.stats vs obs.prev. */
     struct vm_observed obs;
-    uint64_t actual_at_ms;    /* CLOCK_MONOTONIC of the last query-balloon */
-    uint64_t actual_moved_ms; /* ... of the last change of actual */
-    uint64_t ready_ms;        /* ... of the connection's setup */
-    bool stats_seen;          /* the guest's driver has sent stats since */
+    uint64_t ready_ms;        /* CLOCK_MONOTONIC of the connection's setup */
     bool no_driver_logged;    /* the manager said so in the event log */
 
     /* Control, owned by the manager (control.h). */

@@ -22,6 +22,7 @@
 #include "policy.h"
 #include "report.h"
 #include "state.h"
+#include "tick.h"
 #include "trust.h"
 #include "tune.h"
 #include "protocol.h"
@@ -29,11 +30,6 @@
 #include "vm.h"
 
 #define VM_NAME_MAX 64
-/* Samples are asked for at the start of a tick and decided on this much
- * later: a TCG guest's QEMU answers the three queries in 1-20 ms, a busy
- * one in 100 ms. A VM that has not answered by then is decided on its
- * previous sample, never waited for. */
-#define DECIDE_DELAY_MS 300
 
 struct mgr {
     sd_event *ev;
@@ -46,6 +42,9 @@ struct mgr {
 
     struct vm **vms;
     size_t n_vms, cap_vms;
+    struct tick_vm *tick_vms;    /* the tick's view of vms, cap_tick long */
+    size_t cap_tick;
+    struct tick_scratch scratch;
 
     bool have_host;
     bool host_failed;          /* logged once */
@@ -243,144 +242,112 @@ static bool mgr_sample_host(struct mgr *m)
     return true;
 }
 
-/* The burst a restarted daemon had learned of the same QEMU process
- * (state.h), bounded by the VM's size: the file may be edited. */
-static void mgr_restore_burst(struct mgr *m, struct vm *vm)
+/* The tick's view of one VM: the settings in force (resolved here, once
+ * per tick), the operator's choices, a target (and the burst learned)
+ * saved before a restart of the same QEMU process. */
+static struct tick_vm mgr_tick_vm(struct mgr *m, struct vm *vm)
 {
-    uint64_t bytes, t_s;
+    struct tick_vm t = {
+        .ready = vm_is_ready(vm),
+        .paused = vm->paused,
+        .pin_bytes = vm->pin_bytes,
+        .obs = &vm->obs,
+        .ctl = &vm->ctl,
+        .est = &vm->est,
+    };
 
-    if (!state_get_burst(m->state, vm->name, vm->pid, &bytes, &t_s))
-        return;
-    vm->obs.history.burst_bytes = min_u64(bytes, vm->size_bytes);
-    vm->obs.history.burst_t_s = t_s;
-}
-
-/* A VM's first target: the one the daemon held before a restart (same
- * QEMU process), or else the size it has now. */
-static void mgr_adopt(struct mgr *m, struct vm *vm)
-{
-    uint64_t saved;
-    bool restored = state_get(m->state, vm->name, vm->pid, &saved);
-
-    if (restored)
-        mgr_restore_burst(m, vm);
-
-    /* actual is the peer's word (it may say 2^64-2): held within the
-     * VM's bounds like every target. */
     vm_resolve(vm, m->conf);
-    control_set_target(&vm->ctl, vm_target_clamp(vm, restored ? saved : vm->obs.actual_bytes), now_ms());
-    snprintf(vm->last_change, sizeof(vm->last_change), "%s",
-             restored ? "restored from the state file" : "adopted at its current size");
-    state_set(m->state, vm->name, vm->pid, vm->ctl.target_bytes);
-    events_add(m->events, LOG_NOTICE, vm->name, "target %" PRIu64 " MiB (%s)", vm->ctl.target_bytes >> 20,
-               vm->last_change);
-}
-
-static struct control_limits mgr_limits(const struct vm *vm)
-{
-    return (struct control_limits){vm->min_bytes, vm->max_bytes, vm->conf.shares, vm->pin_bytes > 0};
-}
-
-/* The new target is the daemon's (state file, and QEMU unless dry run). */
-static void mgr_set_target(struct mgr *m, struct vm *vm, uint64_t target, uint64_t now)
-{
-    if (m->opt.dry_run) {
-        vm->ctl.last_change_ms = now;
-        return;
+    t.min_bytes = vm->min_bytes;
+    t.max_bytes = vm->max_bytes;
+    t.shares = vm->conf.shares;
+    t.buffer_pct = vm->conf.buffer_pct;
+    if (!vm->ctl.target_set) {
+        t.have_saved = state_get(m->state, vm->name, vm->pid, &t.saved_bytes);
+        t.have_saved_burst = t.have_saved && state_get_burst(m->state, vm->name, vm->pid,
+                                                             &t.saved_burst_bytes, &t.saved_burst_t_s);
     }
-    /* What is held is what is sent (vm_send_target clamps the same way). */
-    target = vm_target_clamp(vm, target);
-    if (target == 0)
-        return;
-    control_set_target(&vm->ctl, target, now);
-    state_set(m->state, vm->name, vm->pid, target);
-    vm_send_target(vm, target);
+    return t;
 }
 
-static void mgr_policy_input(struct mgr *m, struct vm *vm, uint64_t now, struct policy_vm *pv)
-{
-    struct control_limits l = mgr_limits(vm);
-
-    if (host_read_proc_rss(m->opt.proc_root, vm->pid, &vm->rss_bytes) < 0)
-        vm->rss_bytes = 0;
-    vm->obs.size_bytes = vm->size_bytes;
-    estimate_vm(&vm->obs, vm->conf.buffer_pct, wall_now_s(), &vm->est);
-    state_set_burst(m->state, vm->name, vm->pid, vm->obs.history.burst_bytes, vm->obs.history.burst_t_s);
-    control_input(&vm->ctl, &vm->obs, &vm->est, &l, now, pv);
-}
-
-static void mgr_act(struct mgr *m, struct vm *vm, const struct policy_decision *d, uint64_t now)
+static void mgr_log_change(struct mgr *m, struct vm *vm, const struct tick_action *a)
 {
     char from[SIZE_FMT_MAX], to[SIZE_FMT_MAX], used[SIZE_FMT_MAX], avail[SIZE_FMT_MAX];
-    const char *why = policy_reason_str(d->reason);
-    bool pressure = d->reason == POLICY_DEFLATE_PRESSURE;
+    const char *why = a->kind == TICK_GUARD ? guard_action_str(a->guard) : policy_reason_str(a->reason);
+    bool pressure = a->kind != TICK_GUARD && a->reason == POLICY_DEFLATE_PRESSURE;
 
-    if (!control_decided(&vm->ctl, d, now, wall_now_s()))
+    size_format(a->from_bytes, from);
+    size_format(a->target_bytes, to);
+    snprintf(vm->last_change, sizeof(vm->last_change), "%s -> %s: %s", from, to, why);
+    if (a->kind == TICK_GUARD) {
+        events_add(m->events, a->guard == GUARD_STALL ? LOG_WARNING : LOG_NOTICE, vm->name,
+                   "target %s -> %s: %s", from, to, why);
         return;
-    m->decisions[d->reason]++;
-    size_format(vm->ctl.target_bytes, from);
-    size_format(d->target_bytes, to);
+    }
     size_format(vm->est.used_bytes, used);
     size_format(vm->est.avail_bytes, avail);
     events_add(m->events, LOG_NOTICE, vm->name, "target %s -> %s: %s%s%s (used %s, available %s)%s",
                from, to, why, pressure ? ": " : "", pressure ? vm->est.pressure_why : "", used, avail,
                m->opt.dry_run ? " [dry run]" : "");
-    snprintf(vm->last_change, sizeof(vm->last_change), "%s -> %s: %s", from, to, why);
-    mgr_set_target(m, vm, d->target_bytes, now);
 }
 
-/* Guest protection first (guard.h); returns true when it set the target. */
-static bool mgr_guard(struct mgr *m, struct vm *vm, uint64_t now)
+/* One of the tick's target changes: counted, logged, kept in the state
+ * file and sent. A self-deflated or stalled guest is at that size
+ * already: QEMU is told anyway, so that its target and ours agree. A
+ * rebooting guest's driver reads the new size when it loads. */
+static void mgr_apply(struct mgr *m, const struct tick_action *a)
 {
-    struct control_limits l = mgr_limits(vm);
-    uint64_t target;
-    enum guard_action a = control_guard(&vm->ctl, &vm->obs, vm->actual_moved_ms, &l, now, &target);
-    char from[SIZE_FMT_MAX], to[SIZE_FMT_MAX];
+    struct vm *vm = m->vms[a->vm];
 
-    if (a == GUARD_NONE)
-        return false;
-    m->guard_actions[a]++;
-    size_format(vm->ctl.target_bytes, from);
-    size_format(target, to);
-    events_add(m->events, a == GUARD_STALL ? LOG_WARNING : LOG_NOTICE, vm->name, "target %s -> %s: %s",
-               from, to, guard_action_str(a));
-    snprintf(vm->last_change, sizeof(vm->last_change), "%s -> %s: %s", from, to, guard_action_str(a));
-    /* A self-deflated or stalled guest is at that size already: QEMU is
-     * told anyway, so that its target and ours agree. A rebooting guest's
-     * driver reads the new size when it loads. */
-    mgr_set_target(m, vm, target, now);
-    return true;
+    if (a->kind == TICK_ADOPT) {
+        snprintf(vm->last_change, sizeof(vm->last_change), "%s",
+                 a->restored ? "restored from the state file" : "adopted at its current size");
+        state_set(m->state, vm->name, vm->pid, vm->ctl.target_bytes);
+        events_add(m->events, LOG_NOTICE, vm->name, "target %" PRIu64 " MiB (%s)",
+                   vm->ctl.target_bytes >> 20, vm->last_change);
+        return;
+    }
+    if (a->kind == TICK_GUARD)
+        m->guard_actions[a->guard]++;
+    else
+        m->decisions[a->reason]++;
+    mgr_log_change(m, vm, a);
+    if (!a->held)
+        return;
+    state_set(m->state, vm->name, vm->pid, vm->ctl.target_bytes);
+    vm_send_target(vm, vm->ctl.target_bytes);
 }
 
-/* The operator's pin, checked for stalls like any target (mgr_guard). */
-static void mgr_pin(struct mgr *m, struct vm *vm, uint64_t now)
+/* The event log's word on a driver that does not speak (or speaks again). */
+static void mgr_driver_log(struct mgr *m, struct vm *vm, enum tick_step step, uint64_t now)
 {
-    /* Held within [min, max] here, so that a pin below min is not taken
-     * for a new decision on every tick (it was resent once a second). */
-    uint64_t pin = vm_target_clamp(vm, vm->pin_bytes);
-    struct policy_decision d = {control_pin_target(&vm->ctl, pin, now), POLICY_PINNED};
-
-    mgr_act(m, vm, &d, now);
-}
-
-/* No balloon stats ever: the guest's driver is not loaded (yet). A target
- * would not be reached, and would squeeze the guest's boot when the driver
- * loads: the VM is left as it is. Returns true when the driver speaks. */
-static bool mgr_driver_speaks(struct mgr *m, struct vm *vm, uint64_t now)
-{
-    if (vm->stats_seen) {
+    if (step > TICK_NO_DRIVER) {
         if (vm->no_driver_logged)
             events_add(m->events, LOG_NOTICE, vm->name, "the guest's balloon driver reports now: managed");
         vm->no_driver_logged = false;
-        return true;
-    }
-    vm->ctl.reason = POLICY_UNKNOWN_STATS;
-    if (vm_no_driver(vm, now) && !vm->no_driver_logged) {
+    } else if (step == TICK_NO_DRIVER && vm_no_driver(vm, now) && !vm->no_driver_logged) {
         events_add(m->events, LOG_WARNING, vm->name, "no balloon stats %d s after connecting: the guest's "
                    "virtio_balloon driver is not loaded; not managed", CONTROL_DRIVER_GRACE_MS / 1000);
         vm->no_driver_logged = true;
     }
-    return false;
+}
+
+/* After the tick, per VM: the event log, and for the VMs the policy
+ * decided, QEMU's RSS and the burst learned (kept with the target). */
+static size_t mgr_after_tick(struct mgr *m, uint64_t now)
+{
+    size_t managed = 0;
+
+    for (size_t i = 0; i < m->n_vms; i++) {
+        struct vm *vm = m->vms[i];
+        mgr_driver_log(m, vm, m->tick_vms[i].step, now);
+        if (m->tick_vms[i].step != TICK_POLICY)
+            continue;
+        managed++;
+        if (host_read_proc_rss(m->opt.proc_root, vm->pid, &vm->rss_bytes) < 0)
+            vm->rss_bytes = 0;
+        state_set_burst(m->state, vm->name, vm->pid, vm->obs.history.burst_bytes, vm->obs.history.burst_t_s);
+    }
+    return managed;
 }
 
 /* systemctl status shows this line; sent when it changes. */
@@ -396,65 +363,59 @@ static void mgr_notify(struct mgr *m, size_t managed)
     }
 }
 
+/* The heap array the tick works on, grown with the VM count. */
+static int mgr_tick_reserve(struct mgr *m)
+{
+    size_t cap = m->cap_tick ? m->cap_tick : 16;
+    struct tick_vm *p;
+
+    if (m->n_vms <= m->cap_tick)
+        return 0;
+    while (cap < m->n_vms)
+        cap *= 2;
+    p = realloc(m->tick_vms, cap * sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    m->tick_vms = p;
+    m->cap_tick = cap;
+    return 0;
+}
+
 static void mgr_decide(struct mgr *m)
 {
-    struct policy_vm pv[m->n_vms + 1];
-    struct policy_decision out[m->n_vms + 1];
-    struct vm *active[m->n_vms + 1];
-    uint64_t now = now_ms();
-    size_t n = 0;
+    struct tick_params p = {
+        .kind = m->conf->host.policy,
+        .step_bytes = m->conf->host.step_bytes,
+        .idle_tax_pct = m->conf->host.idle_tax_pct,
+        .dry_run = m->opt.dry_run,
+        .now_ms = now_ms(),
+        .wall_s = wall_now_s(),
+    };
+    size_t managed, k = 0;
 
     if (!mgr_sample_host(m))
         return;
-    for (size_t i = 0; i < m->n_vms; i++) {
-        struct vm *vm = m->vms[i];
-        /* A reset is handled at once: the rebooting guest's driver has no
-         * balloon to report yet, and will read the size we set now. */
-        if (vm_is_ready(vm) && vm->ctl.reset_seen && vm->ctl.target_set && !vm->paused && !vm->pin_bytes &&
-            mgr_guard(m, vm, now))
-            continue;
-        if (!vm_is_ready(vm) || !vm->obs.have_actual || vm->size_bytes == 0)
-            continue;
-        vm_resolve(vm, m->conf);
-        /* Adopted only once its driver speaks: a target held for a guest
-         * without one would be shown (and clamped) but never reached. */
-        if (!mgr_driver_speaks(m, vm, now))
-            continue;
-        if (!vm->ctl.target_set)
-            mgr_adopt(m, vm);
-        if (vm->paused) {
-            vm->ctl.reason = POLICY_PAUSED;
-            continue;
-        }
-        if (mgr_guard(m, vm, now))
-            continue;
-        if (vm->pin_bytes) {
-            mgr_pin(m, vm, now);
-            continue;
-        }
-        mgr_policy_input(m, vm, now, &pv[n]);
-        active[n++] = vm;
+    if (mgr_tick_reserve(m) < 0) {
+        log_err("tick: out of memory; holding every target");
+        return;
     }
-    struct policy_host ph = {
-        .state = m->he.state,
-        .headroom_bytes = m->he.headroom_bytes,
-        .reserve_bytes = m->he.reserve_bytes,
-        .reclaim_bytes = m->he.reclaim_bytes,
-        .step_bytes = m->conf->host.step_bytes,
-        .deadband_bytes = CONTROL_DEADBAND_BYTES,
-        .now_ms = now,
-        .budget_bytes = m->he.budget_bytes,
-        .used_bytes = m->he.used_bytes,
-        .free_bytes = m->he.free_bytes,
-        .idle_tax_pct = m->conf->host.idle_tax_pct,
-    };
-    policy_run(m->conf->host.policy, &ph, &m->round, n, pv, out);
+    for (size_t i = 0; i < m->n_vms; i++)
+        m->tick_vms[i] = mgr_tick_vm(m, m->vms[i]);
+    if (tick_decide(&p, &m->he, &m->round, m->tick_vms, m->n_vms, &m->scratch) < 0) {
+        log_err("tick: out of memory; holding every target");
+        return;
+    }
+    /* Adoptions, guard and pins first; the policy's changes after the
+     * host's own actuators. */
+    for (; k < m->scratch.n_acts && m->scratch.acts[k].kind != TICK_POLICY_SET; k++)
+        mgr_apply(m, &m->scratch.acts[k]);
+    managed = mgr_after_tick(m, p.now_ms);
     if (!m->opt.dry_run)
-        tune_tick(m->tune, &m->he, now);
-    for (size_t i = 0; i < n; i++)
-        mgr_act(m, active[i], &out[i], now);
+        tune_tick(m->tune, &m->he, p.now_ms);
+    for (; k < m->scratch.n_acts; k++)
+        mgr_apply(m, &m->scratch.acts[k]);
     state_save(m->state);
-    mgr_notify(m, n);
+    mgr_notify(m, managed);
 }
 
 static int mgr_on_decide(sd_event_source *s, uint64_t usec, void *userdata)
@@ -472,8 +433,8 @@ static int mgr_on_tick(sd_event_source *s, uint64_t usec, void *userdata)
     mgr_discover(m);
     for (size_t i = 0; i < m->n_vms; i++)
         vm_poll(m->vms[i]);
-    if (delay_ms > DECIDE_DELAY_MS)
-        delay_ms = DECIDE_DELAY_MS;
+    if (delay_ms > TICK_DECIDE_DELAY_MS)
+        delay_ms = TICK_DECIDE_DELAY_MS;
     sd_event_source_set_time(m->decide, usec + delay_ms * 1000);
     sd_event_source_set_enabled(m->decide, SD_EVENT_ONESHOT);
     sd_event_source_set_time(s, usec + m->conf->host.interval_ms * 1000);
@@ -690,6 +651,8 @@ void mgr_free(struct mgr *m)
     for (size_t i = 0; i < m->n_vms; i++)
         vm_free(m->vms[i]);
     free(m->vms);
+    free(m->tick_vms);
+    tick_scratch_free(&m->scratch);
     sd_event_source_disable_unref(m->tick);
     sd_event_source_disable_unref(m->decide);
     sd_event_source_disable_unref(m->watch);

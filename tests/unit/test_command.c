@@ -73,7 +73,7 @@ static struct vm *fx_vm(const char *name, uint64_t size_bytes)
     assert_non_null(vm);
     vm->name = strdup(name);
     vm->conn = VM_READY;
-    vm->stats_seen = true;
+    vm->obs.stats_seen = true;
     vm->size_bytes = size_bytes;
     return vm;
 }

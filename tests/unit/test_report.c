@@ -53,7 +53,7 @@ struct fx {
 
 static void fx_web1(struct vm *vm, const struct conf *c)
 {
-    vm->stats_seen = true;
+    vm->obs.stats_seen = true;
     vm->pid = 4242;
     vm->size_bytes = 4 * GIB;
     vm->over_lines = strdup("min = 1G\n");
