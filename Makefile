@@ -2,7 +2,7 @@
 CC      ?= gcc
 PKGS    := json-c inih libsystemd libmicrohttpd
 BUILD   := build
-WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wvla -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 # src/ is grouped in folders (core/, backend/, host/, report/, daemon/, ...);
 # includes stay by basename, so every folder is on the include path.

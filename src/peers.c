@@ -119,22 +119,25 @@ static bool pve_move(int64_t balloon, int64_t desired, int64_t bytes, int64_t *t
  * set whenever progress is, so progress alone decides).
  * res[i].target_bytes holds Proxmox's res, the size decided so far.
  * Returns the rest that could not be placed. */
+#define PVE_OPEN POLICY_STEADY
+#define PVE_DONE POLICY_PEER
 static int64_t pve_change(size_t n, const struct policy_vm *vms, enum pve_list list,
                           int64_t bytes, struct policy_decision *res)
 {
-    bool done[n + 1]; /* +1: a VLA may not be empty */
     int64_t rest = bytes;
     bool progress = true;
 
+    /* res[i].reason marks a VM done for this list (no array sized by the
+     * VM count); peer_proxmox() sets every reason afresh at the end. */
     for (size_t i = 0; i < n; i++)
-        done[i] = !pve_takes_part(&vms[i]) || !pve_in(&vms[i], list);
+        res[i].reason = !pve_takes_part(&vms[i]) || !pve_in(&vms[i], list) ? PVE_DONE : PVE_OPEN;
     while (rest != 0 && progress) {
         int64_t alloc = rest, changes = 0;
         uint64_t shares_total = 0;
 
         progress = false;
         for (size_t i = 0; i < n; i++) {
-            if (done[i])
+            if (res[i].reason == PVE_DONE)
                 continue;
             alloc += (int64_t)res[i].target_bytes - (int64_t)vms[i].min_bytes;
             shares_total += vms[i].shares;
@@ -142,11 +145,11 @@ static int64_t pve_change(size_t n, const struct policy_vm *vms, enum pve_list l
         for (size_t i = 0; i < n; i++) {
             int64_t desired, to, change;
 
-            if (done[i])
+            if (res[i].reason == PVE_DONE)
                 continue;
             desired = pve_desired(&vms[i], alloc, shares_total);
             if (!pve_move((int64_t)vms[i].actual_bytes, desired, bytes, &to)) {
-                done[i] = true;
+                res[i].reason = PVE_DONE;
                 continue;
             }
             change = to - (int64_t)res[i].target_bytes;

@@ -11,6 +11,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "peers.h"
@@ -83,6 +84,17 @@ static uint64_t reclaim_key(const struct policy_vm *v)
     return unused_bytes(v) / (v->shares ? v->shares : 1);
 }
 
+/* Steady counts too: a guest that freed memory a moment ago is steady
+ * by its window's peak, but a short host takes back what it does not use
+ * today. Cooldown, settling, pressure and blind VMs never give; nor does
+ * one already chosen (its reason is POLICY_INFLATE_RECLAIM then). */
+static bool reclaim_candidate(const struct policy_host *h, const struct policy_vm *v,
+                              const struct policy_decision *d)
+{
+    return (d->reason == POLICY_INFLATE_IDLE || d->reason == POLICY_INFLATING || d->reason == POLICY_STEADY) &&
+           !v->pressure && unused_bytes(v) >= h->deadband_bytes;
+}
+
 /* Host tight or critical: reclaim what the host asks for from the VMs
  * with the most unused memory (per share) first, each down to its want at
  * once; on critical, everything unused. The others keep their step. */
@@ -90,23 +102,15 @@ static void reclaim(const struct policy_host *h, size_t n, const struct policy_v
                     struct policy_decision *out)
 {
     uint64_t deficit = h->reclaim_bytes;
-    bool cand[n];
 
-    /* Steady counts too: a guest that freed memory a moment ago is steady
-     * by its window's peak, but a short host takes back what it does not
-     * use today. Cooldown, settling, pressure and blind VMs never give. */
-    for (size_t i = 0; i < n; i++)
-        cand[i] = (out[i].reason == POLICY_INFLATE_IDLE || out[i].reason == POLICY_INFLATING ||
-                   out[i].reason == POLICY_STEADY) &&
-                  !vms[i].pressure && unused_bytes(&vms[i]) >= h->deadband_bytes;
     while (deficit > 0 || h->state == HOST_CRITICAL) {
         size_t best = n;
         for (size_t i = 0; i < n; i++)
-            if (cand[i] && (best == n || reclaim_key(&vms[i]) > reclaim_key(&vms[best])))
+            if (reclaim_candidate(h, &vms[i], &out[i]) &&
+                (best == n || reclaim_key(&vms[i]) > reclaim_key(&vms[best])))
                 best = i;
         if (best == n)
             break;
-        cand[best] = false;
         deficit -= min_u64(deficit, unused_bytes(&vms[best]));
         /* The window's peak protects a guest from a burst it just had;
          * a host that is short now takes back down to today's use. */
@@ -232,15 +236,15 @@ void policy_entitle(uint64_t supply_bytes, unsigned idle_tax_pct, size_t n,
  * pressure is capped at its entitlement but never cut below what it
  * holds. On a host with plenty, growth that does not fit merely waits
  * (grant_growth). */
-static void entitle(const struct policy_host *h, size_t n, const struct policy_vm *vms,
-                    struct policy_decision *out)
+static void entitle(const struct policy_host *h, struct policy_scratch *s, size_t n,
+                    const struct policy_vm *vms, struct policy_decision *out)
 {
-    struct policy_claim claim[n];
-    uint64_t ent[n], holds[n];
+    struct policy_claim *claim = s->claim;
+    uint64_t *ent = s->ent, *holds = s->holds;
     int64_t supply = h->headroom_bytes;
     uint64_t wants = 0;
     size_t m = 0;
-    size_t idx[n];
+    size_t *idx = s->idx;
 
     for (size_t i = 0; i < n; i++) {
         const struct policy_vm *v = &vms[i];
@@ -272,15 +276,52 @@ static void entitle(const struct policy_host *h, size_t n, const struct policy_v
     }
 }
 
-void policy_decide(const struct policy_host *h, size_t n, const struct policy_vm *vms,
-                   struct policy_decision *out)
+int policy_scratch_reserve(struct policy_scratch *s, size_t n)
+{
+    size_t cap = s->cap ? s->cap : 16;
+
+    if (n <= s->cap)
+        return 0;
+    while (cap < n)
+        cap *= 2;
+    struct policy_claim *claim = realloc(s->claim, cap * sizeof(*claim));
+    if (claim)
+        s->claim = claim;
+    uint64_t *ent = realloc(s->ent, cap * sizeof(*ent));
+    if (ent)
+        s->ent = ent;
+    uint64_t *holds = realloc(s->holds, cap * sizeof(*holds));
+    if (holds)
+        s->holds = holds;
+    size_t *idx = realloc(s->idx, cap * sizeof(*idx));
+    if (idx)
+        s->idx = idx;
+    if (!claim || !ent || !holds || !idx)
+        return -ENOMEM;
+    s->cap = cap;
+    return 0;
+}
+
+void policy_scratch_free(struct policy_scratch *s)
+{
+    if (!s)
+        return;
+    free(s->claim);
+    free(s->ent);
+    free(s->holds);
+    free(s->idx);
+    *s = (struct policy_scratch){0};
+}
+
+void policy_decide(const struct policy_host *h, struct policy_scratch *s, size_t n,
+                   const struct policy_vm *vms, struct policy_decision *out)
 {
     for (size_t i = 0; i < n; i++)
         out[i] = decide_one(h, &vms[i]);
     if (h->state != HOST_PLENTY)
         reclaim(h, n, vms, out);
     if (h->state != HOST_PLENTY)
-        entitle(h, n, vms, out);
+        entitle(h, s, n, vms, out);
     grant_growth(h, vms, n, out);
 }
 
@@ -341,11 +382,12 @@ const char *host_state_str(enum host_state s)
 }
 
 void policy_run(enum policy_kind kind, const struct policy_host *host, struct policy_round *round,
-                size_t n, const struct policy_vm *vms, struct policy_decision *out)
+                struct policy_scratch *s, size_t n, const struct policy_vm *vms,
+                struct policy_decision *out)
 {
     switch (kind) {
     case POLICY_KIND_BALLOOND:
-        policy_decide(host, n, vms, out);
+        policy_decide(host, s, n, vms, out);
         return;
     case POLICY_KIND_PROXMOX:
         peer_proxmox(host, round, n, vms, out);

@@ -86,9 +86,22 @@ struct policy_decision {
     enum policy_reason reason;
 };
 
-/* Decides for n VMs. out[i] belongs to vms[i]. */
-void policy_decide(const struct policy_host *host, size_t n, const struct policy_vm *vms,
-                   struct policy_decision *out);
+/* Per-VM working memory of the policy, owned by the caller and grown on
+ * the heap before the call (never a stack array sized by the VM count).
+ * Zero-initialised; policy_scratch_free() at the end. */
+struct policy_scratch {
+    struct policy_claim *claim;
+    uint64_t *ent, *holds;
+    size_t *idx;
+    size_t cap;
+};
+/* Room for n VMs: 0 or -ENOMEM. */
+int policy_scratch_reserve(struct policy_scratch *s, size_t n);
+void policy_scratch_free(struct policy_scratch *s);
+
+/* Decides for n VMs (s reserved for n). out[i] belongs to vms[i]. */
+void policy_decide(const struct policy_host *host, struct policy_scratch *s, size_t n,
+                   const struct policy_vm *vms, struct policy_decision *out);
 
 /* Entitlement under contention, after VMware ESX's idle memory tax: each
  * VM gets at least its min, and supply is shared so that shares per
@@ -106,7 +119,8 @@ void policy_entitle(uint64_t supply_bytes, unsigned idle_tax_pct, size_t n,
 
 /* Any policy: balloond's own, or a peer (peers.h). round is in/out. */
 void policy_run(enum policy_kind kind, const struct policy_host *host, struct policy_round *round,
-                size_t n, const struct policy_vm *vms, struct policy_decision *out);
+                struct policy_scratch *s, size_t n, const struct policy_vm *vms,
+                struct policy_decision *out);
 
 const char *policy_reason_str(enum policy_reason r);
 /* A short machine name for the reason ("inflate_idle"), for metrics. */

@@ -14,6 +14,7 @@ void tick_scratch_free(struct tick_scratch *s)
     free(s->out);
     free(s->active);
     free(s->acts);
+    policy_scratch_free(&s->policy);
     *s = (struct tick_scratch){0};
 }
 
@@ -181,7 +182,7 @@ int tick_decide(const struct tick_params *p, const struct host_estimate *he, str
 {
     size_t k = 0;
 
-    if (scratch_reserve(s, n) < 0)
+    if (scratch_reserve(s, n) < 0 || policy_scratch_reserve(&s->policy, n) < 0)
         return -ENOMEM;
     s->n_acts = 0;
     for (size_t i = 0; i < n; i++) {
@@ -195,7 +196,7 @@ int tick_decide(const struct tick_params *p, const struct host_estimate *he, str
         s->active[k++] = i;
     }
     struct policy_host ph = policy_host(p, he);
-    policy_run(p->kind, &ph, round, k, s->pv, s->out);
+    policy_run(p->kind, &ph, round, &s->policy, k, s->pv, s->out);
     for (size_t j = 0; j < k; j++)
         decided(p, s, s->active[j], &vms[s->active[j]], TICK_POLICY_SET, &s->out[j]);
     return 0;

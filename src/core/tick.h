@@ -93,6 +93,7 @@ struct tick_scratch {
     size_t *active;
     struct tick_action *acts;
     size_t n_acts, cap;
+    struct policy_scratch policy;
 };
 void tick_scratch_free(struct tick_scratch *s);
 

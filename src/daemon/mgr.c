@@ -42,6 +42,8 @@ struct mgr {
 
     struct vm **vms;
     size_t n_vms, cap_vms;
+    bool *seen;                  /* discovery's marks, cap_seen long */
+    size_t cap_seen;
     struct tick_vm *tick_vms;    /* the tick's view of vms, cap_tick long */
     size_t cap_tick;
     struct tick_scratch scratch;
@@ -151,12 +153,21 @@ static void mgr_detach(struct mgr *m, size_t i)
 static void mgr_discover(struct mgr *m)
 {
     const char *dir = m->conf->host.socket_dir;
-    bool seen[m->n_vms + 1];
     size_t n_before = m->n_vms;
     struct dirent *de;
+    bool *seen;
     DIR *d;
 
-    memset(seen, 0, sizeof(seen));
+    if (n_before > m->cap_seen) {
+        seen = realloc(m->seen, n_before * sizeof(*seen));
+        if (!seen)
+            return;
+        m->seen = seen;
+        m->cap_seen = n_before;
+    }
+    seen = m->seen;
+    if (n_before)
+        memset(seen, 0, n_before * sizeof(*seen));
     d = opendir(dir);
     if (!d) {
         if (!m->host_failed)
@@ -652,6 +663,7 @@ void mgr_free(struct mgr *m)
         vm_free(m->vms[i]);
     free(m->vms);
     free(m->tick_vms);
+    free(m->seen);
     tick_scratch_free(&m->scratch);
     sd_event_source_disable_unref(m->tick);
     sd_event_source_disable_unref(m->decide);

@@ -17,6 +17,18 @@
      .known = true, \
      __VA_ARGS__}
 
+
+/* policy_decide() with its scratch on the heap, as the tick gives it. */
+static void decide(const struct policy_host *h, size_t n, const struct policy_vm *vms,
+                   struct policy_decision *out)
+{
+    struct policy_scratch s = {0};
+
+    assert_int_equal(policy_scratch_reserve(&s, n), 0);
+    policy_decide(h, &s, n, vms, out);
+    policy_scratch_free(&s);
+}
+
 static const struct policy_host plenty = {
     .state = HOST_PLENTY, .headroom_bytes = (int64_t)M(1024), .reserve_bytes = M(64),
     .step_bytes = M(128), .deadband_bytes = M(16)};
@@ -57,7 +69,7 @@ static void test_one_vm(void **state)
         const struct one_case *c = &one_cases[i];
         struct policy_decision d;
 
-        policy_decide(&plenty, 1, &c->vm, &d);
+        decide(&plenty, 1, &c->vm, &d);
         print_message("  %-45s -> %4llu MiB, %s\n", c->what, (unsigned long long)(d.target_bytes >> 20),
                       policy_reason_str(d.reason));
         assert_int_equal(d.target_bytes, M(c->want_mib));
@@ -77,7 +89,7 @@ static void test_headroom(void **state)
     struct policy_decision d[3];
 
     h.headroom_bytes = (int64_t)M(100);
-    policy_decide(&h, 3, vms, d);
+    decide(&h, 3, vms, d);
     assert_int_equal(d[0].target_bytes, M(256));
     assert_int_equal(d[0].reason, POLICY_DEFLATE_DEFERRED);
     assert_int_equal(d[1].target_bytes, M(384));
@@ -87,23 +99,23 @@ static void test_headroom(void **state)
     /* With room for both, both grow; a guest still holding memory from
      * before (actual above target) costs only what it does not hold. */
     h.headroom_bytes = (int64_t)M(300);
-    policy_decide(&h, 3, vms, d);
+    decide(&h, 3, vms, d);
     assert_int_equal(d[0].target_bytes, M(400));
     assert_int_equal(d[0].reason, POLICY_DEFLATE_NEED);
     vms[0].actual_bytes = M(380);
     h.headroom_bytes = (int64_t)M(150); /* pressure takes 128, 20 left for [0] */
-    policy_decide(&h, 3, vms, d);
+    decide(&h, 3, vms, d);
     assert_int_equal(d[0].target_bytes, M(400));
 
     /* Pressure may take the reserve, not more: headroom 20 + reserve 64
      * gives 84 of the 128 asked. */
     h.headroom_bytes = (int64_t)M(20);
-    policy_decide(&h, 3, vms, d);
+    decide(&h, 3, vms, d);
     assert_int_equal(d[1].target_bytes, M(256 + 84));
     assert_int_equal(d[1].reason, POLICY_DEFLATE_PRESSURE);
     /* Into the reserve already: nothing more, the target stays. */
     h.headroom_bytes = -(int64_t)M(80);
-    policy_decide(&h, 3, vms, d);
+    decide(&h, 3, vms, d);
     assert_int_equal(d[1].target_bytes, M(256));
 }
 
@@ -122,7 +134,7 @@ static void test_tight_reclaim(void **state)
     h.state = HOST_TIGHT;
     h.reclaim_bytes = M(200);
     h.headroom_bytes = (int64_t)M(50);
-    policy_decide(&h, 3, vms, d);
+    decide(&h, 3, vms, d);
     assert_int_equal(d[1].target_bytes, M(128));
     assert_int_equal(d[1].reason, POLICY_INFLATE_RECLAIM);
     assert_int_equal(d[0].target_bytes, M(200));
@@ -131,7 +143,7 @@ static void test_tight_reclaim(void **state)
 
     /* A deficit larger than the biggest: the next one is taken too. */
     h.reclaim_bytes = M(450);
-    policy_decide(&h, 3, vms, d);
+    decide(&h, 3, vms, d);
     assert_int_equal(d[1].target_bytes, M(128));
     assert_int_equal(d[0].target_bytes, M(200));
     assert_int_equal(d[0].reason, POLICY_INFLATE_RECLAIM);
@@ -148,22 +160,22 @@ static void test_tight_reclaims_recent_free(void **state)
     struct policy_vm v = VM(64, 512, 410, 420, 420, .need_now_bytes = M(150));
     struct policy_decision d;
 
-    policy_decide(&h, 1, &v, &d); /* plenty: the peak holds */
+    decide(&h, 1, &v, &d); /* plenty: the peak holds */
     assert_int_equal(d.reason, POLICY_STEADY);
     assert_int_equal(d.target_bytes, M(420));
     h.state = HOST_TIGHT;
     h.reclaim_bytes = M(100);
-    policy_decide(&h, 1, &v, &d);
+    decide(&h, 1, &v, &d);
     assert_int_equal(d.reason, POLICY_INFLATE_RECLAIM);
     assert_int_equal(d.target_bytes, M(150));
     v.target_bytes = M(150);
     v.actual_bytes = M(150);
     h.state = HOST_PLENTY;
-    policy_decide(&h, 1, &v, &d);
+    decide(&h, 1, &v, &d);
     assert_int_equal(d.reason, POLICY_STEADY);
     assert_int_equal(d.target_bytes, M(150));
     v.need_now_bytes = M(200); /* today's need rises: given, up to the peak */
-    policy_decide(&h, 1, &v, &d);
+    decide(&h, 1, &v, &d);
     assert_int_equal(d.reason, POLICY_DEFLATE_NEED);
     assert_int_equal(d.target_bytes, M(410));
 }
@@ -179,7 +191,7 @@ static void test_tight_reclaim_by_shares(void **state)
 
     h.state = HOST_TIGHT;
     h.reclaim_bytes = M(100);
-    policy_decide(&h, 2, vms, d);
+    decide(&h, 2, vms, d);
     assert_int_equal(d[1].target_bytes, M(100));
     assert_int_equal(d[1].reason, POLICY_INFLATE_RECLAIM);
     assert_int_equal(d[0].target_bytes, M(400) - M(128)); /* its usual step only */
@@ -199,7 +211,7 @@ static void test_critical_takes_all_unused(void **state)
 
     h.state = HOST_CRITICAL;
     h.headroom_bytes = -(int64_t)M(10);
-    policy_decide(&h, 4, vms, d);
+    decide(&h, 4, vms, d);
     assert_int_equal(d[0].target_bytes, M(200));
     assert_int_equal(d[1].target_bytes, M(128));
     assert_int_equal(d[2].target_bytes, M(512));
@@ -267,13 +279,13 @@ static void test_decide_contention(void **state)
 
     h.idle_tax_pct = 75;
     h.headroom_bytes = 0;
-    policy_decide(&h, 2, vms, d); /* plenty: no entitlement, the growth waits */
+    decide(&h, 2, vms, d); /* plenty: no entitlement, the growth waits */
     assert_int_equal(d[0].reason, POLICY_DEFLATE_DEFERRED);
     assert_int_equal(d[1].target_bytes, M(384));
     assert_int_equal(d[1].reason, POLICY_INFLATE_IDLE);
 
     h.state = HOST_TIGHT; /* supply 1024 (what both hold) < wants 900 + 384 */
-    policy_decide(&h, 2, vms, d);
+    decide(&h, 2, vms, d);
     print_message("  contention: %llu (%s), %llu (%s)\n", (unsigned long long)(d[0].target_bytes >> 20),
                   policy_reason_str(d[0].reason), (unsigned long long)(d[1].target_bytes >> 20),
                   policy_reason_str(d[1].reason));
@@ -289,7 +301,7 @@ static void test_decide_contention(void **state)
     /* Supply below the floors: nobody is squeezed under use + half a
      * buffer; what is over waits for the host's own reclaim. */
     h.headroom_bytes = -(int64_t)M(200);
-    policy_decide(&h, 2, vms, d);
+    decide(&h, 2, vms, d);
     assert_int_equal(d[1].target_bytes, M(132));
 }
 
@@ -323,7 +335,7 @@ static void test_burst_room(void **state)
 
         h.state = cases[i].host;
         h.reclaim_bytes = M(cases[i].reclaim_mib);
-        policy_decide(&h, 1, &vm, &d);
+        decide(&h, 1, &vm, &d);
         print_message("%s\n", cases[i].what);
         assert_int_equal(d.target_bytes, M(cases[i].want_mib));
         assert_int_equal(d.reason, cases[i].want_reason);
