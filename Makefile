@@ -13,8 +13,8 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 
 # Every source under src/, wherever it lives; objects are named by basename
 # (build/obj/<basename>.o), so basenames stay unique across folders.
-SRCS    := $(wildcard src/*.c src/*/*.c)
-HDRS    := $(wildcard src/*.h src/*/*.h)
+SRCS    := $(wildcard src/*.c src/*/*.c src/*/*/*.c)
+HDRS    := $(wildcard src/*.h src/*/*.h src/*/*/*.h)
 MAINS   := $(filter %/balloond.c %/balloonctl.c,$(SRCS))
 CORE    := $(filter-out $(MAINS),$(SRCS))
 OBJ     := $(addprefix $(BUILD)/obj/,$(notdir $(CORE:.c=.o)))

@@ -15,7 +15,7 @@
  *           still counts a merged page in every process that maps it)
  *   free  = BUDGET - used
  *   state = critical above the budget, tight from 90% of it until back
- *           under 85% (src/estimate.c, no reserve), else plenty
+ *           under 85% (src/core/estimate.c, no reserve), else plenty
  *   ksmtuned: MemTotal = BUDGET, committed = sum of RSS, free as above.
  *
  * Every knob changed is restored at the end, and on SIGINT/SIGTERM/SIGHUP.

@@ -1,6 +1,6 @@
 /* runner.c: see runner.h. The daemon's side of each tick is the daemon's
  * own code: the guest model's reports go through core/observe.h as QMP's
- * do in src/vm.c, and the decision is core/tick.h's tick_decide(), as in
+ * do in src/backend/qmp/vm.c, and the decision is core/tick.h's tick_decide(), as in
  * src/mgr.c; only the models and the measuring are the simulator's. */
 #include "runner.h"
 
@@ -118,7 +118,7 @@ static void host_step(struct sim *s)
     }
 }
 
-/* ---- what the daemon samples (src/vm.c, through core/observe.h) ------ */
+/* ---- what the daemon samples (src/backend/qmp/vm.c, through core/observe.h) ------ */
 
 static void observe(struct sim *s, struct sim_vm *v)
 {

@@ -80,7 +80,7 @@ struct sim_result {
 };
 void sim_result_clear(struct sim_result *r);
 
-/* What the daemon keeps per VM (src/vm.h's struct vm, control part), and
+/* What the daemon keeps per VM (src/backend/qmp/vm.h's struct vm, control part), and
  * the model behind it. */
 struct sim_vm {
     const struct sim_vm_spec *spec;
@@ -94,7 +94,7 @@ struct sim_vm {
     struct vm_observed obs;
     struct vm_estimate est;
     bool estimated;                 /* est is from this tick */
-    struct control ctl;             /* src/control.h, as the daemon's */
+    struct control ctl;             /* src/core/control.h, as the daemon's */
     uint32_t n_frees;
     size_t open[4];                 /* free events awaiting reclaim: index + 1 */
 };

@@ -9,7 +9,7 @@ enum host_state { HOST_PLENTY, HOST_TIGHT, HOST_CRITICAL };
 
 /* Which policy drives the balloons (config: [host] policy). The peers are
  * re-implementations of other controllers from their documented
- * behaviour, for comparison on the same guests (src/peers.c). */
+ * behaviour, for comparison on the same guests (core/peers.c). */
 enum policy_kind {
     POLICY_KIND_BALLOOND,
     POLICY_KIND_PROXMOX,  /* Proxmox VE's pvestatd auto-ballooning */
