@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include "backend.h"
 #include "command.h"
 #include "ctl.h"
 #include "events.h"
@@ -35,6 +36,7 @@ struct mgr {
     sd_event *ev;
     struct conf *conf;
     struct mgr_options opt;
+    const struct backend_ops *backend;  /* how VMs are found and driven */
     struct host *host;
     struct state *state;
     struct ctl_server *ctl;
@@ -113,6 +115,7 @@ static bool mgr_owner_ok(struct mgr *m, const char *name, const struct stat *st)
 
 static void mgr_attach(struct mgr *m, const char *name)
 {
+    struct backend_attach attach = {mgr_peer_ok, m, &m->churn_rl};
     char path[4096];
     struct vm *vm;
 
@@ -125,17 +128,14 @@ static void mgr_attach(struct mgr *m, const char *name)
         m->cap_vms = cap;
     }
     snprintf(path, sizeof(path), "%s/%s", m->conf->host.socket_dir, name);
-    if (vm_new(m->ev, name, path, &vm) < 0) {
+    if (m->backend->attach(m->ev, name, path, &attach, &vm) < 0) {
         log_err("vm %s: out of memory", name);
         return;
     }
-    vm->peer_ok = mgr_peer_ok;
-    vm->peer_ctx = m;
-    vm->churn_rl = &m->churn_rl;
     m->vms[m->n_vms++] = vm;
     command_load_settings(m->state, vm);
     events_add_limited(m->events, &m->churn_rl, LOG_INFO, name, "found QMP socket %s", path);
-    vm_start(vm);
+    m->backend->start(vm);
 }
 
 static void mgr_detach(struct mgr *m, size_t i)
@@ -144,7 +144,7 @@ static void mgr_detach(struct mgr *m, size_t i)
 
     events_add_limited(m->events, &m->churn_rl, LOG_INFO, vm->name, "QMP socket gone; no longer managed");
     state_forget(m->state, vm->name);
-    vm_free(vm);
+    m->backend->detach(vm);
     m->vms[i] = m->vms[--m->n_vms];
 }
 
@@ -210,7 +210,7 @@ static int mgr_on_watch(sd_event_source *s, const struct inotify_event *ev, void
      * file may have been left behind): start over at once rather than
      * after the old connection's backoff. */
     if (ev->len && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && (i = mgr_find(m, ev->name)) >= 0 &&
-        !vm_is_ready(m->vms[i]))
+        !m->backend->is_ready(m->vms[i]))
         mgr_detach(m, (size_t)i);
     mgr_discover(m);
     return 0;
@@ -259,7 +259,7 @@ static bool mgr_sample_host(struct mgr *m)
 static struct tick_vm mgr_tick_vm(struct mgr *m, struct vm *vm)
 {
     struct tick_vm t = {
-        .ready = vm_is_ready(vm),
+        .ready = m->backend->is_ready(vm),
         .paused = vm->paused,
         .pin_bytes = vm->pin_bytes,
         .obs = &vm->obs,
@@ -325,7 +325,7 @@ static void mgr_apply(struct mgr *m, const struct tick_action *a)
     if (!a->held)
         return;
     state_set(m->state, vm->name, vm->pid, vm->ctl.target_bytes);
-    vm_send_target(vm, vm->ctl.target_bytes);
+    m->backend->set_target(vm, vm->ctl.target_bytes);
 }
 
 /* The event log's word on a driver that does not speak (or speaks again). */
@@ -443,7 +443,7 @@ static int mgr_on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 
     mgr_discover(m);
     for (size_t i = 0; i < m->n_vms; i++)
-        vm_poll(m->vms[i]);
+        m->backend->poll(m->vms[i]);
     if (delay_ms > TICK_DECIDE_DELAY_MS)
         delay_ms = TICK_DECIDE_DELAY_MS;
     sd_event_source_set_time(m->decide, usec + delay_ms * 1000);
@@ -605,6 +605,7 @@ int mgr_new(sd_event *ev, struct conf *conf, const struct mgr_options *opt, stru
         return -ENOMEM;
     }
     m->churn_rl = (struct ratelimit){.interval_ms = 10000, .burst = 100};
+    m->backend = &backend_qmp;
     m->ev = sd_event_ref(ev);
     m->conf = conf;
     m->opt = *opt;
@@ -660,7 +661,7 @@ void mgr_free(struct mgr *m)
     if (m->state)
         state_save(m->state);
     for (size_t i = 0; i < m->n_vms; i++)
-        vm_free(m->vms[i]);
+        m->backend->detach(m->vms[i]);
     free(m->vms);
     free(m->tick_vms);
     free(m->seen);

@@ -455,3 +455,30 @@ void vm_resolve(struct vm *vm, const struct conf *c)
     vm->max_bytes = conf_size_resolve(&vm->conf.max, vm->size_bytes);
     vm->min_bytes = min_u64(conf_size_resolve(&vm->conf.min, vm->max_bytes), vm->max_bytes);
 }
+
+/* ---- the backend seam (backend.h) --------------------------------------- */
+
+static int qmp_attach(sd_event *ev, const char *name, const char *address, const struct backend_attach *a,
+                      struct vm **out)
+{
+    struct vm *vm;
+    int r = vm_new(ev, name, address, &vm);
+
+    if (r < 0)
+        return r;
+    vm->peer_ok = a->peer_ok;
+    vm->peer_ctx = a->peer_ctx;
+    vm->churn_rl = a->churn_rl;
+    *out = vm;
+    return 0;
+}
+
+const struct backend_ops backend_qmp = {
+    .name = "qmp",
+    .attach = qmp_attach,
+    .start = vm_start,
+    .detach = vm_free,
+    .poll = vm_poll,
+    .set_target = vm_send_target,
+    .is_ready = vm_is_ready,
+};

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "backend.h"
 #include "control.h"
 #include "estimate.h"
 #include "policy.h"
