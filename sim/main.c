@@ -45,6 +45,48 @@ static void usage(FILE *f)
                "  --time            print each run's wall time on stderr\n");
 }
 
+/* An option's value (name: the option as given, for the message). */
+static int parse_value(int c, const char *name, struct opts *o)
+{
+    uint64_t v;
+    char *at;
+
+    switch (c) {
+    case 'p':
+        if (policy_kind_parse(optarg, &o->kind) < 0) {
+            fprintf(stderr, "--policy %s: use balloond, proxmox, mom or static\n", optarg);
+            return -EINVAL;
+        }
+        return 0;
+    case 'z': case 'b':
+        if (size_parse(optarg, &v) < 0 || v == 0) {
+            fprintf(stderr, "--%s %s: not a size (512M, 32G)\n", c == 'z' ? "vm-size" : "budget", optarg);
+            return -EINVAL;
+        }
+        *(c == 'z' ? &o->vm_size_bytes : &o->budget_bytes) = v;
+        return 0;
+    case 'S': case 'n': case 'd': case 'k':
+        if (parse_u64(optarg, &v) < 0 || (c == 'k' && v > 100) || (c == 'n' && (v == 0 || v > 1000000))) {
+            fprintf(stderr, "%s: bad number '%s'\n", name, optarg);
+            return -EINVAL;
+        }
+        if (c == 'S') o->seed = v;
+        else if (c == 'n') o->so.n_vms = v;
+        else if (c == 'd') o->so.duration_s = v;
+        else { o->ksm_pct = (unsigned)v; o->ksm_set = true; }
+        return 0;
+    case 'w':
+        at = strchr(optarg, '@');
+        if (!at || (*at = '\0', size_parse(optarg, &o->swap_bytes) < 0) ||
+            size_parse(at + 1, &o->swap_rate) < 0 || !o->swap_bytes || !o->swap_rate) {
+            fprintf(stderr, "--swap: SIZE@RATE, e.g. 4G@200M\n");
+            return -EINVAL;
+        }
+        return 0;
+    }
+    return -EINVAL;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     static const struct option lo[] = {
@@ -55,8 +97,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"plot", 1, NULL, 'P'},     {"validate", 1, NULL, 'V'}, {"list", 0, NULL, 'l'},
         {"time", 0, NULL, 't'},     {"help", 0, NULL, 'h'},     {0},
     };
-    uint64_t v;
-    char *at;
     int c;
 
     *o = (struct opts){.vm_size_bytes = 512 * MIB, .seed = 1, .kind = POLICY_KIND_BALLOOND};
@@ -77,36 +117,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
             exit(0);
         }
         case 'h': usage(stdout); exit(0);
-        case 'p':
-            if (policy_kind_parse(optarg, &o->kind) < 0) {
-                fprintf(stderr, "--policy %s: use balloond, proxmox, mom or static\n", optarg);
+        case 'p': case 'z': case 'b': case 'S': case 'n': case 'd': case 'k': case 'w':
+            if (parse_value(c, argv[optind - 1], o) < 0)
                 return -EINVAL;
-            }
-            break;
-        case 'z': case 'b':
-            if (size_parse(optarg, &v) < 0 || v == 0) {
-                fprintf(stderr, "--%s %s: not a size (512M, 32G)\n", c == 'z' ? "vm-size" : "budget", optarg);
-                return -EINVAL;
-            }
-            *(c == 'z' ? &o->vm_size_bytes : &o->budget_bytes) = v;
-            break;
-        case 'S': case 'n': case 'd': case 'k':
-            if (parse_u64(optarg, &v) < 0 || (c == 'k' && v > 100) || (c == 'n' && (v == 0 || v > 1000000))) {
-                fprintf(stderr, "%s: bad number '%s'\n", argv[optind - 1], optarg);
-                return -EINVAL;
-            }
-            if (c == 'S') o->seed = v;
-            else if (c == 'n') o->so.n_vms = v;
-            else if (c == 'd') o->so.duration_s = v;
-            else { o->ksm_pct = (unsigned)v; o->ksm_set = true; }
-            break;
-        case 'w':
-            at = strchr(optarg, '@');
-            if (!at || (*at = '\0', size_parse(optarg, &o->swap_bytes) < 0) ||
-                size_parse(at + 1, &o->swap_rate) < 0 || !o->swap_bytes || !o->swap_rate) {
-                fprintf(stderr, "--swap: SIZE@RATE, e.g. 4G@200M\n");
-                return -EINVAL;
-            }
             break;
         default: usage(stderr); return -EINVAL;
         }

@@ -218,6 +218,30 @@ static void fmt_s(long s, char *buf, size_t len)
         snprintf(buf, len, "%ld", s);
 }
 
+/* Each free event's reclaim time, real against simulated, into real_s
+ * and sim_s; true when all are within TOLERANCE. */
+static bool compare_reclaims(const struct real_run *run, const struct sim_result *res, char *real_s,
+                             size_t real_len, char *sim_s, size_t sim_len)
+{
+    bool all = true;
+
+    for (size_t i = 0; i < run->n_events; i++) {
+        const struct sim_event *e = sim_event_of(res, run->ev[i].vm, run->ev[i].free_no);
+        long real = run->ev[i].reclaim_s;
+        long sim = e && e->t_reclaimed_s >= 0 ? (long)(e->t_reclaimed_s - (int64_t)e->t_free_s) : -1;
+        char a[24], b[24];
+        bool ok = (real < 0) == (sim < 0) && (real < 0 || fabs((double)(sim - real)) <= TOLERANCE * (double)real);
+        all = all && ok;
+        fmt_s(real, a, sizeof(a));
+        fmt_s(sim, b, sizeof(b));
+        snprintf(real_s + strlen(real_s), real_len - strlen(real_s), "%s%s %s",
+                 i ? ", " : "", density_vm_names[run->ev[i].vm], a);
+        snprintf(sim_s + strlen(sim_s), sim_len - strlen(sim_s), "%s%s%s", i ? ", " : "", b,
+                 ok ? "" : "!");
+    }
+    return all;
+}
+
 /* One policy: prints its row; 1 match, 0 not, <0 error. */
 static int validate_policy(const char *dir, const char *policy, uint64_t seed, const char *csv_dir,
                            FILE *out)
@@ -228,7 +252,7 @@ static int validate_policy(const char *dir, const char *policy, uint64_t seed, c
     struct output_csv *csv = NULL;
     char path[4096], real_s[160] = "", sim_s[160] = "";
     enum policy_kind kind;
-    bool ok_reclaim = true;
+    bool ok_reclaim;
     int r;
 
     snprintf(path, sizeof(path), "%s/%s.csv", dir, policy);
@@ -267,20 +291,7 @@ static int validate_policy(const char *dir, const char *policy, uint64_t seed, c
         sim_setup_free(setup);
         return r;
     }
-    for (size_t i = 0; i < run.n_events; i++) {
-        const struct sim_event *e = sim_event_of(&res, run.ev[i].vm, run.ev[i].free_no);
-        long real = run.ev[i].reclaim_s;
-        long sim = e && e->t_reclaimed_s >= 0 ? (long)(e->t_reclaimed_s - (int64_t)e->t_free_s) : -1;
-        char a[24], b[24];
-        bool ok = (real < 0) == (sim < 0) && (real < 0 || fabs((double)(sim - real)) <= TOLERANCE * (double)real);
-        ok_reclaim = ok_reclaim && ok;
-        fmt_s(real, a, sizeof(a));
-        fmt_s(sim, b, sizeof(b));
-        snprintf(real_s + strlen(real_s), sizeof(real_s) - strlen(real_s), "%s%s %s",
-                 i ? ", " : "", density_vm_names[run.ev[i].vm], a);
-        snprintf(sim_s + strlen(sim_s), sizeof(sim_s) - strlen(sim_s), "%s%s%s", i ? ", " : "", b,
-                 ok ? "" : "!");
-    }
+    ok_reclaim = compare_reclaims(&run, &res, real_s, sizeof(real_s), sim_s, sizeof(sim_s));
     bool real_host = run.host_oom > 0 || run.lost > 0, sim_host = res.host_oom_kills > 0;
     bool real_guest = run.guest_oom > 0, sim_guest = res.guest_oom_kills > 0;
     bool match = real_host == sim_host && real_guest == sim_guest;
