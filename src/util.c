@@ -460,3 +460,35 @@ int listen_parse(const char *listen, void *out, unsigned *len_out)
         memcpy(out, &ss, sizeof(ss));
     return 0;
 }
+
+int mkdir_p(const char *path, mode_t mode)
+{
+    char buf[4096];
+
+    if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
+        return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+int mkdir_parent(const char *file)
+{
+    char dir[4096];
+    char *slash;
+
+    snprintf(dir, sizeof(dir), "%s", file);
+    slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    return mkdir_p(dir, 0755);
+}

@@ -1,6 +1,7 @@
 /* util.h: logging, human sizes, clocks and small file helpers shared by
  * balloond and balloonctl. */
 #pragma once
+#include <sys/types.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -105,3 +106,8 @@ int parse_u64(const char *s, uint64_t *out);
  * host sampling, the state file and the listeners keep working. */
 #define UTIL_FD_RESERVE 32
 bool fd_headroom_ok(int fd);
+
+/* mkdir -p PATH, the last component with mode (the others 0755). 0 or -errno. */
+int mkdir_p(const char *path, mode_t mode);
+/* mkdir -p of FILE's directory. 0 or -errno. */
+int mkdir_parent(const char *file);

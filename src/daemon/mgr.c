@@ -1,220 +1,15 @@
 /* mgr.c: the manager (see mgr.h). */
 #include "mgr.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
-#include "backend.h"
-#include "command.h"
-#include "ctl.h"
-#include "events.h"
-#include "estimate.h"
-#include "guard.h"
-#include "host.h"
-#include "metrics.h"
-#include "policy.h"
-#include "report.h"
-#include "state.h"
-#include "tick.h"
-#include "trust.h"
-#include "tune.h"
-#include "protocol.h"
-#include "util.h"
-#include "vm.h"
-
-#define VM_NAME_MAX 64
-
-struct mgr {
-    sd_event *ev;
-    struct conf *conf;
-    struct mgr_options opt;
-    const struct backend_ops *backend;  /* how VMs are found and driven */
-    struct host *host;
-    struct state *state;
-    struct ctl_server *ctl;
-    sd_event_source *tick, *decide, *watch;
-
-    struct vm **vms;
-    size_t n_vms, cap_vms;
-    bool *seen;                  /* discovery's marks, cap_seen long */
-    size_t cap_seen;
-    struct tick_vm *tick_vms;    /* the tick's view of vms, cap_tick long */
-    size_t cap_tick;
-    struct tick_scratch scratch;
-
-    bool have_host;
-    bool host_failed;          /* logged once */
-    struct host_sample hs;
-    struct host_estimate he;
-    struct policy_round round;   /* for round-based peer policies */
-    struct metrics *metrics;
-    struct tune *tune;
-    struct events *events;
-    uint64_t host_at_ms;         /* when hs was sampled, for rates */
-    char notified[96];           /* the last STATUS= sent to systemd */
-    /* Target changes since start, by why. */
-    uint64_t decisions[POLICY_REASON_COUNT];
-    uint64_t guard_actions[GUARD_ACTION_COUNT];
-    /* Sockets coming and going (30,000 gave 92,147 lines): found, gone
-     * and failed connections share one log budget. */
-    struct ratelimit churn_rl;
-    struct trust_refused refused;  /* sockets of untrusted owners, logged once */
-    struct command_host commands;  /* what balloonctl's commands act on */
-};
-
-/* ---- discovery ----------------------------------------------------------- */
-
-static bool valid_vm_name(const char *name)
-{
-    size_t len = strlen(name);
-
-    if (len == 0 || len > VM_NAME_MAX || name[0] == '.')
-        return false;
-    for (const char *p = name; *p; p++)
-        if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '\\')
-            return false;
-    return true;
-}
-
-static ssize_t mgr_find(const struct mgr *m, const char *name)
-{
-    for (size_t i = 0; i < m->n_vms; i++)
-        if (strcmp(m->vms[i]->name, name) == 0)
-            return (ssize_t)i;
-    return -1;
-}
-
-static bool mgr_peer_ok(void *ctx, uid_t uid, gid_t gid)
-{
-    struct mgr *m = ctx;
-
-    return trust_ok(&m->conf->host.qemu, uid, gid);
-}
-
-/* A socket file owned by someone QEMU does not run as is not spoken to. */
-static bool mgr_owner_ok(struct mgr *m, const char *name, const struct stat *st)
-{
-    char who[96];
-
-    if (trust_ok(&m->conf->host.qemu, st->st_uid, st->st_gid))
-        return true;
-    if (trust_refused_note(&m->refused, name))
-        log_warn("socket %s/%s: owned by %s, who is neither root nor a qemu_user or "
-                 "qemu_group; refused", m->conf->host.socket_dir, name,
-                 trust_describe(st->st_uid, who, sizeof(who)));
-    return false;
-}
-
-static void mgr_attach(struct mgr *m, const char *name)
-{
-    struct backend_attach attach = {mgr_peer_ok, m, &m->churn_rl};
-    char path[4096];
-    struct vm *vm;
-
-    if (m->n_vms == m->cap_vms) {
-        size_t cap = m->cap_vms ? m->cap_vms * 2 : 16;
-        struct vm **p = realloc(m->vms, cap * sizeof(*p));
-        if (!p)
-            return;
-        m->vms = p;
-        m->cap_vms = cap;
-    }
-    snprintf(path, sizeof(path), "%s/%s", m->conf->host.socket_dir, name);
-    if (m->backend->attach(m->ev, name, path, &attach, &vm) < 0) {
-        log_err("vm %s: out of memory", name);
-        return;
-    }
-    m->vms[m->n_vms++] = vm;
-    command_load_settings(m->state, vm);
-    events_add_limited(m->events, &m->churn_rl, LOG_INFO, name, "found QMP socket %s", path);
-    m->backend->start(vm);
-}
-
-static void mgr_detach(struct mgr *m, size_t i)
-{
-    struct vm *vm = m->vms[i];
-
-    events_add_limited(m->events, &m->churn_rl, LOG_INFO, vm->name, "QMP socket gone; no longer managed");
-    state_forget(m->state, vm->name);
-    m->backend->detach(vm);
-    m->vms[i] = m->vms[--m->n_vms];
-}
-
-/* One scan of the socket directory: attach what appeared, detach what
- * went. Cheap enough (one readdir) to run on every tick and on inotify. */
-static void mgr_discover(struct mgr *m)
-{
-    const char *dir = m->conf->host.socket_dir;
-    size_t n_before = m->n_vms;
-    struct dirent *de;
-    bool *seen;
-    DIR *d;
-
-    if (n_before > m->cap_seen) {
-        seen = realloc(m->seen, n_before * sizeof(*seen));
-        if (!seen)
-            return;
-        m->seen = seen;
-        m->cap_seen = n_before;
-    }
-    seen = m->seen;
-    if (n_before)
-        memset(seen, 0, n_before * sizeof(*seen));
-    d = opendir(dir);
-    if (!d) {
-        if (!m->host_failed)
-            log_err("socket directory %s: %s", dir, strerror(errno));
-        return;
-    }
-    while ((de = readdir(d))) {
-        struct stat st;
-        ssize_t i;
-
-        if (de->d_type != DT_SOCK && de->d_type != DT_UNKNOWN)
-            continue;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode))
-            continue;
-        if (!valid_vm_name(de->d_name)) {
-            log_debug("socket %s/%s: name is not a usable VM name; ignored", dir, de->d_name);
-            continue;
-        }
-        if (!mgr_owner_ok(m, de->d_name, &st))
-            continue;
-        i = mgr_find(m, de->d_name);
-        if (i >= 0 && (size_t)i < n_before)
-            seen[i] = true;
-        else if (i < 0)
-            mgr_attach(m, de->d_name);
-    }
-    closedir(d);
-    trust_refused_sweep(&m->refused);
-    for (size_t i = n_before; i-- > 0;)
-        if (!seen[i])
-            mgr_detach(m, i);
-}
-
-static int mgr_on_watch(sd_event_source *s, const struct inotify_event *ev, void *userdata)
-{
-    struct mgr *m = userdata;
-    ssize_t i;
-
-    /* A socket created anew under a known name is a new QEMU (the old
-     * file may have been left behind): start over at once rather than
-     * after the old connection's backoff. */
-    if (ev->len && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && (i = mgr_find(m, ev->name)) >= 0 &&
-        !m->backend->is_ready(m->vms[i]))
-        mgr_detach(m, (size_t)i);
-    mgr_discover(m);
-    return 0;
-}
+#include "mgr_priv.h"
 
 /* ---- one tick: sample -> estimate -> decide -> act ---------------------- */
 
@@ -514,38 +309,6 @@ static int mgr_reload_cb(void *userdata)
 
 /* ---- life ------------------------------------------------------------- */
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char buf[4096];
-
-    if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
-        return -ENAMETOOLONG;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(buf, mode) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
-static int mkdir_parent(const char *file)
-{
-    char dir[4096];
-    char *slash;
-
-    snprintf(dir, sizeof(dir), "%s", file);
-    slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return 0;
-    *slash = '\0';
-    return mkdir_p(dir, 0755);
-}
-
 static int mgr_open_host(struct mgr *m, const struct conf *c, struct host **out)
 {
     int r = host_new(m->opt.proc_root, c->host.cgroup, out);
@@ -555,24 +318,6 @@ static int mgr_open_host(struct mgr *m, const struct conf *c, struct host **out)
                 "memory.limit_in_bytes, or v2 with memory.max)",
                 c->path ? c->path : "config", c->host.cgroup ? c->host.cgroup : "-", strerror(-r));
     return r;
-}
-
-static int mgr_watch(struct mgr *m)
-{
-    const char *dir = m->conf->host.socket_dir;
-    int r = mkdir_p(dir, 0700);
-
-    if (r < 0) {
-        log_err("socket directory %s: cannot create: %s", dir, strerror(-r));
-        return r;
-    }
-    m->watch = sd_event_source_disable_unref(m->watch);
-    r = sd_event_add_inotify(m->ev, &m->watch, dir,
-                             IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ONLYDIR,
-                             mgr_on_watch, m);
-    if (r < 0)
-        log_warn("socket directory %s: cannot watch (%s); scanning every tick only", dir, strerror(-r));
-    return 0;
 }
 
 /* The state file and the control socket (bound once: not reloadable). */

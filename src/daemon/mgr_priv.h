@@ -1,0 +1,75 @@
+/* mgr_priv.h: the manager's own state, shared by its files: mgr.c (the
+ * tick, the control socket, life) and discover.c (the QMP socket
+ * directory). Nothing outside src/daemon/mgr*.c and discover.c includes it. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "backend.h"
+#include "command.h"
+#include "ctl.h"
+#include "events.h"
+#include "estimate.h"
+#include "guard.h"
+#include "host.h"
+#include "metrics.h"
+#include "mgr.h"
+#include "policy.h"
+#include "protocol.h"
+#include "report.h"
+#include "state.h"
+#include "tick.h"
+#include "trust.h"
+#include "tune.h"
+#include "util.h"
+#include "vm.h"
+
+#define VM_NAME_MAX 64
+
+struct mgr {
+    sd_event *ev;
+    struct conf *conf;
+    struct mgr_options opt;
+    const struct backend_ops *backend;  /* how VMs are found and driven */
+    struct host *host;
+    struct state *state;
+    struct ctl_server *ctl;
+    sd_event_source *tick, *decide, *watch;
+
+    struct vm **vms;
+    size_t n_vms, cap_vms;
+    bool *seen;                  /* discovery's marks, cap_seen long */
+    size_t cap_seen;
+    struct tick_vm *tick_vms;    /* the tick's view of vms, cap_tick long */
+    size_t cap_tick;
+    struct tick_scratch scratch;
+
+    bool have_host;
+    bool host_failed;          /* logged once */
+    struct host_sample hs;
+    struct host_estimate he;
+    struct policy_round round;   /* for round-based peer policies */
+    struct metrics *metrics;
+    struct tune *tune;
+    struct events *events;
+    uint64_t host_at_ms;         /* when hs was sampled, for rates */
+    char notified[96];           /* the last STATUS= sent to systemd */
+    /* Target changes since start, by why. */
+    uint64_t decisions[POLICY_REASON_COUNT];
+    uint64_t guard_actions[GUARD_ACTION_COUNT];
+    /* Sockets coming and going (30,000 gave 92,147 lines): found, gone
+     * and failed connections share one log budget. */
+    struct ratelimit churn_rl;
+    struct trust_refused refused;  /* sockets of untrusted owners, logged once */
+    struct command_host commands;  /* what balloonctl's commands act on */
+};
+
+/* discover.c */
+/* One scan of the socket directory: attach what appeared, detach what went. */
+void mgr_discover(struct mgr *m);
+/* The index of the VM of that name, or -1. */
+ssize_t mgr_find(const struct mgr *m, const char *name);
+/* Creates the socket directory and watches it (inotify). 0 or -errno. */
+int mgr_watch(struct mgr *m);
