@@ -353,6 +353,28 @@ static int wait_fd(int fd, short events)
     return r < 0 ? -errno : r == 0 ? -ETIMEDOUT : 0;
 }
 
+/* Reads until the daemon closes or cap - 1 bytes; buf is NUL-terminated
+ * by the caller. 0 or -errno (*error set). */
+static int ctl_read_reply(int fd, const char *path, char *buf, size_t cap, size_t *len_out, char **error)
+{
+    size_t len = 0;
+
+    for (;;) {
+        ssize_t n;
+        int r = wait_fd(fd, POLLIN);
+        if (r < 0)
+            return client_error(error, r, "no reply from %s: %s", path, strerror(-r));
+        n = recv(fd, buf + len, cap - 1 - len, 0);
+        if (n < 0)
+            return client_error(error, -errno, "cannot read from %s: %s", path, strerror(errno));
+        len += (size_t)n;
+        if (n == 0 || len >= cap - 1)
+            break;
+    }
+    *len_out = len;
+    return 0;
+}
+
 int ctl_call(const char *path, const char *command, json_object *args, json_object **data,
              char **error)
 {
@@ -378,24 +400,9 @@ int ctl_call(const char *path, const char *command, json_object *args, json_obje
         r = client_error(error, -errno, "cannot send to %s: %s", path, strerror(errno));
         goto out;
     }
-    for (;;) {
-        ssize_t n;
-        r = wait_fd(fd, POLLIN);
-        if (r < 0) {
-            client_error(error, r, "no reply from %s: %s", path, strerror(-r));
-            goto out;
-        }
-        n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-        if (n < 0) {
-            r = client_error(error, -errno, "cannot read from %s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (n == 0 || len + (size_t)n >= sizeof(buf) - 1) {
-            len += (size_t)n;
-            break;
-        }
-        len += (size_t)n;
-    }
+    r = ctl_read_reply(fd, path, buf, sizeof(buf), &len, error);
+    if (r < 0)
+        goto out;
     buf[len] = '\0';
     reply = json_tokener_parse(buf);
     if (!reply || !json_object_object_get_ex(reply, PROTO_KEY_OK, &v)) {
