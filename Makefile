@@ -48,8 +48,8 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/fixture.c tests/unit/fixtu
 	$(CC) $(CFLAGS) $(SAN) -O1 -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 $(BUILD)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(SANOBJ) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(SAN) -O1 -o $@ $^ $(LDLIBS)
-$(BUILD)/tests/%: tests/helpers/%.c | $(BUILD)/tests
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 $(BUILD)/obj $(BUILD)/san $(BUILD)/tests:
 	mkdir -p $@
 

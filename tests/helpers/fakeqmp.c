@@ -17,12 +17,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop;
+#include "peer.h"
 
-static void on_signal(int sig)
-{
-    stop = 1;
-}
+static const char *peer_mode;
 
 /* Greets, answers the first command (qmp_capabilities) by its id, then
  * floods RESET events. */
@@ -93,37 +90,17 @@ static void serve(int fd, const char *mode)
         ;
 }
 
+static void serve_mode(int fd)
+{
+    serve(fd, peer_mode);
+}
+
 int main(int argc, char **argv)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    struct sigaction act = {.sa_handler = on_signal};
-    int lfd;
-
-    if (argc != 3 || strlen(argv[2]) >= sizeof(sa.sun_path)) {
+    if (argc != 3 || !peer_path_ok(argv[2])) {
         fprintf(stderr, "usage: fakeqmp silent|garbage|hugeline|deep|notqmp|resets SOCKET\n");
         return 2;
     }
-    sigaction(SIGTERM, &act, NULL);
-    sigaction(SIGINT, &act, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    strcpy(sa.sun_path, argv[2]);
-    unlink(argv[2]);
-    lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4) < 0) {
-        perror("fakeqmp");
-        return 1;
-    }
-    while (!stop) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        serve(fd, argv[1]);
-        close(fd);
-    }
-    close(lfd);
-    unlink(argv[2]);
-    return 0;
+    peer_mode = argv[1];
+    return peer_serve(argv[2], "fakeqmp", serve_mode);
 }

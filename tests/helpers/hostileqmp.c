@@ -24,15 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop;
+#include "peer.h"
+
 static const char *mode;
 static FILE *log_file;
 static unsigned long long tick;
 
-static void on_signal(int sig)
-{
-    stop = 1;
-}
 
 static int is(const char *m)
 {
@@ -177,11 +174,9 @@ static void serve(int fd)
 
 int main(int argc, char **argv)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    struct sigaction act = {.sa_handler = on_signal};
-    int lfd;
+    int r;
 
-    if (argc != 4 || strlen(argv[2]) >= sizeof(sa.sun_path)) {
+    if (argc != 4 || !peer_path_ok(argv[2])) {
         fprintf(stderr, "usage: hostileqmp zero|umax|huge|negative|strings|wrongids|flood|resets SOCKET LOG\n");
         return 2;
     }
@@ -191,28 +186,7 @@ int main(int argc, char **argv)
         perror(argv[3]);
         return 1;
     }
-    sigaction(SIGTERM, &act, NULL);
-    sigaction(SIGINT, &act, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    strcpy(sa.sun_path, argv[2]);
-    unlink(argv[2]);
-    lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4) < 0) {
-        perror("hostileqmp");
-        return 1;
-    }
-    while (!stop) {
-        int fd = accept(lfd, NULL, NULL);
-        if (fd < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        serve(fd);
-        close(fd);
-    }
-    close(lfd);
-    unlink(argv[2]);
+    r = peer_serve(argv[2], "hostileqmp", serve);
     fclose(log_file);
-    return 0;
+    return r;
 }
