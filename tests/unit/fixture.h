@@ -15,3 +15,7 @@ void fixture_put(const char *path, const char *content);
 #define FIXTURE_TREE_MAX 64
 void fixture_tree_copy(const char *src_dir, const char *prefix, char root[FIXTURE_TREE_MAX]);
 void fixture_tree_rm(const char *root);
+
+/* A listening unix socket at path (a stale file is replaced), for a test
+ * that plays the peer of the code under test. Returns its descriptor. */
+int fixture_listen(const char *path);

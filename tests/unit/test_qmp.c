@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "qmp.h"
+#include "fixture.h"
 #include "util.h"
 
 static json_object *parse(const char *s)
@@ -206,14 +207,9 @@ static void on_reply(struct qmp *q, const struct qmp_msg *m, void *ud)
 static int peer_setup(void **state)
 {
     struct peer *p = calloc(1, sizeof(*p));
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
     snprintf(p->path, sizeof(p->path), "/tmp/balloond-test-qmp.%d", getpid());
-    strcpy(sa.sun_path, p->path);
-    unlink(p->path);
-    p->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-    assert_int_equal(bind(p->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(p->lfd, 1), 0);
+    p->lfd = fixture_listen(p->path);
     assert_int_equal(sd_event_new(&p->ev), 0);
     assert_int_equal(qmp_new(p->ev, p->path, "test", &ops, p, &p->q), 0);
     assert_int_equal(qmp_connect(p->q), 0);

@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "util.h"
 #include "vm.h"
 
@@ -43,14 +44,9 @@ struct peer {
 static int peer_setup(void **state)
 {
     struct peer *p = calloc(1, sizeof(*p));
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
     snprintf(p->path, sizeof(p->path), "/tmp/balloond-test-vm.%d", getpid());
-    strcpy(sa.sun_path, p->path);
-    unlink(p->path);
-    p->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-    assert_int_equal(bind(p->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(p->lfd, 1), 0);
+    p->lfd = fixture_listen(p->path);
     assert_int_equal(sd_event_new(&p->ev), 0);
     assert_int_equal(vm_new(p->ev, "t1", p->path, &p->vm), 0);
     vm_start(p->vm);
