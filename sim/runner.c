@@ -1,6 +1,6 @@
 /* runner.c: see runner.h. The daemon's side of each tick is the daemon's
  * own code: the guest model's reports go through core/observe.h as QMP's
- * do in src/backend/qmp/vm.c, and the decision is core/tick.h's tick_decide(), as in
+ * do in src/backend/qmp/qmp_vm.c, and the decision is core/tick.h's tick_decide(), as in
  * src/mgr.c; only the models and the measuring are the simulator's. */
 #include "runner.h"
 
@@ -97,7 +97,7 @@ static void model_step(struct sim *s, struct sim_vm *v, size_t i)
     if (sp->reset_s && s->t_s == sp->reset_s && guest_alive(&v->g)) {
         guest_reset(&v->g, s->now_ms);
         /* The RESET event: the old stats mean nothing now. */
-        observe_reset(&v->obs, &v->ctl);
+        observe_reset(&v->obs);
         v->have_report = false;
     }
     v->want_anon = anon;
@@ -132,7 +132,7 @@ static void host_step(struct sim *s)
     }
 }
 
-/* ---- what the daemon samples (src/backend/qmp/vm.c, through core/observe.h) ------ */
+/* ---- what the daemon samples (src/backend/qmp/qmp_vm.c, through core/observe.h) ------ */
 
 static void observe(struct sim *s, struct sim_vm *v)
 {

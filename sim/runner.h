@@ -80,7 +80,7 @@ struct sim_result {
 };
 void sim_result_clear(struct sim_result *r);
 
-/* What the daemon keeps per VM (src/backend/qmp/vm.h's struct vm, control part), and
+/* What the daemon keeps per VM (src/daemon/vm.h's struct vm: its link's observations and its control part), and
  * the model behind it. */
 struct sim_vm {
     const struct sim_vm_spec *spec;

@@ -1,7 +1,10 @@
 /* backend.h: how the manager finds and drives a VM, whatever speaks to
- * it: QMP today (backend/qmp/), libvirt next. A backend turns what it
- * hears into core observations (observe.h, into vm->obs) and the VM's
- * run state, PID and size (struct vm); it never decides. The manager's
+ * it: QMP today (backend/qmp/), libvirt next. A backend keeps a session
+ * per VM (its own, opaque to everyone else) and turns what it hears into
+ * the VM's link: core observations (observe.h) and the VM's connection,
+ * run state, PID and size. It never decides, and it writes nothing else
+ * of the VM: the control state belongs to the manager (tick.h), the
+ * settings to the operator and the config file (vm.h). The manager's
  * loop calls only these, so a new backend is one folder and one table.
  *
  * A virtio-mem actuator plugs in at set_target: the tick decides a
@@ -12,9 +15,32 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "estimate.h"
 #include "util.h"
 
-struct vm;
+enum vm_conn {
+    VM_CONNECTING,  /* greeting, capabilities, setup */
+    VM_READY,
+    VM_NO_BALLOON,  /* connected, but the VM has no balloon device */
+    VM_RETRY,       /* waiting to reconnect */
+};
+const char *vm_conn_str(enum vm_conn c);
+
+/* What the backend knows of one VM, kept current by the backend alone;
+ * the manager reads it. It lives in the manager's VM (vm.h), lent to the
+ * backend at attach for the session's life. */
+struct vm_link {
+    enum vm_conn conn;
+    char last_error[160];     /* why the last connection failed, for status */
+    pid_t pid;                /* the VM's QEMU process */
+    uint64_t size_bytes;      /* configured RAM */
+    char runstate[24];        /* QEMU's word: running, paused, ...; gone, disconnected */
+    uint64_t ready_ms;        /* CLOCK_MONOTONIC of the connection's setup */
+    struct vm_observed obs;   /* samples, newest first (observe.h) */
+};
+
+/* A backend's own state of one VM. */
+struct session;
 
 /* What the manager lends a backend at attach. */
 struct backend_attach {
@@ -27,20 +53,24 @@ struct backend_attach {
 
 struct backend_ops {
     const char *name;
-    /* A VM found at address (for QMP: its socket's path). Not started. */
+    /* A VM found at address (for QMP: its socket's path); its news go to
+     * link until detach. Not started. */
     int (*attach)(sd_event *ev, const char *name, const char *address, const struct backend_attach *a,
-                  struct vm **out);
+                  struct vm_link *link, struct session **out);
     /* Starts (or restarts) speaking to it; failures retry on their own. */
-    void (*start)(struct vm *vm);
+    void (*start)(struct session *s);
     /* Gone: frees it, the balloon left where it is. Accepts NULL. */
-    void (*detach)(struct vm *vm);
+    void (*detach)(struct session *s);
     /* Asks for fresh observations; they arrive on the loop, later. */
-    void (*poll)(struct vm *vm);
-    /* Sends a target, held within the VM's [min, max]: 0, -ENOTCONN, -ERANGE. */
-    int (*set_target)(struct vm *vm, uint64_t target_bytes);
-    /* Set up and able to take a target. */
-    bool (*is_ready)(const struct vm *vm);
+    void (*poll)(struct session *s);
+    /* Sends a target the manager has already held within the VM's
+     * [min, max] (vm_send_target): 0 or -ENOTCONN. */
+    int (*set_target)(struct session *s, uint64_t target_bytes);
+    /* Why a VM that is not ready cannot take a target, in the backend's
+     * words ("no virtio-balloon device", "QMP does not answer"), from its
+     * link (the session may be gone). */
+    const char *(*why_not_ready)(const struct vm_link *link);
 };
 
-/* The QMP backend (backend/qmp/vm.c). */
+/* The QMP backend (backend/qmp/qmp_vm.c). */
 extern const struct backend_ops backend_qmp;

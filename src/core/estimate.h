@@ -125,6 +125,7 @@ struct vm_observed {
     uint64_t actual_at_ms;     /* CLOCK_MONOTONIC of the last actual */
     uint64_t actual_moved_ms;  /* ... of the last change of actual */
     bool stats_seen;           /* the guest's driver has sent stats since connecting */
+    bool reset_seen;           /* a guest reset, not yet taken by the tick (ctl) */
     bool have_stats;
     struct qmp_guest_stats stats;
     bool have_prev;            /* an earlier, distinct report, for rates */
@@ -139,7 +140,7 @@ struct vm_observed {
  * count as used: the use recorded is the guest's minus the balloon, and
  * only from settled reports; a report that lags a moving balloon by a
  * second is off by the whole move (issue 9: "used 0" samples, then a
- * target that changed every second). The daemon (vm.c) and the simulator
+ * target that changed every second). The daemon (through observe.c) and the simulator
  * call this. */
 void estimate_observe(struct vm_observed *o, bool balloon_settled);
 

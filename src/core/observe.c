@@ -59,10 +59,10 @@ static void forget_stats(struct vm_observed *o)
     o->reserved_bytes = 0;
 }
 
-void observe_reset(struct vm_observed *o, struct control *c)
+void observe_reset(struct vm_observed *o)
 {
     forget_stats(o);
-    c->reset_seen = true;
+    o->reset_seen = true;
 }
 
 void observe_lost(struct vm_observed *o)

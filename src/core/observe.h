@@ -29,7 +29,8 @@ void observe_stats(struct vm_observed *o, const struct qmp_guest_stats *st, uint
 /* The stats could not be read. Returns true when there were some before. */
 bool observe_no_stats(struct vm_observed *o);
 /* The guest reset: its driver (and stats) are gone until it loads again;
- * it is never judged on the old ones. The guard handles the reset (c). */
-void observe_reset(struct vm_observed *o, struct control *c);
+ * it is never judged on the old ones. The tick hands the reset to the
+ * guard (control.h's reset_seen) at its next run. */
+void observe_reset(struct vm_observed *o);
 /* The connection is lost: nothing observed is current any more. */
 void observe_lost(struct vm_observed *o);

@@ -131,6 +131,11 @@ static enum tick_step gate(const struct tick_params *p, struct tick_scratch *s, 
 {
     struct control *c = v->ctl;
 
+    /* The backend saw the reset; the control state keeps it until handled. */
+    if (v->obs->reset_seen) {
+        c->reset_seen = true;
+        v->obs->reset_seen = false;
+    }
     /* A reset is handled at once: the rebooting guest's driver has no
      * balloon to report yet, and will read the size we set now. */
     if (v->ready && c->reset_seen && c->target_set && !v->paused && !v->pin_bytes && guard(p, s, i, v))

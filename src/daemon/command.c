@@ -88,18 +88,18 @@ void command_load_settings(struct state *st, struct vm *vm)
     struct state_settings s;
     char *error;
 
-    if (vm->settings_loaded || !state_get_settings(st, vm->name, &s))
+    if (vm->set.loaded || !state_get_settings(st, vm->name, &s))
         return;
-    vm->settings_loaded = true;
-    vm->paused = s.paused;
-    if (s.pin_bytes && check_pin(vm->name, s.pin_bytes, vm->size_bytes, &error) < 0) {
+    vm->set.loaded = true;
+    vm->set.paused = s.paused;
+    if (s.pin_bytes && check_pin(vm->name, s.pin_bytes, vm->link.size_bytes, &error) < 0) {
         log_err("saved pinned target ignored: %s", error ? error : "out of range");
         free(error);
     } else {
-        vm->pin_bytes = s.pin_bytes;
+        vm->set.pin_bytes = s.pin_bytes;
     }
-    if (s.lines && command_parse_settings(vm->name, s.lines, &vm->over, &error) == 0) {
-        vm->over_lines = s.lines;
+    if (s.lines && command_parse_settings(vm->name, s.lines, &vm->set.over, &error) == 0) {
+        vm->set.over_lines = s.lines;
         s.lines = NULL;
     } else if (s.lines) {
         log_err("vm %s: saved settings are not valid (%s); ignored", vm->name, error ? error : "?");
@@ -110,7 +110,7 @@ void command_load_settings(struct state *st, struct vm *vm)
 
 static void save_settings(const struct command_host *h, struct vm *vm)
 {
-    struct state_settings s = {vm->over_lines, vm->pin_bytes, vm->paused};
+    struct state_settings s = {vm->set.over_lines, vm->set.pin_bytes, vm->set.paused};
 
     state_set_settings(h->state, vm->name, &s);
     state_save(h->state);
@@ -176,12 +176,12 @@ static const char *settings_oneline(const char *lines, char *buf, size_t len)
 static json_object *vm_set(const struct command_host *h, struct vm *vm, json_object *req, char **error)
 {
     json_object *args;
-    struct conf_vm over, merged, base;
+    struct conf_vm over;
     char *lines = NULL;
     size_t n;
 
     /* Without a copy the operator's other keys would be lost. */
-    if (vm->over_lines && !(lines = strdup(vm->over_lines)))
+    if (vm->set.over_lines && !(lines = strdup(vm->set.over_lines)))
         return fail(error, "out of memory");
     if (!json_object_object_get_ex(req, PROTO_KEY_SETTINGS, &args) || !json_object_is_type(args, json_type_array) ||
         (n = json_object_array_length(args)) == 0) {
@@ -205,19 +205,13 @@ static json_object *vm_set(const struct command_host *h, struct vm *vm, json_obj
         return NULL;
     }
     /* min <= max once both are resolved against this VM's size. */
-    base = conf_vm_get(h->conf(h->ctx), vm->name);
-    merged = conf_vm_merge(&over, &base);
-    if (vm->size_bytes) {
-        uint64_t max = conf_size_resolve(&merged.max, vm->size_bytes);
-        if (conf_size_resolve(&merged.min, max) > max) {
-            free(lines);
-            return fail(error, "vm %s: min would be larger than max", vm->name);
-        }
+    if (!vm_settings_fit(vm, &over, h->conf(h->ctx))) {
+        free(lines);
+        return fail(error, "vm %s: min would be larger than max", vm->name);
     }
-    free(vm->over_lines);
-    vm->over_lines = lines;
-    vm->over = over;
-    vm_resolve(vm, h->conf(h->ctx));
+    free(vm->set.over_lines);
+    vm->set.over_lines = lines;
+    vm->set.over = over;
     char oneline[EVENT_TEXT_MAX];
     events_add(h->events, LOG_NOTICE, vm->name, "settings changed by the operator: %s",
                settings_oneline(lines, oneline, sizeof(oneline)));
@@ -236,9 +230,9 @@ static json_object *vm_target(const struct command_host *h, struct vm *vm, json_
     const char *why_not = vm_why_not_settable(vm, now_ms());
     if (why_not)
         return fail(error, "vm %s: %s", vm->name, why_not);
-    if (check_pin(vm->name, bytes, vm->size_bytes, error) < 0)
+    if (check_pin(vm->name, bytes, vm->link.size_bytes, error) < 0)
         return NULL;
-    vm->pin_bytes = bytes;
+    vm->set.pin_bytes = bytes;
     events_add(h->events, LOG_NOTICE, vm->name, "target pinned to %s by the operator",
                size_format(bytes, a));
     save_settings(h, vm);
@@ -248,15 +242,15 @@ static json_object *vm_target(const struct command_host *h, struct vm *vm, json_
 static json_object *vm_flag(const struct command_host *h, struct vm *vm, const char *cmd)
 {
     if (strcmp(cmd, PROTO_CMD_VM_AUTO) == 0) {
-        if (vm->pin_bytes)
+        if (vm->set.pin_bytes)
             events_add(h->events, LOG_NOTICE, vm->name, "unpinned: automatic management again");
-        vm->pin_bytes = 0;
+        vm->set.pin_bytes = 0;
     } else {
         bool pause = strcmp(cmd, PROTO_CMD_VM_PAUSE) == 0;
-        if (vm->paused != pause)
+        if (vm->set.paused != pause)
             events_add(h->events, LOG_NOTICE, vm->name, "%s by the operator",
                        pause ? "management paused" : "management resumed");
-        vm->paused = pause;
+        vm->set.paused = pause;
     }
     save_settings(h, vm);
     return json_object_new_object();

@@ -68,14 +68,14 @@ static void mgr_attach(struct mgr *m, const char *name)
         m->cap_vms = cap;
     }
     snprintf(path, sizeof(path), "%s/%s", m->conf->host.socket_dir, name);
-    if (m->backend->attach(m->ev, name, path, &attach, &vm) < 0) {
+    if (vm_attach(m->backend, m->ev, name, path, &attach, &vm) < 0) {
         log_err("vm %s: out of memory", name);
         return;
     }
     m->vms[m->n_vms++] = vm;
     command_load_settings(m->state, vm);
     events_add_limited(m->events, &m->churn_rl, LOG_INFO, name, "found QMP socket %s", path);
-    m->backend->start(vm);
+    vm->ops->start(vm->session);
 }
 
 static void mgr_detach(struct mgr *m, size_t i)
@@ -84,7 +84,7 @@ static void mgr_detach(struct mgr *m, size_t i)
 
     events_add_limited(m->events, &m->churn_rl, LOG_INFO, vm->name, "QMP socket gone; no longer managed");
     state_forget(m->state, vm->name);
-    m->backend->detach(vm);
+    vm_free(vm);
     m->vms[i] = m->vms[--m->n_vms];
 }
 
@@ -149,7 +149,7 @@ static int mgr_on_watch(sd_event_source *s, const struct inotify_event *ev, void
      * file may have been left behind): start over at once rather than
      * after the old connection's backoff. */
     if (ev->len && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && (i = mgr_find(m, ev->name)) >= 0 &&
-        !m->backend->is_ready(m->vms[i]))
+        !vm_is_ready(m->vms[i]))
         mgr_detach(m, (size_t)i);
     mgr_discover(m);
     return 0;

@@ -48,28 +48,41 @@ static bool mgr_sample_host(struct mgr *m)
     return true;
 }
 
+/* The settings in force of every VM, resolved in one place before the
+ * tick and the snapshot read them: a reload, a `vm set` or a size just
+ * learned shows at once. */
+static void mgr_resolve_all(struct mgr *m)
+{
+    for (size_t i = 0; i < m->n_vms; i++)
+        vm_resolve(m->vms[i], m->conf);
+}
+
 /* The tick's view of one VM: the settings in force (resolved here, once
  * per tick), the operator's choices, a target (and the burst learned)
  * saved before a restart of the same QEMU process. */
 static struct tick_vm mgr_tick_vm(struct mgr *m, struct vm *vm)
 {
     struct tick_vm t = {
-        .ready = m->backend->is_ready(vm),
-        .paused = vm->paused,
-        .pin_bytes = vm->pin_bytes,
-        .obs = &vm->obs,
-        .ctl = &vm->ctl,
-        .est = &vm->est,
+        .ready = vm_is_ready(vm),
+        .paused = vm->set.paused,
+        .pin_bytes = vm->set.pin_bytes,
+        .obs = &vm->link.obs,
+        .ctl = &vm->control.ctl,
+        .est = &vm->control.est,
     };
 
-    vm_resolve(vm, m->conf);
-    t.min_bytes = vm->min_bytes;
-    t.max_bytes = vm->max_bytes;
-    t.shares = vm->conf.shares;
-    t.buffer_pct = vm->conf.buffer_pct;
-    if (!vm->ctl.target_set) {
-        t.have_saved = state_get(m->state, vm->name, vm->pid, &t.saved_bytes);
-        t.have_saved_burst = t.have_saved && state_get_burst(m->state, vm->name, vm->pid,
+    /* What was estimated of a VM that is gone is not shown as current. */
+    if (vm->link.conn == VM_RETRY) {
+        vm->control.est = (struct vm_estimate){.why_unknown = "not connected"};
+        vm->control.rss_bytes = 0;
+    }
+    t.min_bytes = vm->set.min_bytes;
+    t.max_bytes = vm->set.max_bytes;
+    t.shares = vm->set.conf.shares;
+    t.buffer_pct = vm->set.conf.buffer_pct;
+    if (!vm->control.ctl.target_set) {
+        t.have_saved = state_get(m->state, vm->name, vm->link.pid, &t.saved_bytes);
+        t.have_saved_burst = t.have_saved && state_get_burst(m->state, vm->name, vm->link.pid,
                                                              &t.saved_burst_bytes, &t.saved_burst_t_s);
     }
     return t;
@@ -83,16 +96,16 @@ static void mgr_log_change(struct mgr *m, struct vm *vm, const struct tick_actio
 
     size_format(a->from_bytes, from);
     size_format(a->target_bytes, to);
-    snprintf(vm->last_change, sizeof(vm->last_change), "%s -> %s: %s", from, to, why);
+    snprintf(vm->control.last_change, sizeof(vm->control.last_change), "%s -> %s: %s", from, to, why);
     if (a->kind == TICK_GUARD) {
         events_add(m->events, a->guard == GUARD_STALL ? LOG_WARNING : LOG_NOTICE, vm->name,
                    "target %s -> %s: %s", from, to, why);
         return;
     }
-    size_format(vm->est.used_bytes, used);
-    size_format(vm->est.avail_bytes, avail);
+    size_format(vm->control.est.used_bytes, used);
+    size_format(vm->control.est.avail_bytes, avail);
     events_add(m->events, LOG_NOTICE, vm->name, "target %s -> %s: %s%s%s (used %s, available %s)%s",
-               from, to, why, pressure ? ": " : "", pressure ? vm->est.pressure_why : "", used, avail,
+               from, to, why, pressure ? ": " : "", pressure ? vm->control.est.pressure_why : "", used, avail,
                m->opt.dry_run ? " [dry run]" : "");
 }
 
@@ -105,11 +118,11 @@ static void mgr_apply(struct mgr *m, const struct tick_action *a)
     struct vm *vm = m->vms[a->vm];
 
     if (a->kind == TICK_ADOPT) {
-        snprintf(vm->last_change, sizeof(vm->last_change), "%s",
+        snprintf(vm->control.last_change, sizeof(vm->control.last_change), "%s",
                  a->restored ? "restored from the state file" : "adopted at its current size");
-        state_set(m->state, vm->name, vm->pid, vm->ctl.target_bytes);
+        state_set(m->state, vm->name, vm->link.pid, vm->control.ctl.target_bytes);
         events_add(m->events, LOG_NOTICE, vm->name, "target %" PRIu64 " MiB (%s)",
-                   vm->ctl.target_bytes >> 20, vm->last_change);
+                   vm->control.ctl.target_bytes >> 20, vm->control.last_change);
         return;
     }
     if (a->kind == TICK_GUARD)
@@ -119,21 +132,21 @@ static void mgr_apply(struct mgr *m, const struct tick_action *a)
     mgr_log_change(m, vm, a);
     if (!a->held)
         return;
-    state_set(m->state, vm->name, vm->pid, vm->ctl.target_bytes);
-    m->backend->set_target(vm, vm->ctl.target_bytes);
+    state_set(m->state, vm->name, vm->link.pid, vm->control.ctl.target_bytes);
+    vm_send_target(vm, vm->control.ctl.target_bytes);
 }
 
 /* The event log's word on a driver that does not speak (or speaks again). */
 static void mgr_driver_log(struct mgr *m, struct vm *vm, enum tick_step step, uint64_t now)
 {
     if (step > TICK_NO_DRIVER) {
-        if (vm->no_driver_logged)
+        if (vm->control.no_driver_logged)
             events_add(m->events, LOG_NOTICE, vm->name, "the guest's balloon driver reports now: managed");
-        vm->no_driver_logged = false;
-    } else if (step == TICK_NO_DRIVER && vm_no_driver(vm, now) && !vm->no_driver_logged) {
+        vm->control.no_driver_logged = false;
+    } else if (step == TICK_NO_DRIVER && vm_no_driver(vm, now) && !vm->control.no_driver_logged) {
         events_add(m->events, LOG_WARNING, vm->name, "no balloon stats %d s after connecting: the guest's "
                    "virtio_balloon driver is not loaded; not managed", CONTROL_DRIVER_GRACE_MS / 1000);
-        vm->no_driver_logged = true;
+        vm->control.no_driver_logged = true;
     }
 }
 
@@ -149,9 +162,9 @@ static size_t mgr_after_tick(struct mgr *m, uint64_t now)
         if (m->tick_vms[i].step != TICK_POLICY)
             continue;
         managed++;
-        if (host_read_proc_rss(m->opt.proc_root, vm->pid, &vm->rss_bytes) < 0)
-            vm->rss_bytes = 0;
-        state_set_burst(m->state, vm->name, vm->pid, vm->obs.history.burst_bytes, vm->obs.history.burst_t_s);
+        if (host_read_proc_rss(m->opt.proc_root, vm->link.pid, &vm->control.rss_bytes) < 0)
+            vm->control.rss_bytes = 0;
+        state_set_burst(m->state, vm->name, vm->link.pid, vm->link.obs.history.burst_bytes, vm->link.obs.history.burst_t_s);
     }
     return managed;
 }
@@ -205,6 +218,7 @@ static void mgr_decide(struct mgr *m)
         log_err("tick: out of memory; holding every target");
         return;
     }
+    mgr_resolve_all(m);
     for (size_t i = 0; i < m->n_vms; i++)
         m->tick_vms[i] = mgr_tick_vm(m, m->vms[i]);
     if (tick_decide(&p, &m->he, &m->round, m->tick_vms, m->n_vms, &m->scratch) < 0) {
@@ -238,7 +252,7 @@ static int mgr_on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 
     mgr_discover(m);
     for (size_t i = 0; i < m->n_vms; i++)
-        m->backend->poll(m->vms[i]);
+        m->vms[i]->ops->poll(m->vms[i]->session);
     if (delay_ms > TICK_DECIDE_DELAY_MS)
         delay_ms = TICK_DECIDE_DELAY_MS;
     sd_event_source_set_time(m->decide, usec + delay_ms * 1000);
@@ -255,8 +269,7 @@ static json_object *mgr_snapshot(void *userdata, const char *only_vm)
 {
     struct mgr *m = userdata;
 
-    for (size_t i = 0; i < m->n_vms; i++)
-        vm_resolve(m->vms[i], m->conf); /* settings may have changed since the tick */
+    mgr_resolve_all(m); /* settings may have changed since the tick */
     struct report_view v = {
         .conf = m->conf,
         .dry_run = m->opt.dry_run,
@@ -406,7 +419,7 @@ void mgr_free(struct mgr *m)
     if (m->state)
         state_save(m->state);
     for (size_t i = 0; i < m->n_vms; i++)
-        m->backend->detach(m->vms[i]);
+        vm_free(m->vms[i]);
     free(m->vms);
     free(m->tick_vms);
     free(m->seen);

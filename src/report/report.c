@@ -39,43 +39,43 @@ static json_object *report_vm_error(const struct report_view *v, const struct vm
     if (vm_no_driver(vm, v->now_ms))
         return json_object_new_string("no balloon stats from the guest since connecting: "
                                       "virtio_balloon is not loaded in it; not managed");
-    return vm->last_error[0] ? json_object_new_string(vm->last_error) : NULL;
+    return vm->link.last_error[0] ? json_object_new_string(vm->link.last_error) : NULL;
 }
 
 static json_object *report_vm(const struct report_view *v, const struct vm *vm)
 {
     json_object *o = json_object_new_object();
-    bool sized = vm->size_bytes > 0;
-    uint64_t hold_ms = control_hold_left_ms(&vm->ctl, v->now_ms);
+    bool sized = vm->link.size_bytes > 0;
+    uint64_t hold_ms = control_hold_left_ms(&vm->control.ctl, v->now_ms);
 
     json_object_object_add(o, PROTO_KEY_NAME, json_object_new_string(vm->name));
     json_object_object_add(o, PROTO_KEY_STATE, json_object_new_string(vm_state_str(vm, v->now_ms)));
-    json_object_object_add(o, PROTO_KEY_RUNSTATE, json_object_new_string(vm->runstate));
+    json_object_object_add(o, PROTO_KEY_RUNSTATE, json_object_new_string(vm->link.runstate));
     json_object_object_add(o, PROTO_KEY_ERROR, report_vm_error(v, vm));
-    json_object_object_add(o, PROTO_KEY_PID, vm->pid ? json_object_new_int(vm->pid) : NULL);
-    add_u64(o, PROTO_KEY_SIZE_BYTES, sized, vm->size_bytes);
-    add_u64(o, PROTO_KEY_MIN_BYTES, sized, vm->min_bytes);
-    add_u64(o, PROTO_KEY_MAX_BYTES, sized, vm->max_bytes);
-    json_object_object_add(o, PROTO_KEY_BUFFER_PCT, json_object_new_int((int)vm->conf.buffer_pct));
-    json_object_object_add(o, PROTO_KEY_SHARES, json_object_new_int((int)vm->conf.shares));
-    json_object_object_add(o, PROTO_KEY_PINNED_BYTES, vm->pin_bytes ? json_object_new_uint64(vm->pin_bytes) : NULL);
-    json_object_object_add(o, PROTO_KEY_PAUSED, json_object_new_boolean(vm->paused));
-    json_object_object_add(o, PROTO_KEY_SETTINGS, vm->over_lines ? json_object_new_string(vm->over_lines) : NULL);
-    add_u64(o, PROTO_KEY_ACTUAL_BYTES, vm->obs.have_actual, vm->obs.actual_bytes);
-    add_u64(o, PROTO_KEY_TARGET_BYTES, vm->ctl.target_set, vm->ctl.target_bytes);
-    add_u64(o, PROTO_KEY_USED_BYTES, vm->est.known, vm->est.used_bytes);
-    add_u64(o, PROTO_KEY_AVAILABLE_BYTES, vm->est.known, vm->est.avail_bytes);
-    add_u64(o, PROTO_KEY_NEED_BYTES, vm->est.known, vm->est.need_bytes);
-    add_u64(o, PROTO_KEY_RSS_BYTES, vm->rss_bytes > 0, vm->rss_bytes);
-    json_object_object_add(o, PROTO_KEY_STATS, json_object_new_string(vm->est.known ? "ok" : vm->est.why_unknown
-                                                                   ? vm->est.why_unknown : "none"));
-    json_object_object_add(o, PROTO_KEY_PRESSURE, vm->est.pressure ? json_object_new_string(vm->est.pressure_why)
+    json_object_object_add(o, PROTO_KEY_PID, vm->link.pid ? json_object_new_int(vm->link.pid) : NULL);
+    add_u64(o, PROTO_KEY_SIZE_BYTES, sized, vm->link.size_bytes);
+    add_u64(o, PROTO_KEY_MIN_BYTES, sized, vm->set.min_bytes);
+    add_u64(o, PROTO_KEY_MAX_BYTES, sized, vm->set.max_bytes);
+    json_object_object_add(o, PROTO_KEY_BUFFER_PCT, json_object_new_int((int)vm->set.conf.buffer_pct));
+    json_object_object_add(o, PROTO_KEY_SHARES, json_object_new_int((int)vm->set.conf.shares));
+    json_object_object_add(o, PROTO_KEY_PINNED_BYTES, vm->set.pin_bytes ? json_object_new_uint64(vm->set.pin_bytes) : NULL);
+    json_object_object_add(o, PROTO_KEY_PAUSED, json_object_new_boolean(vm->set.paused));
+    json_object_object_add(o, PROTO_KEY_SETTINGS, vm->set.over_lines ? json_object_new_string(vm->set.over_lines) : NULL);
+    add_u64(o, PROTO_KEY_ACTUAL_BYTES, vm->link.obs.have_actual, vm->link.obs.actual_bytes);
+    add_u64(o, PROTO_KEY_TARGET_BYTES, vm->control.ctl.target_set, vm->control.ctl.target_bytes);
+    add_u64(o, PROTO_KEY_USED_BYTES, vm->control.est.known, vm->control.est.used_bytes);
+    add_u64(o, PROTO_KEY_AVAILABLE_BYTES, vm->control.est.known, vm->control.est.avail_bytes);
+    add_u64(o, PROTO_KEY_NEED_BYTES, vm->control.est.known, vm->control.est.need_bytes);
+    add_u64(o, PROTO_KEY_RSS_BYTES, vm->control.rss_bytes > 0, vm->control.rss_bytes);
+    json_object_object_add(o, PROTO_KEY_STATS, json_object_new_string(vm->control.est.known ? "ok" : vm->control.est.why_unknown
+                                                                   ? vm->control.est.why_unknown : "none"));
+    json_object_object_add(o, PROTO_KEY_PRESSURE, vm->control.est.pressure ? json_object_new_string(vm->control.est.pressure_why)
                                                            : NULL);
-    json_object_object_add(o, PROTO_KEY_DECISION, json_object_new_string(policy_reason_str(vm->ctl.reason)));
+    json_object_object_add(o, PROTO_KEY_DECISION, json_object_new_string(policy_reason_str(vm->control.ctl.reason)));
     json_object_object_add(o, PROTO_KEY_STALLED, json_object_new_boolean(hold_ms > 0));
     json_object_object_add(o, PROTO_KEY_STALL_HOLD_S, hold_ms ? json_object_new_uint64((hold_ms + 999) / 1000) : NULL);
-    json_object_object_add(o, PROTO_KEY_DEFLATE_ON_OOM, json_object_new_boolean(vm->obs.deflate_on_oom));
-    json_object_object_add(o, PROTO_KEY_LAST_CHANGE, json_object_new_string(vm->last_change));
+    json_object_object_add(o, PROTO_KEY_DEFLATE_ON_OOM, json_object_new_boolean(vm->link.obs.deflate_on_oom));
+    json_object_object_add(o, PROTO_KEY_LAST_CHANGE, json_object_new_string(vm->control.last_change));
     return o;
 }
 
@@ -93,7 +93,7 @@ static void report_tune(const struct report_view *v, json_object *host, json_obj
         if (v->only_vm && strcmp(v->vms[i]->name, v->only_vm) != 0)
             continue;
         json_object_object_add(json_object_array_get_idx(vms, row++), PROTO_KEY_KSM_SAVED_BYTES,
-                               tune_vm_ksm(v->tune, v->vms[i]->pid, &saved) == 0
+                               tune_vm_ksm(v->tune, v->vms[i]->link.pid, &saved) == 0
                                    ? json_object_new_uint64(saved)
                                    : NULL);
     }

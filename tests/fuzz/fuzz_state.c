@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         state_get(st, names[i], 1, &target);
         state_get(st, names[i], 0, &target);
         command_load_settings(st, &vm);
-        free(vm.over_lines);
+        free(vm.set.over_lines);
     }
     state_set(st, "s1", 2, 512ULL << 20);
     state_save(st);

@@ -1,4 +1,4 @@
-/* fuzz_vm: the whole QMP connection state machine, qmp.c and vm.c on the
+/* fuzz_vm: the whole QMP connection state machine, qmp.c, qmp_vm.c and vm.c on the
  * daemon's sd-event loop, against a scripted peer on a real unix socket.
  * The input decides, step by step, what the peer does: greet, answer the
  * oldest command well, badly, with an error or a wrong id, send events
@@ -143,7 +143,7 @@ static void on_line(struct peer *p, const char *line)
     if (n == 7 && strncmp(cmd, "balloon", 7) == 0) {
         uint64_t t = num_after(line, "\"arguments\":{\"value\":");
         /* (a min above max gives way to max) */
-        if (t == 0 || t > p->vm->max_bytes || (t < p->vm->min_bytes && p->vm->min_bytes <= p->vm->max_bytes))
+        if (t == 0 || t > p->vm->set.max_bytes || (t < p->vm->set.min_bytes && p->vm->set.min_bytes <= p->vm->set.max_bytes))
             __builtin_trap(); /* a target out of [min, max] left the daemon */
     }
     if (p->n_cmds < ARRAY_SIZE(p->ids)) {
@@ -266,7 +266,7 @@ static void reconnect(struct peer *p)
     p->rx_len = 0;
     p->n_cmds = 0;
     settle(p); /* the daemon sees the hang-up */
-    vm_start(p->vm);
+    p->vm->ops->start(p->vm->session);
     if (poll(&pfd, 1, 0) == 1)
         p->fd = accept(p->lfd, NULL, NULL);
 }
@@ -282,15 +282,15 @@ static void act(struct peer *p, struct in *in, unsigned op)
     case 5: raw(p, in); break;
     case 6: reconnect(p); break;
     case 7:
-        p->vm->max_bytes = (uint64_t)(next(in) % 8) << 28;
-        p->vm->min_bytes = (uint64_t)(next(in) % 8) << 27;
+        p->vm->set.max_bytes = (uint64_t)(next(in) % 8) << 28;
+        p->vm->set.min_bytes = (uint64_t)(next(in) % 8) << 27;
         vm_send_target(p->vm, strtoull(val(in), NULL, 10) >> (next(in) % 4));
         break;
     case 8:
         /* Unanswered commands pile up without bound otherwise: an input
          * of a few hundred polls took 40 ms of CPU (1 ms is usual). */
         if (p->n_cmds < 16)
-            vm_poll(p->vm);
+            p->vm->ops->poll(p->vm->session);
         break;
     case 10:
         while (p->n_cmds)
@@ -337,9 +337,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     p.lfd = lfd;
     p.ev = ev;
-    if (vm_new(ev, "f", sock_path, &p.vm) < 0)
+    if (vm_attach(&backend_qmp, ev, "f", sock_path, &(struct backend_attach){0}, &p.vm) < 0)
         abort();
-    vm_start(p.vm);
+    p.vm->ops->start(p.vm->session);
     p.fd = accept(lfd, NULL, NULL);
     for (int step = 0; in.n && step < 256; step++) {
         act(&p, &in, next(&in));

@@ -72,9 +72,10 @@ static struct vm *fx_vm(const char *name, uint64_t size_bytes)
 
     assert_non_null(vm);
     vm->name = strdup(name);
-    vm->conn = VM_READY;
-    vm->obs.stats_seen = true;
-    vm->size_bytes = size_bytes;
+    vm->ops = &backend_qmp; /* its words for a VM not ready; no session */
+    vm->link.conn = VM_READY;
+    vm->link.obs.stats_seen = true;
+    vm->link.size_bytes = size_bytes;
     return vm;
 }
 
@@ -91,8 +92,8 @@ static int setup(void **state)
     assert_int_equal(state_load(f->path, &f->state), 0);
     f->vms[0] = fx_vm("web1", 4 * GIB);
     f->vms[1] = fx_vm("db", 2 * GIB);
-    f->vms[1]->conn = VM_RETRY;
-    snprintf(f->vms[1]->runstate, sizeof(f->vms[1]->runstate), "gone");
+    f->vms[1]->link.conn = VM_RETRY;
+    snprintf(f->vms[1]->link.runstate, sizeof(f->vms[1]->link.runstate), "gone");
     f->h = (struct command_host){.ctx = f, .find_vm = fx_find, .conf = fx_conf,
                                  .snapshot = fx_snapshot, .reload = fx_reload,
                                  .state = f->state, .events = f->events};
@@ -106,7 +107,7 @@ static int teardown(void **state)
 
     for (size_t i = 0; i < ARRAY_SIZE(f->vms); i++) {
         free(f->vms[i]->name);
-        free(f->vms[i]->over_lines);
+        free(f->vms[i]->set.over_lines);
         free(f->vms[i]);
     }
     state_free(f->state);
@@ -181,14 +182,16 @@ static void test_vm_set(void **state)
     struct state_settings s;
 
     expect_ok(f, PROTO_CMD_VM_SET, "{\"vm\":\"web1\",\"settings\":[\"min=1G\",\"buffer=30\"]}");
-    assert_string_equal(vm->over_lines, "min = 1G\nbuffer = 30\n");
-    assert_int_equal(vm->min_bytes, GIB);
-    assert_int_equal(vm->conf.buffer_pct, 30);
+    assert_string_equal(vm->set.over_lines, "min = 1G\nbuffer = 30\n");
+    vm_resolve(vm, f->conf); /* as the manager does before the next tick or snapshot */
+    assert_int_equal(vm->set.min_bytes, GIB);
+    assert_int_equal(vm->set.conf.buffer_pct, 30);
     assert_string_equal(last_event(f), "web1: settings changed by the operator: min = 1G; buffer = 30");
     /* A key given again replaces its line; the others stay. */
     expect_ok(f, PROTO_CMD_VM_SET, "{\"vm\":\"web1\",\"settings\":[\"min=2G\"]}");
-    assert_string_equal(vm->over_lines, "buffer = 30\nmin = 2G\n");
-    assert_int_equal(vm->min_bytes, 2 * GIB);
+    assert_string_equal(vm->set.over_lines, "buffer = 30\nmin = 2G\n");
+    vm_resolve(vm, f->conf);
+    assert_int_equal(vm->set.min_bytes, 2 * GIB);
     assert_int_equal(state_get_settings(f->state, "web1", &s), 1);
     assert_string_equal(s.lines, "buffer = 30\nmin = 2G\n");
     free(s.lines);
@@ -222,7 +225,7 @@ static void test_vm_set_refused(void **state)
     for (size_t i = 0; i < ARRAY_SIZE(set_refusals); i++)
         expect_error(f, PROTO_CMD_VM_SET, set_refusals[i].req, set_refusals[i].error);
     /* Nothing of a refused set is kept. */
-    assert_null(f->vms[0]->over_lines);
+    assert_null(f->vms[0]->set.over_lines);
     assert_string_equal(last_event(f), "");
 }
 
@@ -240,9 +243,9 @@ static void test_vm_target(void **state)
                  "vm web1: a target must be between 64M and the VM's size 4G");
     expect_error(f, PROTO_CMD_VM_TARGET, "{\"vm\":\"db\",\"size\":\"1G\"}",
                  "vm db: not connected: its QEMU process is gone");
-    assert_int_equal(f->vms[0]->pin_bytes, 0);
+    assert_int_equal(f->vms[0]->set.pin_bytes, 0);
     expect_ok(f, PROTO_CMD_VM_TARGET, "{\"vm\":\"web1\",\"size\":\"3G\"}");
-    assert_int_equal(f->vms[0]->pin_bytes, 3 * GIB);
+    assert_int_equal(f->vms[0]->set.pin_bytes, 3 * GIB);
     assert_string_equal(last_event(f), "web1: target pinned to 3G by the operator");
     assert_int_equal(state_get_settings(f->state, "web1", &s), 1);
     assert_int_equal(s.pin_bytes, 3 * GIB);
@@ -255,12 +258,12 @@ static void test_vm_auto_pause_resume(void **state)
     struct vm *vm = f->vms[0];
     struct state_settings s;
 
-    vm->pin_bytes = GIB;
+    vm->set.pin_bytes = GIB;
     expect_ok(f, PROTO_CMD_VM_AUTO, "{\"vm\":\"web1\"}");
-    assert_int_equal(vm->pin_bytes, 0);
+    assert_int_equal(vm->set.pin_bytes, 0);
     assert_string_equal(last_event(f), "web1: unpinned: automatic management again");
     expect_ok(f, PROTO_CMD_VM_PAUSE, "{\"vm\":\"web1\"}");
-    assert_true(vm->paused);
+    assert_true(vm->set.paused);
     assert_string_equal(last_event(f), "web1: management paused by the operator");
     assert_int_equal(state_get_settings(f->state, "web1", &s), 1);
     assert_true(s.paused);
@@ -270,7 +273,7 @@ static void test_vm_auto_pause_resume(void **state)
     expect_ok(f, PROTO_CMD_VM_AUTO, "{\"vm\":\"web1\"}");
     assert_string_equal(last_event(f), "web1: management paused by the operator");
     expect_ok(f, PROTO_CMD_VM_RESUME, "{\"vm\":\"web1\"}");
-    assert_false(vm->paused);
+    assert_false(vm->set.paused);
     assert_string_equal(last_event(f), "web1: management resumed by the operator");
 }
 

@@ -29,15 +29,15 @@ static struct vm *vm_fixture(const char *name, enum vm_conn conn)
 
     assert_non_null(vm);
     vm->name = strdup(name);
-    vm->conn = conn;
-    snprintf(vm->runstate, sizeof(vm->runstate), "running");
+    vm->link.conn = conn;
+    snprintf(vm->link.runstate, sizeof(vm->link.runstate), "running");
     return vm;
 }
 
 static void vm_fixture_free(struct vm *vm)
 {
     free(vm->name);
-    free(vm->over_lines);
+    free(vm->set.over_lines);
     free(vm);
 }
 
@@ -53,40 +53,40 @@ struct fx {
 
 static void fx_web1(struct vm *vm, const struct conf *c)
 {
-    vm->obs.stats_seen = true;
-    vm->pid = 4242;
-    vm->size_bytes = 4 * GIB;
-    vm->over_lines = strdup("min = 1G\n");
-    vm->over = (struct conf_vm){.min = {.set = true, .bytes = GIB}};
+    vm->link.obs.stats_seen = true;
+    vm->link.pid = 4242;
+    vm->link.size_bytes = 4 * GIB;
+    vm->set.over_lines = strdup("min = 1G\n");
+    vm->set.over = (struct conf_vm){.min = {.set = true, .bytes = GIB}};
     vm_resolve(vm, c);
-    vm->rss_bytes = 3 * GIB + 200 * MIB;
-    vm->obs.have_actual = true;
-    vm->obs.actual_bytes = 3 * GIB;
-    vm->obs.deflate_on_oom = true;
-    vm->ctl.target_set = true;
-    vm->ctl.target_bytes = 3 * GIB;
-    vm->ctl.reason = POLICY_DEFLATE_PRESSURE;
-    vm->est = (struct vm_estimate){.known = true, .used_bytes = 2 * GIB, .avail_bytes = GIB,
+    vm->control.rss_bytes = 3 * GIB + 200 * MIB;
+    vm->link.obs.have_actual = true;
+    vm->link.obs.actual_bytes = 3 * GIB;
+    vm->link.obs.deflate_on_oom = true;
+    vm->control.ctl.target_set = true;
+    vm->control.ctl.target_bytes = 3 * GIB;
+    vm->control.ctl.reason = POLICY_DEFLATE_PRESSURE;
+    vm->control.est = (struct vm_estimate){.known = true, .used_bytes = 2 * GIB, .avail_bytes = GIB,
                                    .need_bytes = 2 * GIB + 400 * MIB, .pressure = true,
                                    .pressure_why = "guest is swapping in"};
-    snprintf(vm->last_change, sizeof(vm->last_change), "2.0G -> 3.0G: deflate for pressure");
+    snprintf(vm->control.last_change, sizeof(vm->control.last_change), "2.0G -> 3.0G: deflate for pressure");
 }
 
 /* Connected a minute ago, no stats since (no driver), paused, pinned and
  * stalled with 30.5 s of its hold left. */
 static void fx_db(struct vm *vm, const struct conf *c)
 {
-    vm->ready_ms = NOW_MS - 60000;
-    vm->pid = 777;
-    vm->size_bytes = 2 * GIB;
+    vm->link.ready_ms = NOW_MS - 60000;
+    vm->link.pid = 777;
+    vm->link.size_bytes = 2 * GIB;
     vm_resolve(vm, c);
-    vm->paused = true;
-    vm->pin_bytes = GIB;
-    vm->ctl.stalled = true;
-    vm->ctl.hold_until_ms = NOW_MS + 30500;
-    vm->ctl.reason = POLICY_PAUSED;
-    vm->est.why_unknown = "no stats yet";
-    snprintf(vm->last_change, sizeof(vm->last_change), "adopted at its current size");
+    vm->set.paused = true;
+    vm->set.pin_bytes = GIB;
+    vm->control.ctl.stalled = true;
+    vm->control.ctl.hold_until_ms = NOW_MS + 30500;
+    vm->control.ctl.reason = POLICY_PAUSED;
+    vm->control.est.why_unknown = "no stats yet";
+    snprintf(vm->control.last_change, sizeof(vm->control.last_change), "adopted at its current size");
 }
 
 static void fx_init(struct fx *f)
@@ -107,8 +107,8 @@ static void fx_init(struct fx *f)
     f->vms[1] = vm_fixture("db", VM_READY);
     fx_db(f->vms[1], f->conf);
     f->vms[2] = vm_fixture("gone", VM_RETRY);
-    snprintf(f->vms[2]->runstate, sizeof(f->vms[2]->runstate), "gone");
-    snprintf(f->vms[2]->last_error, sizeof(f->vms[2]->last_error), "connect: Connection refused");
+    snprintf(f->vms[2]->link.runstate, sizeof(f->vms[2]->link.runstate), "gone");
+    snprintf(f->vms[2]->link.last_error, sizeof(f->vms[2]->link.last_error), "connect: Connection refused");
     vm_resolve(f->vms[2], f->conf);
     assert_int_equal(tune_new("/nonexistent", "/nonexistent", &f->conf->host, false, NULL, &f->tune), 0);
     f->decisions[POLICY_INFLATE_IDLE] = 7;

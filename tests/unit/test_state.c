@@ -176,7 +176,7 @@ static struct vm *load_settings_of(const char *text)
 
 static void free_vm(struct vm *vm)
 {
-    free(vm->over_lines);
+    free(vm->set.over_lines);
     free(vm->name);
     free(vm);
 }
@@ -186,15 +186,15 @@ static void test_settings_bounds(void **state)
     struct vm *vm;
 
     vm = load_settings_of("{\"version\":1,\"vms\":{},\"settings\":{\"s2\":{\"pin_bytes\":1048576}}}");
-    assert_int_equal(vm->pin_bytes, 0);
+    assert_int_equal(vm->set.pin_bytes, 0);
     free_vm(vm);
     vm = load_settings_of("{\"version\":1,\"vms\":{},\"settings\":{\"s2\":{\"pin_bytes\":268435456}}}");
-    assert_int_equal(vm->pin_bytes, 256 * MIB);
+    assert_int_equal(vm->set.pin_bytes, 256 * MIB);
     free_vm(vm);
     vm = load_settings_of("{\"version\":1,\"vms\":{},\"settings\":{\"s2\":{\"paused\":\"false\","
                           "\"lines\":\"min = 1M\\nbuffer = 900\\n\"}}}");
-    assert_false(vm->paused);
-    assert_null(vm->over_lines); /* buffer 900 > 400: the config parser refuses it */
+    assert_false(vm->set.paused);
+    assert_null(vm->set.over_lines); /* buffer 900 > 400: the config parser refuses it */
     free_vm(vm);
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include "observe.h"
 #include "tick.h"
 
 #define M(x) ((uint64_t)(x) << 20)
@@ -160,7 +161,7 @@ static void test_reset(void **state)
 
     idle(&o);
     o.ctl.target_bytes = M(300);
-    o.ctl.reset_seen = true;
+    observe_reset(&o.obs); /* what a backend does on the guest's RESET */
     o.obs.have_actual = false;
     v = tv(&o);
     v.max_bytes = M(2048);
@@ -171,6 +172,7 @@ static void test_reset(void **state)
     assert_int_equal(s.acts[0].from_bytes, M(300));
     assert_int_equal(o.ctl.target_bytes, M(1024));
     assert_false(o.ctl.reset_seen);
+    assert_false(o.obs.reset_seen); /* taken by the tick, handled by the guard */
     idle(&o);
     o.ctl.reset_seen = true;
     o.ctl.target_bytes = M(300);
@@ -179,6 +181,9 @@ static void test_reset(void **state)
     v.paused = true;
     assert_int_equal(run(&params, &v, &s), 0);
     assert_int_equal(v.step, TICK_PAUSED);
+    assert_true(o.ctl.reset_seen);
+    /* Still held for when the VM is resumed, in the control state. */
+    assert_int_equal(run(&params, &v, &s), 0);
     assert_true(o.ctl.reset_seen);
     tick_scratch_free(&s);
 }

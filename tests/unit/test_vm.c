@@ -1,4 +1,4 @@
-/* vm.c over qmp.c against a scripted peer on a real unix socket: the
+/* vm.c over the QMP backend (qmp_vm.c, qmp.c) against a scripted peer on a real unix socket: the
  * replies a hostile or broken QEMU can give at each step of the setup
  * (issue 9, points 1-3). Each case once crashed the daemon or made it
  * send an absurd target:
@@ -48,8 +48,8 @@ static int peer_setup(void **state)
     snprintf(p->path, sizeof(p->path), "/tmp/balloond-test-vm.%d", getpid());
     p->lfd = fixture_listen(p->path);
     assert_int_equal(sd_event_new(&p->ev), 0);
-    assert_int_equal(vm_new(p->ev, "t1", p->path, &p->vm), 0);
-    vm_start(p->vm);
+    assert_int_equal(vm_attach(&backend_qmp, p->ev, "t1", p->path, &(struct backend_attach){0}, &p->vm), 0);
+    p->vm->ops->start(p->vm->session);
     p->fd = accept(p->lfd, NULL, NULL);
     assert_true(p->fd >= 0);
     *state = p;
@@ -185,9 +185,9 @@ static void test_caps_refused(void **state)
      * has a line to go in the same read. */
     peer_send(p, greeting);
     peer_serve(p, answer_refuse_caps, 200);
-    print_message("  state %s, error \"%s\"\n", vm_conn_str(p->vm->conn), p->vm->last_error);
-    assert_int_equal(p->vm->conn, VM_RETRY);
-    assert_string_equal(p->vm->last_error, "qmp_capabilities was refused");
+    print_message("  state %s, error \"%s\"\n", vm_conn_str(p->vm->link.conn), p->vm->link.last_error);
+    assert_int_equal(p->vm->link.conn, VM_RETRY);
+    assert_string_equal(p->vm->link.last_error, "qmp_capabilities was refused");
 }
 
 static void test_no_base_memory(void **state)
@@ -196,9 +196,9 @@ static void test_no_base_memory(void **state)
 
     peer_send(p, greeting);
     peer_serve(p, answer_no_base, 300);
-    print_message("  state %s, error \"%s\"\n", vm_conn_str(p->vm->conn), p->vm->last_error);
-    assert_int_equal(p->vm->conn, VM_RETRY);
-    assert_string_equal(p->vm->last_error, "query-memory-size-summary gave no base-memory");
+    print_message("  state %s, error \"%s\"\n", vm_conn_str(p->vm->link.conn), p->vm->link.last_error);
+    assert_int_equal(p->vm->link.conn, VM_RETRY);
+    assert_string_equal(p->vm->link.last_error, "query-memory-size-summary gave no base-memory");
 }
 
 static void test_qom_list_null_type(void **state)
@@ -207,8 +207,8 @@ static void test_qom_list_null_type(void **state)
 
     peer_send(p, greeting);
     peer_serve(p, answer_null_types, 300);
-    print_message("  state %s, error \"%s\"\n", vm_conn_str(p->vm->conn), p->vm->last_error);
-    assert_int_equal(p->vm->conn, VM_NO_BALLOON);
+    print_message("  state %s, error \"%s\"\n", vm_conn_str(p->vm->link.conn), p->vm->link.last_error);
+    assert_int_equal(p->vm->link.conn, VM_NO_BALLOON);
 }
 
 static void test_target_clamped(void **state)
@@ -227,10 +227,10 @@ static void test_target_clamped(void **state)
 
     peer_send(p, greeting);
     peer_serve(p, answer_good, 300);
-    assert_int_equal(p->vm->conn, VM_READY);
-    assert_int_equal(p->vm->size_bytes, 512 * MIB);
-    p->vm->min_bytes = 128 * MIB;
-    p->vm->max_bytes = 512 * MIB;
+    assert_int_equal(p->vm->link.conn, VM_READY);
+    assert_int_equal(p->vm->link.size_bytes, 512 * MIB);
+    p->vm->set.min_bytes = 128 * MIB;
+    p->vm->set.max_bytes = 512 * MIB;
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         int before = p->balloons;
         assert_int_equal(vm_send_target(p->vm, cases[i].asked), 0);
@@ -241,7 +241,7 @@ static void test_target_clamped(void **state)
         assert_true(p->last_balloon_value == cases[i].sent);
     }
     /* Bounds not known yet (max 0): nothing is sent, never a 0. */
-    p->vm->min_bytes = p->vm->max_bytes = 0;
+    p->vm->set.min_bytes = p->vm->set.max_bytes = 0;
     vm_send_target(p->vm, 0);
     peer_serve(p, answer_good, 30);
     assert_int_equal(p->balloons, (int)ARRAY_SIZE(cases));

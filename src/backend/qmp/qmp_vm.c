@@ -1,5 +1,5 @@
-/* vm.c: one managed VM (see vm.h). */
-#include "vm.h"
+/* qmp_vm.c: the QMP backend's session with one VM (see qmp_vm.h). */
+#include "qmp_vm.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -17,40 +17,37 @@
  * more RAM than 2^52 bytes (4 PiB) is not telling the truth. */
 #define VM_SIZE_MAX_BYTES (1ULL << 52)
 
-static void vm_setup(struct vm *vm);
+static void vm_setup(struct session *vm);
 
-static void vm_fail(struct vm *vm, const char *why)
+static void vm_fail(struct session *vm, const char *why)
 {
-    if (!vm->logged_failure || strcmp(vm->last_error, why) != 0)
+    if (!vm->logged_failure || strcmp(vm->link->last_error, why) != 0)
         log_limited(vm->churn_rl ? vm->churn_rl : &vm->fail_rl, LOG_WARNING, "vm %s: %s; retrying",
                     vm->name, why);
     vm->logged_failure = true;
-    snprintf(vm->last_error, sizeof(vm->last_error), "%s", why);
+    snprintf(vm->link->last_error, sizeof(vm->link->last_error), "%s", why);
 }
 
 static int vm_on_retry(sd_event_source *s, uint64_t usec, void *userdata)
 {
-    vm_start(userdata);
+    qmp_vm_start(userdata);
     return 0;
 }
 
 /* The run state of a VM we cannot talk to is not the last one QEMU told
  * us: its process is gone (killed, crashed) or just not answering. */
-static void vm_set_disconnected(struct vm *vm)
+static void vm_set_disconnected(struct session *vm)
 {
-    bool gone = vm->pid > 0 && kill(vm->pid, 0) < 0 && errno == ESRCH;
+    bool gone = vm->link->pid > 0 && kill(vm->link->pid, 0) < 0 && errno == ESRCH;
 
-    snprintf(vm->runstate, sizeof(vm->runstate), "%s", gone ? "gone" : "disconnected");
-    observe_lost(&vm->obs);
+    snprintf(vm->link->runstate, sizeof(vm->link->runstate), "%s", gone ? "gone" : "disconnected");
+    observe_lost(&vm->link->obs);
 }
 
-static void vm_schedule_retry(struct vm *vm)
+static void vm_schedule_retry(struct session *vm)
 {
-    vm->conn = VM_RETRY;
+    vm->link->conn = VM_RETRY;
     vm_set_disconnected(vm);
-    /* What was estimated of a VM that is gone is not shown as current. */
-    vm->est = (struct vm_estimate){.why_unknown = "not connected"};
-    vm->rss_bytes = 0;
     vm->backoff_ms = vm->backoff_ms ? vm->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (vm->backoff_ms > BACKOFF_MAX_MS)
         vm->backoff_ms = BACKOFF_MAX_MS;
@@ -60,7 +57,7 @@ static void vm_schedule_retry(struct vm *vm)
 
 static void vm_on_closed(struct qmp *q, int err, const char *why, void *userdata)
 {
-    struct vm *vm = userdata;
+    struct session *vm = userdata;
 
     vm_fail(vm, why);
     vm_schedule_retry(vm);
@@ -68,32 +65,32 @@ static void vm_on_closed(struct qmp *q, int err, const char *why, void *userdata
 
 static void vm_on_event(struct qmp *q, const struct qmp_msg *ev, void *userdata)
 {
-    struct vm *vm = userdata;
+    struct session *vm = userdata;
 
     if (strcmp(ev->event, "BALLOON_CHANGE") == 0) {
         uint64_t actual = qmp_u64(ev->data, "actual");
         if (actual != QMP_UNKNOWN)
-            observe_actual(&vm->obs, actual, now_ms());
+            observe_actual(&vm->link->obs, actual, now_ms());
     } else if (strcmp(ev->event, "STOP") == 0) {
-        vm->obs.running = false;
-        snprintf(vm->runstate, sizeof(vm->runstate), "paused");
+        vm->link->obs.running = false;
+        snprintf(vm->link->runstate, sizeof(vm->link->runstate), "paused");
     } else if (strcmp(ev->event, "RESUME") == 0) {
-        vm->obs.running = true;
-        snprintf(vm->runstate, sizeof(vm->runstate), "running");
+        vm->link->obs.running = true;
+        snprintf(vm->link->runstate, sizeof(vm->link->runstate), "running");
     } else if (strcmp(ev->event, "SHUTDOWN") == 0) {
-        vm->obs.running = false;
-        snprintf(vm->runstate, sizeof(vm->runstate), "shutdown");
+        vm->link->obs.running = false;
+        snprintf(vm->link->runstate, sizeof(vm->link->runstate), "shutdown");
     } else if (strcmp(ev->event, "RESET") == 0) {
-        observe_reset(&vm->obs, &vm->ctl);
+        observe_reset(&vm->link->obs);
         log_limited(&vm->reset_rl, LOG_INFO, "vm %s: guest reset", vm->name);
     }
 }
 
 static void vm_on_ready(struct qmp *q, void *userdata)
 {
-    struct vm *vm = userdata;
+    struct session *vm = userdata;
 
-    vm->pid = qmp_peer_pid(q);
+    vm->link->pid = qmp_peer_pid(q);
     vm_setup(vm);
 }
 
@@ -105,22 +102,22 @@ static const struct qmp_ops vm_qmp_ops = {
 
 /* ---- setup: find the balloon, turn stats on ---------------------------- */
 
-static void vm_ready(struct vm *vm)
+static void vm_ready(struct session *vm)
 {
-    if (vm->logged_failure || vm->conn != VM_READY)
-        log_info("vm %s: managed (pid %d, balloon %s)", vm->name, (int)vm->pid, vm->balloon_path);
-    if (vm->conn != VM_READY)
-        vm->ready_ms = now_ms();
-    vm->conn = VM_READY;
+    if (vm->logged_failure || vm->link->conn != VM_READY)
+        log_info("vm %s: managed (pid %d, balloon %s)", vm->name, (int)vm->link->pid, vm->balloon_path);
+    if (vm->link->conn != VM_READY)
+        vm->link->ready_ms = now_ms();
+    vm->link->conn = VM_READY;
     vm->logged_failure = false;
-    vm->last_error[0] = '\0';
+    vm->link->last_error[0] = '\0';
     vm->backoff_ms = 0;
-    vm_poll(vm);
+    qmp_vm_poll(vm);
 }
 
 static void vm_on_polling_set(struct qmp *q, const struct qmp_msg *m, void *userdata)
 {
-    struct vm *vm = userdata;
+    struct session *vm = userdata;
 
     if (m->type == QMP_MSG_ERROR)
         log_warn("vm %s: cannot enable guest stats polling: %s", vm->name, m->err_class);
@@ -129,7 +126,7 @@ static void vm_on_polling_set(struct qmp *q, const struct qmp_msg *m, void *user
 
 static void vm_on_size(struct qmp *q, const struct qmp_msg *m, void *userdata)
 {
-    struct vm *vm = userdata;
+    struct session *vm = userdata;
     uint64_t base = m->type == QMP_MSG_RETURN ? qmp_u64(m->ret, "base-memory") : QMP_UNKNOWN;
     uint64_t plugged = m->type == QMP_MSG_RETURN ? qmp_u64(m->ret, "plugged-memory") : QMP_UNKNOWN;
 
@@ -143,8 +140,8 @@ static void vm_on_size(struct qmp *q, const struct qmp_msg *m, void *userdata)
         qmp_close(q, -EPROTO, "query-memory-size-summary gave a size above 4 PiB");
         return;
     }
-    vm->size_bytes = base + plugged;
-    vm->obs.size_bytes = vm->size_bytes;
+    vm->link->size_bytes = base + plugged;
+    vm->link->obs.size_bytes = vm->link->size_bytes;
 }
 
 static bool is_balloon_type(const char *type)
@@ -172,11 +169,11 @@ static char *find_balloon(const char *container, json_object *list)
 
 static void vm_on_doo(struct qmp *q, const struct qmp_msg *m, void *userdata)
 {
-    struct vm *vm = userdata;
+    struct session *vm = userdata;
 
     bool on;
 
-    vm->obs.deflate_on_oom = m->type == QMP_MSG_RETURN && qmp_bool(m->ret, &on) == 0 && on;
+    vm->link->obs.deflate_on_oom = m->type == QMP_MSG_RETURN && qmp_bool(m->ret, &on) == 0 && on;
 }
 
 static json_object *qom_args(const char *path, const char *property)
@@ -188,7 +185,7 @@ static json_object *qom_args(const char *path, const char *property)
     return args;
 }
 
-static void vm_after_balloon_found(struct vm *vm)
+static void vm_after_balloon_found(struct session *vm)
 {
     json_object *args = qom_args(vm->balloon_path, "guest-stats-polling-interval");
 
@@ -200,16 +197,16 @@ static void vm_after_balloon_found(struct vm *vm)
 
 static void vm_on_list_anon(struct qmp *q, const struct qmp_msg *m, void *userdata)
 {
-    struct vm *vm = userdata;
+    struct session *vm = userdata;
 
     free(vm->balloon_path);
     vm->balloon_path = m->type == QMP_MSG_RETURN ? find_balloon("/machine/peripheral-anon", m->ret) : NULL;
     if (!vm->balloon_path) {
-        if (vm->conn != VM_NO_BALLOON)
+        if (vm->link->conn != VM_NO_BALLOON)
             log_err("vm %s: has no virtio-balloon device; not managed "
                     "(start QEMU with -device virtio-balloon-pci,id=balloon0)", vm->name);
-        snprintf(vm->last_error, sizeof(vm->last_error), "no virtio-balloon device");
-        vm->conn = VM_NO_BALLOON;
+        snprintf(vm->link->last_error, sizeof(vm->link->last_error), "no virtio-balloon device");
+        vm->link->conn = VM_NO_BALLOON;
         return;
     }
     vm_after_balloon_found(vm);
@@ -217,7 +214,7 @@ static void vm_on_list_anon(struct qmp *q, const struct qmp_msg *m, void *userda
 
 static void vm_on_list_peripheral(struct qmp *q, const struct qmp_msg *m, void *userdata)
 {
-    struct vm *vm = userdata;
+    struct session *vm = userdata;
     json_object *args;
 
     free(vm->balloon_path);
@@ -232,65 +229,65 @@ static void vm_on_list_peripheral(struct qmp *q, const struct qmp_msg *m, void *
     qmp_command(q, "qom-list", args, vm_on_list_anon, vm);
 }
 
-static void vm_setup(struct vm *vm)
+static void vm_setup(struct session *vm)
 {
     json_object *args = json_object_new_object();
 
     json_object_object_add(args, "path", json_object_new_string("/machine/peripheral"));
     qmp_command(vm->qmp, "qom-list", args, vm_on_list_peripheral, vm);
-    vm_poll(vm); /* run state and balloon, in parallel with the setup */
+    qmp_vm_poll(vm); /* run state and balloon, in parallel with the setup */
 }
 
 /* ---- sampling ----------------------------------------------------------- */
 
 static void vm_on_balloon(struct qmp *q, const struct qmp_msg *m, void *userdata)
 {
-    struct vm *vm = userdata;
+    struct session *vm = userdata;
     uint64_t actual;
 
     if (m->type == QMP_MSG_ERROR) {
         /* DeviceNotActive: the guest driver is not loaded (yet). */
-        observe_no_actual(&vm->obs);
+        observe_no_actual(&vm->link->obs);
         return;
     }
     actual = qmp_u64(m->ret, "actual");
     if (actual == QMP_UNKNOWN)
-        observe_no_actual(&vm->obs);
+        observe_no_actual(&vm->link->obs);
     else
-        observe_actual(&vm->obs, actual, now_ms());
+        observe_actual(&vm->link->obs, actual, now_ms());
 }
 
 static void vm_on_stats(struct qmp *q, const struct qmp_msg *m, void *userdata)
 {
-    struct vm *vm = userdata;
+    struct session *vm = userdata;
     struct qmp_guest_stats st;
 
     if (m->type == QMP_MSG_ERROR || qmp_guest_stats_parse(m->ret, &st) < 0) {
-        if (observe_no_stats(&vm->obs))
+        if (observe_no_stats(&vm->link->obs))
             log_warn("vm %s: guest-stats unreadable", vm->name);
         return;
     }
-    observe_stats(&vm->obs, &st, now_ms(), wall_now_s());
+    observe_stats(&vm->link->obs, &st, now_ms(), wall_now_s());
 }
 
 static void vm_on_status(struct qmp *q, const struct qmp_msg *m, void *userdata)
 {
-    struct vm *vm = userdata;
+    struct session *vm = userdata;
     const char *status = m->type == QMP_MSG_RETURN ? qmp_str(m->ret, "status") : NULL;
 
     if (!status)
         return;
-    snprintf(vm->runstate, sizeof(vm->runstate), "%s", status);
-    vm->obs.running = strcmp(vm->runstate, "running") == 0;
+    snprintf(vm->link->runstate, sizeof(vm->link->runstate), "%s", status);
+    vm->link->obs.running = strcmp(vm->link->runstate, "running") == 0;
 }
 
-void vm_poll(struct vm *vm)
+void qmp_vm_poll(struct session *vm)
 {
     if (!qmp_is_ready(vm->qmp))
         return;
     qmp_command(vm->qmp, "query-status", NULL, vm_on_status, vm);
     qmp_command(vm->qmp, "query-balloon", NULL, vm_on_balloon, vm);
-    if (vm->conn == VM_READY)
+    if (vm->link->conn == VM_READY)
         qmp_command(vm->qmp, "qom-get", qom_args(vm->balloon_path, "guest-stats"), vm_on_stats, vm);
 }
 
@@ -298,32 +295,20 @@ void vm_poll(struct vm *vm)
 
 static void vm_on_balloon_set(struct qmp *q, const struct qmp_msg *m, void *userdata)
 {
-    struct vm *vm = userdata;
+    struct session *vm = userdata;
 
     if (m->type == QMP_MSG_ERROR)
         log_warn("vm %s: balloon command refused: %s (%s)", vm->name, m->err_class, m->err_desc);
 }
 
-uint64_t vm_target_clamp(const struct vm *vm, uint64_t target_bytes)
+int qmp_vm_send(struct session *vm, uint64_t target_bytes)
 {
-    if (vm->max_bytes == 0)
-        return 0;
-    return clamp_u64(target_bytes, max_u64(vm->min_bytes, 1), vm->max_bytes);
-}
-
-int vm_send_target(struct vm *vm, uint64_t target_bytes)
-{
-    uint64_t sent_bytes = vm_target_clamp(vm, target_bytes);
     json_object *args;
 
-    if (vm->conn != VM_READY)
+    if (vm->link->conn != VM_READY)
         return -ENOTCONN;
-    if (sent_bytes == 0) {
-        log_warn("vm %s: no target sent: its size is not known yet", vm->name);
-        return -ERANGE;
-    }
     args = json_object_new_object();
-    json_object_object_add(args, "value", json_object_new_uint64(sent_bytes));
+    json_object_object_add(args, "value", json_object_new_uint64(target_bytes));
     return qmp_command(vm->qmp, "balloon", args, vm_on_balloon_set, vm);
 }
 
@@ -331,7 +316,7 @@ int vm_send_target(struct vm *vm, uint64_t target_bytes)
 
 /* Before a word is sent: is the process serving the socket root or one
  * QEMU runs as? A socket of another user's process is refused. */
-static bool vm_peer_trusted(struct vm *vm)
+static bool vm_peer_trusted(struct session *vm)
 {
     char who[96], why[224];
     uid_t uid;
@@ -348,12 +333,12 @@ static bool vm_peer_trusted(struct vm *vm)
     return false;
 }
 
-void vm_start(struct vm *vm)
+void qmp_vm_start(struct session *vm)
 {
     char why[160];
     int r;
 
-    vm->conn = VM_CONNECTING;
+    vm->link->conn = VM_CONNECTING;
     r = qmp_connect(vm->qmp);
     if (r == -EALREADY || (r == 0 && !vm_peer_trusted(vm)))
         return;
@@ -364,23 +349,25 @@ void vm_start(struct vm *vm)
     }
 }
 
-int vm_new(sd_event *ev, const char *name, const char *sock_path, struct vm **out)
+int qmp_vm_new(sd_event *ev, const char *name, const char *sock_path, struct vm_link *link,
+               struct session **out)
 {
-    struct vm *vm = calloc(1, sizeof(*vm));
+    struct session *vm = calloc(1, sizeof(*vm));
     int r;
 
     if (!vm)
         return -ENOMEM;
     vm->name = strdup(name);
+    vm->link = link;
     vm->ev = sd_event_ref(ev);
     vm->reset_rl = (struct ratelimit)RATELIMIT_INIT;
     vm->fail_rl = (struct ratelimit)RATELIMIT_INIT;
-    snprintf(vm->runstate, sizeof(vm->runstate), "unknown");
+    snprintf(link->runstate, sizeof(link->runstate), "unknown");
     r = vm->name ? qmp_new(ev, sock_path, name, &vm_qmp_ops, vm, &vm->qmp) : -ENOMEM;
     if (r == 0)
         r = sd_event_add_time(ev, &vm->retry, CLOCK_MONOTONIC, UINT64_MAX, 100 * 1000, vm_on_retry, vm);
     if (r < 0) {
-        vm_free(vm);
+        qmp_vm_free(vm);
         return r;
     }
     sd_event_source_set_enabled(vm->retry, SD_EVENT_OFF);
@@ -388,7 +375,7 @@ int vm_new(sd_event *ev, const char *name, const char *sock_path, struct vm **ou
     return 0;
 }
 
-void vm_free(struct vm *vm)
+void qmp_vm_free(struct session *vm)
 {
     if (!vm)
         return;
@@ -396,73 +383,33 @@ void vm_free(struct vm *vm)
     sd_event_source_disable_unref(vm->retry);
     sd_event_unref(vm->ev);
     free(vm->balloon_path);
-    free(vm->over_lines);
     free(vm->name);
     free(vm);
 }
 
-bool vm_is_ready(const struct vm *vm)
-{
-    return vm->conn == VM_READY;
-}
+/* ---- the backend seam (backend.h) --------------------------------------- */
 
-const char *vm_conn_str(enum vm_conn c)
+static const char *qmp_why_not_ready(const struct vm_link *link)
 {
-    switch (c) {
-    case VM_CONNECTING: return "connecting";
-    case VM_READY: return "managed";
-    case VM_NO_BALLOON: return "no-balloon";
-    case VM_RETRY: return "retrying";
-    }
-    return "?";
-}
-
-bool vm_no_driver(const struct vm *vm, uint64_t now_ms)
-{
-    return vm->conn == VM_READY && control_no_driver(vm->obs.stats_seen, vm->ready_ms, now_ms);
-}
-
-const char *vm_state_str(const struct vm *vm, uint64_t now_ms)
-{
-    return vm_no_driver(vm, now_ms) ? "no-driver" : vm_conn_str(vm->conn);
-}
-
-const char *vm_why_not_settable(const struct vm *vm, uint64_t now_ms)
-{
-    switch (vm->conn) {
+    switch (link->conn) {
     case VM_NO_BALLOON:
         return "QEMU has no virtio-balloon device (start it with -device virtio-balloon-pci)";
     case VM_CONNECTING:
         return "not connected yet (setting up QMP)";
     case VM_RETRY:
-        return strcmp(vm->runstate, "gone") == 0 ? "not connected: its QEMU process is gone"
-                                      : "not connected: QMP does not answer";
+        return strcmp(link->runstate, "gone") == 0 ? "not connected: its QEMU process is gone"
+                                                   : "not connected: QMP does not answer";
     case VM_READY:
         break;
     }
-    if (vm_no_driver(vm, now_ms))
-        return "the guest's balloon driver is not loaded (no balloon stats from it since connecting)";
-    if (!vm->size_bytes)
-        return "its size is not known yet (QEMU has not answered)";
     return NULL;
 }
 
-void vm_resolve(struct vm *vm, const struct conf *c)
-{
-    struct conf_vm base = conf_vm_get(c, vm->name);
-
-    vm->conf = conf_vm_merge(&vm->over, &base);
-    vm->max_bytes = conf_size_resolve(&vm->conf.max, vm->size_bytes);
-    vm->min_bytes = min_u64(conf_size_resolve(&vm->conf.min, vm->max_bytes), vm->max_bytes);
-}
-
-/* ---- the backend seam (backend.h) --------------------------------------- */
-
 static int qmp_attach(sd_event *ev, const char *name, const char *address, const struct backend_attach *a,
-                      struct vm **out)
+                      struct vm_link *link, struct session **out)
 {
-    struct vm *vm;
-    int r = vm_new(ev, name, address, &vm);
+    struct session *vm;
+    int r = qmp_vm_new(ev, name, address, link, &vm);
 
     if (r < 0)
         return r;
@@ -476,9 +423,9 @@ static int qmp_attach(sd_event *ev, const char *name, const char *address, const
 const struct backend_ops backend_qmp = {
     .name = "qmp",
     .attach = qmp_attach,
-    .start = vm_start,
-    .detach = vm_free,
-    .poll = vm_poll,
-    .set_target = vm_send_target,
-    .is_ready = vm_is_ready,
+    .start = qmp_vm_start,
+    .detach = qmp_vm_free,
+    .poll = qmp_vm_poll,
+    .set_target = qmp_vm_send,
+    .why_not_ready = qmp_why_not_ready,
 };

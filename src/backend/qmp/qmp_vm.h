@@ -1,0 +1,48 @@
+/* qmp_vm.h: the QMP backend's session with one VM (backend.h): its QMP
+ * connection and what it reports, written into the VM's link.
+ *
+ * Connection life: connect -> greeting -> capabilities -> setup (find the
+ * balloon device, turn stats polling on, read the VM's size and run
+ * state) -> ready. Any failure closes the connection and retries with a
+ * backoff of 1, 2, 4 ... 30 s, so one dead or wedged VM never delays the
+ * others. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "backend.h"
+#include "qmp.h"
+#include "util.h"
+
+/* How often the guest driver is asked for stats, in seconds. */
+#define VM_STATS_POLL_S 1
+
+struct session {
+    char *name;
+    struct vm_link *link;     /* the manager's: everything heard goes here */
+    sd_event *ev;
+    struct qmp *qmp;
+    char *balloon_path;       /* QOM path of the balloon device */
+    sd_event_source *retry;
+    uint64_t backoff_ms;
+    bool logged_failure;      /* a repeat of the same failure is not logged again */
+    /* Whether the serving process may be spoken to (trust.h); NULL: any. */
+    bool (*peer_ok)(void *ctx, uid_t uid, gid_t gid);
+    void *peer_ctx;
+    /* Repeats a peer can cause at will: resets, changing failures. */
+    struct ratelimit reset_rl, fail_rl;
+    struct ratelimit *churn_rl;  /* shared by all VMs, or NULL: fail_rl */
+};
+
+int qmp_vm_new(sd_event *ev, const char *name, const char *sock_path, struct vm_link *link,
+               struct session **out);
+void qmp_vm_free(struct session *s);
+/* Starts connecting (now). */
+void qmp_vm_start(struct session *s);
+/* Asks for fresh samples; replies update link->obs as they come. */
+void qmp_vm_poll(struct session *s);
+/* Sends balloon(target_bytes), a target already held within the VM's
+ * bounds by the manager (vm_send_target). 0 or -ENOTCONN. */
+int qmp_vm_send(struct session *s, uint64_t target_bytes);
