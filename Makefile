@@ -1,6 +1,6 @@
 # balloond: `make` builds, `make check` tests, `make demo` shows it working.
 CC      ?= gcc
-PKGS    := json-c inih libsystemd libmicrohttpd
+PKGS    := json-c inih libsystemd libmicrohttpd libvirt
 BUILD   := build
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wvla -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
