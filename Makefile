@@ -50,6 +50,9 @@ $(BUILD)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(SANOBJ) | 
 	$(CC) $(CFLAGS) $(SAN) -O1 -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+# lvcheck drives lv_loop and lv_worker against a real libvirtd.
+$(BUILD)/tests/lvcheck: tests/helpers/lvcheck.c $(BUILD)/obj/lv_loop.o $(BUILD)/obj/lv_worker.o $(BUILD)/obj/util.o | $(BUILD)/tests
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/obj $(BUILD)/san $(BUILD)/tests:
 	mkdir -p $@
 
