@@ -520,3 +520,20 @@ uint64_t conf_size_resolve(const struct conf_size *s, uint64_t base_bytes)
     /* base * pct / 100 without overflowing for bases near 2^64. */
     return base_bytes / 100 * s->pct + base_bytes % 100 * s->pct / 100;
 }
+
+static const char *const backend_names[] = {"qmp", "libvirt", "both"};
+
+int conf_backend_parse(const char *s, enum conf_backend *out)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(backend_names); i++)
+        if (strcmp(s, backend_names[i]) == 0) {
+            *out = (enum conf_backend)i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+const char *conf_backend_str(enum conf_backend b)
+{
+    return (size_t)b < ARRAY_SIZE(backend_names) ? backend_names[b] : "?";
+}

@@ -43,6 +43,17 @@
 /* [host] metrics: loopback only unless the operator opens it up. */
 #define CONF_METRICS_LISTEN_DEFAULT "127.0.0.1:9781"
 
+/* [host] backend: where VMs are found. */
+enum conf_backend {
+    CONF_BACKEND_QMP,      /* QMP sockets in socket_dir */
+    CONF_BACKEND_LIBVIRT,  /* libvirt's running domains at libvirt_uri */
+    CONF_BACKEND_BOTH,
+};
+int conf_backend_parse(const char *s, enum conf_backend *out);
+const char *conf_backend_str(enum conf_backend b);
+static inline bool conf_backend_has_qmp(enum conf_backend b) { return b != CONF_BACKEND_LIBVIRT; }
+static inline bool conf_backend_has_libvirt(enum conf_backend b) { return b != CONF_BACKEND_QMP; }
+
 /* A size that may be relative to something else (a VM's max, the budget). */
 struct conf_size {
     bool set;
@@ -63,6 +74,8 @@ struct conf_vm {
 struct conf_host {
     uint64_t interval_ms;
     char *socket_dir;
+    enum conf_backend backend;
+    char *libvirt_uri;
     char *control_socket;
     char *state_file;
     uint64_t budget_bytes;   /* 0: the host's MemTotal */

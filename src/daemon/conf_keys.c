@@ -24,6 +24,10 @@ const struct conf_key conf_keys[] = {
       .def = "1s", .reloadable = true },
     { "socket_dir", HOST(socket_dir), .type = CONF_T_PATH, .def = "/run/balloond/qmp",
       .reloadable = true },
+    /* Where VMs are found: QMP sockets in socket_dir, libvirt's domains
+     * at libvirt_uri, or both. Chosen at start. */
+    { "backend", HOST(backend), .type = CONF_T_BACKEND, .def = "qmp" },
+    { "libvirt_uri", HOST(libvirt_uri), .type = CONF_T_URI, .def = "qemu:///system" },
     /* Bound at start, and balloonctl is told where: kept until a restart. */
     { "control_socket", HOST(control_socket), .type = CONF_T_PATH, .def = PROTO_SOCKET_DEFAULT },
     { "state_file", HOST(state_file), .type = CONF_T_PATH, .def = "/var/lib/balloond/state.json" },
@@ -193,6 +197,20 @@ static int parse_algorithm(const char *v, char **dst, char *why, size_t len)
     return replace_str(dst, v);
 }
 
+/* "driver[+transport]://[host]/path[?query]": libvirt says the rest. */
+static int parse_uri(const char *v, char **dst, char *why, size_t len)
+{
+    const char *sep = strstr(v, "://");
+    size_t n = strlen(v);
+
+    if (!sep || sep == v || n > 1024 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789+") != (size_t)(sep - v))
+        return why_set(why, len, "\"%s\" is not a libvirt URI (e.g. qemu:///system)", v);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f)
+            return why_set(why, len, "\"%s\" is not a libvirt URI: it has a space or control character", v);
+    return replace_str(dst, v);
+}
+
 static int parse_listen(const char *v, char **dst, char *why, size_t len)
 {
     if (strcmp(v, "off") == 0)
@@ -232,6 +250,11 @@ static int conf_key_parse(const struct conf_key *k, void *field, const char *v, 
             return why_set(why, len, "\"%s\" is not a policy (balloond, proxmox, mom or static)", v);
         return 0;
     case CONF_T_LISTEN: return parse_listen(v, field, why, len);
+    case CONF_T_BACKEND:
+        if (conf_backend_parse(v, field) < 0)
+            return why_set(why, len, "\"%s\" is not a backend (qmp, libvirt or both)", v);
+        return 0;
+    case CONF_T_URI: return parse_uri(v, field, why, len);
     case CONF_T_USERS:
     case CONF_T_GROUPS: return parse_ids(k, v, field, why, len);
     }
@@ -276,7 +299,7 @@ int conf_keys_default(struct conf *c)
 
 static bool conf_type_is_str(enum conf_type t)
 {
-    return t == CONF_T_PATH || t == CONF_T_ALGORITHM || t == CONF_T_LISTEN;
+    return t == CONF_T_PATH || t == CONF_T_ALGORITHM || t == CONF_T_LISTEN || t == CONF_T_URI;
 }
 
 void conf_keys_free(struct conf_host *h)

@@ -28,6 +28,8 @@ enum conf_type {
     CONF_T_BOOL,      /* bool: on/off, yes/no, true/false */
     CONF_T_ALGORITHM, /* char *: a kernel compressor name */
     CONF_T_POLICY,    /* enum policy_kind */
+    CONF_T_BACKEND,   /* enum conf_backend: qmp, libvirt, both */
+    CONF_T_URI,       /* char *: a libvirt connection URI */
     CONF_T_LISTEN,    /* char *: ADDRESS:PORT, or NULL for "off" */
     CONF_T_USERS,     /* struct trust_ids: user names or uids */
     CONF_T_GROUPS,    /* struct trust_ids: group names or gids */

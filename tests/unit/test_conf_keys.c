@@ -34,6 +34,8 @@ struct key_case {
 
 static bool c_interval(const struct conf *c) { return c->host.interval_ms == 2500; }
 static bool c_socket_dir(const struct conf *c) { return !strcmp(c->host.socket_dir, "/q"); }
+static bool c_backend(const struct conf *c) { return c->host.backend == CONF_BACKEND_BOTH; }
+static bool c_uri(const struct conf *c) { return !strcmp(c->host.libvirt_uri, "qemu+ssh://h/system?keyfile=/k"); }
 static bool c_control(const struct conf *c) { return !strcmp(c->host.control_socket, "/c.sock"); }
 static bool c_state(const struct conf *c) { return !strcmp(c->host.state_file, "/s.json"); }
 static bool c_budget(const struct conf *c) { return c->host.budget_bytes == 3 * GIB; }
@@ -70,6 +72,7 @@ static bool c_shares(const struct conf *c) { return c->defaults.shares_set && c-
 
 static const struct key_case key_cases[] = {
     {"interval", "2500ms", c_interval},      {"socket_dir", "/q", c_socket_dir},
+    {"backend", "both", c_backend},          {"libvirt_uri", "qemu+ssh://h/system?keyfile=/k", c_uri},
     {"control_socket", "/c.sock", c_control}, {"state_file", "/s.json", c_state},
     {"budget", "3G", c_budget},              {"cgroup", "/sys/fs/cgroup/m", c_cgroup},
     {"reserve", "512M", c_reserve},          {"step", "1M", c_step},
@@ -156,7 +159,7 @@ static void test_names(void **state)
  * the reclaim cascade, which reads its settings once. */
 static void test_reloadable(void **state)
 {
-    static const char *const fixed[] = {"control_socket", "state_file", "ksm", "zswap",
+    static const char *const fixed[] = {"backend", "libvirt_uri", "control_socket", "state_file", "ksm", "zswap",
                                         "zswap_compressor", "zswap_max_pool", "zram",
                                         "zram_algorithm", "metrics"};
 
