@@ -49,6 +49,8 @@ struct backend_attach {
     void *peer_ctx;
     /* Found, gone and failing VMs share one log budget; NULL: the VM's own. */
     struct ratelimit *churn_rl;
+    /* The backend's instance that found the VM (libvirt: its struct lv). */
+    void *source;
 };
 
 struct backend_ops {
@@ -74,3 +76,5 @@ struct backend_ops {
 
 /* The QMP backend (backend/qmp/qmp_vm.c). */
 extern const struct backend_ops backend_qmp;
+/* The libvirt backend (backend/libvirt/lv.h). */
+extern const struct backend_ops backend_libvirt;

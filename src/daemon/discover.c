@@ -1,6 +1,7 @@
-/* discover.c: the manager's view of the QMP socket directory (see
- * mgr_priv.h): a socket that appears is a VM to attach, one that goes is
- * detached; only sockets of root or the configured QEMU user are spoken to. */
+/* discover.c: how the manager finds VMs (see mgr_priv.h). The QMP socket
+ * directory: a socket that appears is a VM to attach, one that goes is
+ * detached; only sockets of root or the configured QEMU user are spoken
+ * to. libvirt's domains: what the libvirt backend finds and loses. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -53,10 +54,12 @@ static bool mgr_owner_ok(struct mgr *m, const char *name, const struct stat *st)
     return false;
 }
 
-static void mgr_attach(struct mgr *m, const char *name)
+/* A VM found by a backend at address: attached, its settings loaded,
+ * started. what: how it was found, for the event log. */
+static void mgr_attach_vm(struct mgr *m, const struct backend_ops *ops, const char *name, const char *address,
+                          void *source, const char *what)
 {
-    struct backend_attach attach = {mgr_peer_ok, m, &m->churn_rl};
-    char path[4096];
+    struct backend_attach attach = {mgr_peer_ok, m, &m->churn_rl, source};
     struct vm *vm;
 
     if (m->n_vms == m->cap_vms) {
@@ -67,25 +70,77 @@ static void mgr_attach(struct mgr *m, const char *name)
         m->vms = p;
         m->cap_vms = cap;
     }
-    snprintf(path, sizeof(path), "%s/%s", m->conf->host.socket_dir, name);
-    if (vm_attach(m->backend, m->ev, name, path, &attach, &vm) < 0) {
+    if (vm_attach(ops, m->ev, name, address, &attach, &vm) < 0) {
         log_err("vm %s: out of memory", name);
         return;
     }
     m->vms[m->n_vms++] = vm;
     command_load_settings(m->state, vm);
-    events_add_limited(m->events, &m->churn_rl, LOG_INFO, name, "found QMP socket %s", path);
+    events_add_limited(m->events, &m->churn_rl, LOG_INFO, name, "found %s", what);
     vm->ops->start(vm->session);
+}
+
+static void mgr_attach(struct mgr *m, const char *name)
+{
+    char path[4096], what[4200];
+
+    snprintf(path, sizeof(path), "%s/%s", m->conf->host.socket_dir, name);
+    snprintf(what, sizeof(what), "QMP socket %s", path);
+    mgr_attach_vm(m, &backend_qmp, name, path, NULL, what);
+}
+
+static void mgr_detach_why(struct mgr *m, size_t i, const char *why)
+{
+    struct vm *vm = m->vms[i];
+
+    events_add_limited(m->events, &m->churn_rl, LOG_INFO, vm->name, "%s", why);
+    state_forget(m->state, vm->name);
+    vm_free(vm);
+    m->vms[i] = m->vms[--m->n_vms];
 }
 
 static void mgr_detach(struct mgr *m, size_t i)
 {
-    struct vm *vm = m->vms[i];
+    mgr_detach_why(m, i, "QMP socket gone; no longer managed");
+}
 
-    events_add_limited(m->events, &m->churn_rl, LOG_INFO, vm->name, "QMP socket gone; no longer managed");
-    state_forget(m->state, vm->name);
-    vm_free(vm);
-    m->vms[i] = m->vms[--m->n_vms];
+/* ---- the libvirt backend's news (lv.h) ---------------------------------- */
+
+static void mgr_lv_found(void *ctx, const char *name)
+{
+    struct mgr *m = ctx;
+    ssize_t i = mgr_find(m, name);
+
+    if (i >= 0) {
+        if (m->vms[i]->ops != &backend_libvirt)
+            log_limited(&m->churn_rl, LOG_WARNING, "libvirt domain %s: a VM of that name is managed "
+                        "through its QMP socket; the domain is left to it", name);
+        return;
+    }
+    if (!valid_vm_name(name)) {
+        log_limited(&m->churn_rl, LOG_WARNING, "libvirt domain %s: name is not a usable VM name; ignored", name);
+        return;
+    }
+    mgr_attach_vm(m, &backend_libvirt, name, name, m->lv, "libvirt domain");
+}
+
+static void mgr_lv_gone(void *ctx, const char *name, const char *why)
+{
+    struct mgr *m = ctx;
+    ssize_t i = mgr_find(m, name);
+
+    if (i >= 0 && m->vms[i]->ops == &backend_libvirt)
+        mgr_detach_why(m, (size_t)i, why);
+}
+
+int mgr_libvirt_open(struct mgr *m)
+{
+    struct lv_host host = {.ctx = m, .found = mgr_lv_found, .gone = mgr_lv_gone};
+    int r = lv_new(m->ev, m->conf->host.libvirt_uri, &host, &m->lv);
+
+    if (r < 0)
+        log_err("libvirt %s: %s", m->conf->host.libvirt_uri, strerror(-r));
+    return r;
 }
 
 /* Cheap enough (one readdir) to run on every tick and on inotify. */
@@ -136,7 +191,7 @@ void mgr_discover(struct mgr *m)
     closedir(d);
     trust_refused_sweep(&m->refused);
     for (size_t i = n_before; i-- > 0;)
-        if (!seen[i])
+        if (!seen[i] && m->vms[i]->ops == &backend_qmp)
             mgr_detach(m, i);
 }
 

@@ -250,7 +250,10 @@ static int mgr_on_tick(sd_event_source *s, uint64_t usec, void *userdata)
     struct mgr *m = userdata;
     uint64_t delay_ms = m->conf->host.interval_ms / 3;
 
-    mgr_discover(m);
+    if (conf_backend_has_qmp(m->conf->host.backend))
+        mgr_discover(m);
+    if (m->lv)
+        lv_tick(m->lv);
     for (size_t i = 0; i < m->n_vms; i++)
         m->vms[i]->ops->poll(m->vms[i]->session);
     if (delay_ms > TICK_DECIDE_DELAY_MS)
@@ -363,7 +366,6 @@ int mgr_new(sd_event *ev, struct conf *conf, const struct mgr_options *opt, stru
         return -ENOMEM;
     }
     m->churn_rl = (struct ratelimit){.interval_ms = 10000, .burst = 100};
-    m->backend = &backend_qmp;
     m->ev = sd_event_ref(ev);
     m->conf = conf;
     m->opt = *opt;
@@ -381,7 +383,9 @@ int mgr_new(sd_event *ev, struct conf *conf, const struct mgr_options *opt, stru
     r = mgr_open_files(m, conf);
     if (r < 0)
         goto fail;
-    r = mgr_watch(m);
+    r = conf_backend_has_qmp(conf->host.backend) ? mgr_watch(m) : 0;
+    if (r == 0 && conf_backend_has_libvirt(conf->host.backend))
+        r = mgr_libvirt_open(m);
     if (r < 0)
         goto fail;
     r = tune_new(opt->sys_root, opt->proc_root, &conf->host, opt->host_tuning && !opt->dry_run,
@@ -420,6 +424,7 @@ void mgr_free(struct mgr *m)
         state_save(m->state);
     for (size_t i = 0; i < m->n_vms; i++)
         vm_free(m->vms[i]);
+    lv_free(m->lv); /* after its VMs: their stats periods are put back */
     free(m->vms);
     free(m->tick_vms);
     free(m->seen);
@@ -487,7 +492,7 @@ int mgr_reload(struct mgr *m)
     rewatch = strcmp(m->conf->host.socket_dir, c->host.socket_dir) != 0;
     conf_free(m->conf);
     m->conf = c;
-    if (rewatch)
+    if (rewatch && conf_backend_has_qmp(c->host.backend))
         mgr_watch(m);
     events_add(m->events, LOG_NOTICE, NULL, "reload: %s applied", c->path);
     return 0;

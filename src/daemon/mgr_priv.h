@@ -14,6 +14,7 @@
 #include "estimate.h"
 #include "guard.h"
 #include "host.h"
+#include "lv.h"
 #include "metrics.h"
 #include "mgr.h"
 #include "policy.h"
@@ -32,7 +33,7 @@ struct mgr {
     sd_event *ev;
     struct conf *conf;
     struct mgr_options opt;
-    const struct backend_ops *backend;  /* how VMs are found and driven */
+    struct lv *lv;               /* the libvirt backend; NULL: backend = qmp */
     struct host *host;
     struct state *state;
     struct ctl_server *ctl;
@@ -69,6 +70,8 @@ struct mgr {
 /* discover.c */
 /* One scan of the socket directory: attach what appeared, detach what went. */
 void mgr_discover(struct mgr *m);
+/* [host] backend = libvirt or both: connects (in the background). */
+int mgr_libvirt_open(struct mgr *m);
 /* The index of the VM of that name, or -1. */
 ssize_t mgr_find(const struct mgr *m, const char *name);
 /* Creates the socket directory and watches it (inotify). 0 or -errno. */

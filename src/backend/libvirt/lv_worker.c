@@ -295,10 +295,10 @@ static bool worker_drain(struct lv_worker *w)
     return !w->queue.head && !w->busy;
 }
 
-void lv_worker_free(struct lv_worker *w)
+bool lv_worker_free(struct lv_worker *w)
 {
     if (!w)
-        return;
+        return true;
     pthread_mutex_lock(&w->lock);
     w->stopping = true;
     pthread_cond_signal(&w->work);
@@ -325,4 +325,5 @@ void lv_worker_free(struct lv_worker *w)
     jobs_done(finished);
     if (drained)
         worker_destroy(w);
+    return drained;
 }

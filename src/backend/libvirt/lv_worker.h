@@ -21,6 +21,7 @@
  * The worker blocks every signal, so signals stay the loop's (sd-event
  * signal sources need them blocked in every thread). */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
@@ -59,5 +60,6 @@ size_t lv_worker_queued(struct lv_worker *w);
  *   (neither run nor done: their args stay the caller's), the thread is
  *   detached and frees the worker itself if its run ever returns (its
  *   done is then not called, and it never touches the loop again).
- * Accepts NULL. */
-void lv_worker_free(struct lv_worker *w);
+ * Accepts NULL. Returns true when every job finished (nothing of the
+ * caller's is still in use), false when one was left running. */
+bool lv_worker_free(struct lv_worker *w);
