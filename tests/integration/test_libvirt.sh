@@ -6,7 +6,8 @@
 #   nob   <memballoon model='none'/>: shown as such with the reason, untouched
 #   nost  a balloon without <stats period>: balloond turns polling on, and
 #         puts it back off when it stops
-# then a daemon restart keeps the targets, and a domain destroyed and
+# then an operator's virsh setmem is taken, not fought; a daemon restart
+# keeps the targets, and a domain destroyed and
 # started again under the same name is dropped and managed again.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -64,6 +65,21 @@ grep -q "held_mib=350" "$LV/rise.console" || fail "rise: memload did not reach 3
 grep -q "rise: target .*guest needs more memory" "$RUN/balloond.log" || fail "rise was never deflated"
 pass "rise: deflated as its load rose to 350 MiB, no OOM in the guest"
 [ "$(vm_field "$RUN" nob target_bytes)" = null ] || fail "nob was given a target"
+
+# An operator's `virsh setmem` is an outside change: not fought. The guest
+# reaches it, and balloond's stall guard takes it as the target (then
+# holds the VM for a minute) rather than squeezing it back at once.
+t_before=$(vm_field "$RUN" idle target_bytes)
+libvirt_virsh "$LV" setmem idle 300M --live || fail "virsh setmem failed"
+took=
+for i in $(seq 20); do
+    t=$(vm_field "$RUN" idle target_bytes)
+    [ "$t" -lt $((300 * 1048576)) ] && [ "$t" != "$t_before" ] && fail "setmem fought: target $(mib "$t") MiB"
+    [ "$t" = $((300 * 1048576)) ] && { took=$i; break; }
+    sleep 1
+done
+[ -n "$took" ] || fail "setmem 300M never taken as the target ($(mib "$(vm_field "$RUN" idle actual_bytes)") MiB actual)"
+pass "virsh setmem 300M: taken as the target after ${took} s ($(vm_field "$RUN" idle last_change)), not fought"
 
 # A restart keeps the targets (same QEMU), and puts nost's period back.
 t_idle=$(vm_field "$RUN" idle target_bytes)

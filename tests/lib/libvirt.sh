@@ -218,7 +218,8 @@ libvirt_start() {
 
 	# Which machine cgroups existed before, so that libvirt_stop removes
 	# only what this libvirtd made.
-	_lv_machine_cgroups > "$dir/cgroups.before"
+	# (Kept from the first start when libvirtd is started again.)
+	[ -f "$dir/cgroups.before" ] || _lv_machine_cgroups > "$dir/cgroups.before"
 
 	# The daemons close no descriptor they inherit: they would hold the
 	# caller's, such as the flock on /tmp/balloond-guests.lock, for as
@@ -233,7 +234,8 @@ libvirt_start() {
 		dir=$1 cg=$2; shift 2
 		[ -z "$cg" ] || echo $$ > "$cg/cgroup.procs"
 		while [ $# -gt 0 ]; do mount --bind "$1" "$2"; shift 2; done
-		virtlogd -d -f "$dir/virtlogd.conf" -p "$dir/virtlogd.pid"
+		[ -s "$dir/virtlogd.pid" ] && kill -0 "$(cat "$dir/virtlogd.pid")" 2>/dev/null ||
+			virtlogd -d -f "$dir/virtlogd.conf" -p "$dir/virtlogd.pid"
 		libvirtd -d -f "$dir/libvirtd.conf" -p "$dir/libvirtd.pid"
 	' libvirt_start "$dir" "$cg" "${mounts[@]}" >> "$dir/start.log" 2>&1 || {
 		_lv_err "virtlogd or libvirtd did not start; their logs:"
@@ -442,6 +444,21 @@ libvirt_events_start() {
 		exec virsh -q -c "$1" event --all --loop --timestamp
 	' libvirt_events "$(libvirt_uri "$dir")" < /dev/null >> "$file" 2>&1 &
 	echo $! >> "$dir/events.pids"
+}
+
+# libvirt_restart DIR
+#   Stop libvirtd alone (SIGCONT first, in case it was stopped, then
+#   SIGTERM) and start it again on the same configuration; its domains'
+#   QEMUs keep running and the new libvirtd takes them back, as on a host
+#   where libvirtd is restarted. virtlogd keeps running.
+libvirt_restart() {
+	local dir=$1 pid
+	if pid=$(_lv_pidof "$dir/libvirtd.pid" libvirtd); then
+		kill -CONT "$pid" 2>/dev/null
+		_lv_kill "$pid" libvirtd
+	fi
+	rm -f "$dir/libvirtd.pid"
+	libvirt_start "$dir" "${2:-}"
 }
 
 # libvirt_stop DIR
