@@ -6,7 +6,7 @@
 #   nob   <memballoon model='none'/>: shown as such with the reason, untouched
 #   nost  a balloon without <stats period>: balloond turns polling on, and
 #         puts it back off when it stops
-# then an operator's virsh setmem is taken, not fought; a daemon restart
+# then a guest reset raises the target, an operator's virsh setmem is taken, not fought; a daemon restart
 # keeps the targets, and a domain destroyed and
 # started again under the same name is dropped and managed again.
 set -uo pipefail
@@ -65,6 +65,14 @@ grep -q "held_mib=350" "$LV/rise.console" || fail "rise: memload did not reach 3
 grep -q "rise: target .*guest needs more memory" "$RUN/balloond.log" || fail "rise was never deflated"
 pass "rise: deflated as its load rose to 350 MiB, no OOM in the guest"
 [ "$(vm_field "$RUN" nob target_bytes)" = null ] || fail "nob was given a target"
+
+# A guest reset (libvirt's reboot event) raises the squeezed target to a
+# boot-safe size at once, before the guest's kernel comes up again.
+libvirt_virsh "$LV" reset rise >/dev/null || fail "virsh reset failed"
+raised() { [ "$(vm_field "$RUN" rise target_bytes)" = $((512 * 1048576)) ]; }
+wait_until 3 "rise raised after its reset" raised || fail "rise's target after reset: $(mib "$(vm_field "$RUN" rise target_bytes)") MiB"
+grep -q "rise: target .*guest reset: raised to a boot-safe size" "$RUN/balloond.log" || fail "no reset event for rise"
+pass "reset: rise's target raised to 512 MiB (boot-safe) within 3 s"
 
 # An operator's `virsh setmem` is an outside change: not fought. The guest
 # reaches it, and balloond's stall guard takes it as the target (then
