@@ -9,6 +9,9 @@ CFLAGS  ?= -O2 -g
 SRCDIRS := $(shell find src -type d)
 CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE $(addprefix -I,$(SRCDIRS)) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+# balloonctl speaks JSON on a Unix socket: it links json-c and libsystemd
+# (util.c's logging) only, never libvirt or microhttpd.
+CTLLIBS := $(shell pkg-config --libs json-c libsystemd 2>/dev/null) -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # Every source under src/, wherever it lives; objects are named by basename
@@ -42,7 +45,7 @@ $(BUILD)/san/%.o: %.c $(HDRS) | $(BUILD)/san
 $(BUILD)/balloond: $(BUILD)/obj/balloond.o $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/balloonctl: $(BUILD)/obj/balloonctl.o $(BUILD)/obj/ctl.o $(BUILD)/obj/util.o
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(CTLLIBS)
 # Unit tests share tests/unit/fixture.c (fixture paths and writable trees).
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/fixture.c tests/unit/fixture.h $(SANOBJ) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(SAN) -O1 -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
