@@ -15,9 +15,7 @@ source tests/lib/guest.sh
 source tests/lib/daemon.sh
 source tests/lib/libvirt.sh
 
-test_begin lv 0
-LV=$(mktemp -d /tmp/bd-lv.XXXXXX)
-test_cleanup_extra() { libvirt_stop "$LV"; rm -rf "$LV"; }
+libvirt_test_begin lv
 ctl() { "$BUILD/balloonctl" -s "$RUN/ctl.sock" "$@"; }
 
 libvirt_start "$LV" || fail "libvirtd did not start"

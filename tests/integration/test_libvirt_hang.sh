@@ -11,9 +11,7 @@ source tests/lib/guest.sh
 source tests/lib/daemon.sh
 source tests/lib/libvirt.sh
 
-test_begin lvhang 0
-LV=$(mktemp -d /tmp/bd-lv.XXXXXX)
-test_cleanup_extra() { libvirt_stop "$LV"; rm -rf "$LV"; }
+libvirt_test_begin lvhang
 PORT=$((20000 + $$ % 20000))
 export METRICS=127.0.0.1:$PORT
 

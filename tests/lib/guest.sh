@@ -253,10 +253,18 @@ guest_stop_all() {
 # guest_rss_kib NAME RUN_DIR
 #   Print the resident set size (VmRSS, KiB) of guest NAME's QEMU process.
 guest_rss_kib() {
-	local pid rss
+	local pid
 	pid=$(guest_pid "$1" "$2") || { _guest_err "$1: not running"; return 1; }
-	rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$pid/status" 2>/dev/null)
-	[ -n "$rss" ] || { _guest_err "$1: no VmRSS for pid $pid"; return 1; }
+	pid_rss_kib "$pid" "$1"
+}
+
+# pid_rss_kib PID NAME
+#   Print the resident set size (VmRSS, KiB) of process PID (guest NAME's
+#   QEMU, for the message).
+pid_rss_kib() {
+	local rss
+	rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null)
+	[ -n "$rss" ] || { _guest_err "$2: no VmRSS for pid $1"; return 1; }
 	echo "$rss"
 }
 

@@ -390,11 +390,9 @@ libvirt_guest_wait_ready() {
 # libvirt_guest_rss_kib NAME DIR
 #   Print the resident set size (VmRSS, KiB) of guest NAME's QEMU.
 libvirt_guest_rss_kib() {
-	local pid rss
+	local pid
 	pid=$(libvirt_guest_pid "$1" "$2") || { _lv_err "$1: not running"; return 1; }
-	rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$pid/status" 2>/dev/null)
-	[ -n "$rss" ] || { _lv_err "$1: no VmRSS for pid $pid"; return 1; }
-	echo "$rss"
+	pid_rss_kib "$pid" "$1"   # tests/lib/guest.sh
 }
 
 # libvirt_guest_cgroup NAME DIR
@@ -459,6 +457,16 @@ libvirt_restart() {
 	fi
 	rm -f "$dir/libvirtd.pid"
 	libvirt_start "$dir" "${2:-}"
+}
+
+# libvirt_test_begin TAG
+#   For an integration test (after tests/lib/daemon.sh's test_begin is
+#   known): test_begin TAG 0, then LV, a directory for a private libvirtd
+#   that test_end stops and removes whatever happens.
+libvirt_test_begin() {
+	test_begin "$1" 0
+	LV=$(mktemp -d /tmp/bd-lv.XXXXXX)
+	test_cleanup_extra() { libvirt_stop "$LV"; rm -rf "$LV"; }
 }
 
 # libvirt_stop DIR

@@ -80,3 +80,11 @@ int fixture_listen(const char *path)
     assert_int_equal(listen(fd, 1), 0);
     return fd;
 }
+
+void fixture_run_loop(sd_event *ev, uint64_t ms)
+{
+    uint64_t end = now_ms() + ms;
+
+    for (uint64_t t = now_ms(); t < end; t = now_ms())
+        assert_true(sd_event_run(ev, (end - t) * 1000) >= 0);
+}

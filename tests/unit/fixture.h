@@ -3,6 +3,8 @@
  * repo root (where make unit runs the tests). The helpers fail the test
  * that calls them on any error. */
 #pragma once
+#include <stdint.h>
+#include <systemd/sd-event.h>
 
 /* FIXTURES/group/rel; the last four returned stay valid. */
 const char *fixture_path(const char *group, const char *rel);
@@ -19,3 +21,6 @@ void fixture_tree_rm(const char *root);
 /* A listening unix socket at path (a stale file is replaced), for a test
  * that plays the peer of the code under test. Returns its descriptor. */
 int fixture_listen(const char *path);
+
+/* Runs ev's loop for ms milliseconds (its callbacks fire as they come). */
+void fixture_run_loop(sd_event *ev, uint64_t ms);

@@ -18,19 +18,11 @@
 #include <unistd.h>
 
 #include "lv_loop.h"
+#include "fixture.h"
 #include "util.h"
 
 static sd_event *ev;
 static pthread_t loop_thread;
-
-/* Runs the loop for ms milliseconds. */
-static void run_for(uint64_t ms)
-{
-    uint64_t end = now_ms() + ms;
-
-    for (uint64_t t = now_ms(); t < end; t = now_ms())
-        assert_true(sd_event_run(ev, (end - t) * 1000) >= 0);
-}
 
 struct rec {
     int fired;
@@ -129,7 +121,7 @@ static void test_timer_periodic(void **state)
     int id = virEventAddTimeout(20, rec_timer, &r, rec_free);
 
     assert_true(id > 0);
-    run_for(210);
+    fixture_run_loop(ev, 210);
     /* 20 ms periodic for 210 ms: 10, less the re-arm drift. */
     assert_in_range(r.fired, 7, 10);
     assert_int_equal(r.last_id, id);
@@ -138,17 +130,17 @@ static void test_timer_periodic(void **state)
     /* -1: off; the same id again: on. */
     virEventUpdateTimeout(id, -1);
     int before = r.fired;
-    run_for(60);
+    fixture_run_loop(ev, 60);
     assert_int_equal(r.fired, before);
     virEventUpdateTimeout(id, 10);
-    run_for(55);
+    fixture_run_loop(ev, 55);
     assert_in_range(r.fired - before, 3, 5);
 
     assert_int_equal(virEventRemoveTimeout(id), 0);
     assert_int_equal(r.freed, 0);   /* not from inside remove */
     assert_int_equal(virEventRemoveTimeout(id), -1);
     before = r.fired;
-    run_for(30);
+    fixture_run_loop(ev, 30);
     assert_int_equal(r.fired, before);
     assert_int_equal(r.freed, 1);
     assert_false(r.freed_off_loop);
@@ -171,13 +163,13 @@ static void test_timer_zero_and_disabled(void **state)
     assert_true(sd_event_run(ev, 100 * 1000) >= 0);
     assert_int_equal(zero.fired, 6);
     assert_int_equal(zero.freed, 0);
-    run_for(50);
+    fixture_run_loop(ev, 50);
     assert_int_equal(zero.fired, 6);
     assert_int_equal(zero.freed, 1);
     assert_false(zero.freed_in_remove);
     assert_int_equal(off.fired, 0);
     assert_int_equal(virEventRemoveTimeout(o), 0);
-    run_for(10);
+    fixture_run_loop(ev, 10);
     assert_int_equal(off.freed, 1);
 }
 
@@ -189,11 +181,11 @@ static void test_handle(void **state)
     assert_int_equal(pipe(p), 0);
     int id = virEventAddHandle(p[0], VIR_EVENT_HANDLE_READABLE, rec_handle, &r, rec_free);
     assert_true(id > 0);
-    run_for(20);
+    fixture_run_loop(ev, 20);
     assert_int_equal(r.fired, 0);
 
     assert_int_equal(write(p[1], "x", 1), 1);
-    run_for(20);
+    fixture_run_loop(ev, 20);
     assert_int_equal(r.fired, 1);
     assert_int_equal(r.last_id, id);
     assert_int_equal(r.last_fd, p[0]);   /* libvirt's descriptor, not ours */
@@ -202,17 +194,17 @@ static void test_handle(void **state)
     /* No events wanted: silent, even readable. */
     virEventUpdateHandle(id, 0);
     assert_int_equal(write(p[1], "x", 1), 1);
-    run_for(20);
+    fixture_run_loop(ev, 20);
     assert_int_equal(r.fired, 1);
     virEventUpdateHandle(id, VIR_EVENT_HANDLE_READABLE);
-    run_for(20);
+    fixture_run_loop(ev, 20);
     assert_int_equal(r.fired, 2);
 
     /* A hangup is reported though not asked for, as poll() does; the
      * callback removes its own watch: ff after, never inside. */
     close(p[1]);
     r.remove_id = id;
-    run_for(20);
+    fixture_run_loop(ev, 20);
     assert_int_equal(r.fired, 3);
     assert_true(r.last_events & VIR_EVENT_HANDLE_HANGUP);
     assert_int_equal(r.freed, 1);
@@ -262,7 +254,7 @@ static void test_other_thread(void **state)
     assert_true(rm.timer > 0 && rm.watch > 0);
 
     assert_int_equal(write(p[1], "x", 1), 1);
-    run_for(55);
+    fixture_run_loop(ev, 55);
     assert_in_range(tr.fired, 3, 5);
     assert_int_equal(hr.fired, 1);
     assert_false(tr.off_loop || hr.off_loop);
@@ -273,7 +265,7 @@ static void test_other_thread(void **state)
     assert_int_equal(tr.freed + hr.freed, 0);
     assert_int_equal(write(p[1], "x", 1), 1);
     int fired = tr.fired + hr.fired;
-    run_for(30);
+    fixture_run_loop(ev, 30);
     assert_int_equal(tr.fired + hr.fired, fired);
     assert_int_equal(tr.freed, 1);
     assert_int_equal(hr.freed, 1);

@@ -15,18 +15,11 @@
 #include <unistd.h>
 
 #include "lv_worker.h"
+#include "fixture.h"
 #include "util.h"
 
 static sd_event *ev;
 static pthread_t loop_thread;
-
-static void run_for(uint64_t ms)
-{
-    uint64_t end = now_ms() + ms;
-
-    for (uint64_t t = now_ms(); t < end; t = now_ms())
-        assert_true(sd_event_run(ev, (end - t) * 1000) >= 0);
-}
 
 struct job {
     int n;
@@ -86,14 +79,14 @@ static void test_order_and_threads(void **state)
     assert_int_equal(lv_worker_submit(w, NULL, NULL, NULL), -EINVAL);
 
     /* The first job blocks: the loop runs on, the rest wait. */
-    run_for(120);
+    fixture_run_loop(ev, 120);
     uint64_t busy = lv_worker_busy_ms(w, now_ms());
     assert_in_range(busy, 100, 1000);
     assert_int_equal(lv_worker_queued(w), 2);
     assert_int_equal(run[0] + done[0], 0);
 
     sem_post(&gate);
-    run_for(50);
+    fixture_run_loop(ev, 50);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(run[i], i + 1);
         assert_int_equal(done[i], i + 1);
@@ -150,7 +143,7 @@ static void test_free_stuck(void **state)
     for (int i = 0; i < 100 && !stuck.returned; i++)
         usleep(10 * 1000);
     usleep(50 * 1000);
-    run_for(20);
+    fixture_run_loop(ev, 20);
     assert_true(stuck.returned);
     assert_int_equal(run[0], 1);
     assert_int_equal(done[0], 0);
