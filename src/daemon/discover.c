@@ -27,10 +27,7 @@ static bool valid_vm_name(const char *name)
 
 ssize_t mgr_find(const struct mgr *m, const char *name)
 {
-    for (size_t i = 0; i < m->n_vms; i++)
-        if (strcmp(m->vms[i]->name, name) == 0)
-            return (ssize_t)i;
-    return -1;
+    return names_get(&m->names, name);
 }
 
 static bool mgr_peer_ok(void *ctx, uid_t uid, gid_t gid)
@@ -74,6 +71,11 @@ static void mgr_attach_vm(struct mgr *m, const struct backend_ops *ops, const ch
         log_err("vm %s: out of memory", name);
         return;
     }
+    if (names_put(&m->names, vm->name, m->n_vms) < 0) {
+        log_err("vm %s: out of memory", name);
+        vm_free(vm);
+        return;
+    }
     m->vms[m->n_vms++] = vm;
     command_load_settings(m->state, vm);
     events_add_limited(m->events, &m->churn_rl, LOG_INFO, name, "found %s", what);
@@ -95,8 +97,11 @@ static void mgr_detach_why(struct mgr *m, size_t i, const char *why)
 
     events_add_limited(m->events, &m->churn_rl, LOG_INFO, vm->name, "%s", why);
     state_forget(m->state, vm->name);
+    names_del(&m->names, vm->name);
     vm_free(vm);
     m->vms[i] = m->vms[--m->n_vms];
+    if (i < m->n_vms)
+        names_put(&m->names, m->vms[i]->name, i); /* an update: never allocates */
 }
 
 static void mgr_detach(struct mgr *m, size_t i)

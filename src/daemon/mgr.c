@@ -426,6 +426,7 @@ void mgr_free(struct mgr *m)
         vm_free(m->vms[i]);
     lv_free(m->lv); /* after its VMs: their stats periods are put back */
     free(m->vms);
+    names_free(&m->names);
     free(m->tick_vms);
     free(m->seen);
     tick_scratch_free(&m->scratch);

@@ -17,6 +17,7 @@
 #include "lv.h"
 #include "metrics.h"
 #include "mgr.h"
+#include "names.h"
 #include "policy.h"
 #include "protocol.h"
 #include "report.h"
@@ -41,6 +42,7 @@ struct mgr {
 
     struct vm **vms;
     size_t n_vms, cap_vms;
+    struct names names;          /* name -> index into vms */
     bool *seen;                  /* discovery's marks, cap_seen long */
     size_t cap_seen;
     struct tick_vm *tick_vms;    /* the tick's view of vms, cap_tick long */

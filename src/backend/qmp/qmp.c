@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "qmp_poll.h"
 #include "util.h"
 
 /* ---- the connection ----------------------------------------------------- */
@@ -36,7 +37,9 @@ struct qmp {
     pid_t pid;
     uid_t uid;
     gid_t gid;
-    sd_event_source *io;
+    struct qmp_poller *poller;  /* the socket is in its epoll set while polled */
+    bool polled;
+    uint32_t io_events;
     sd_event_source *timer;
     struct qmp_reader *reader;
     char *out;
@@ -87,11 +90,24 @@ static void qmp_enter(struct qmp *q)
     q->dispatching++;
 }
 
+static void qmp_destroy_cb(void *obj)
+{
+    qmp_destroy(obj);
+}
+
+/* Destroys q now, or after the poller's batch when one is being served
+ * (a later event of the batch may still name q). */
+static void qmp_destroy_soon(struct qmp *q)
+{
+    if (!qmp_poll_busy(q->poller) || qmp_poll_defer(q->poller, qmp_destroy_cb, q) < 0)
+        qmp_destroy(q);
+}
+
 static bool qmp_leave(struct qmp *q)
 {
     if (--q->dispatching > 0 || !q->free_deferred)
         return false;
-    qmp_destroy(q);
+    qmp_destroy_soon(q);
     return true;
 }
 
@@ -99,7 +115,9 @@ void qmp_close(struct qmp *q, int err, const char *why)
 {
     bool notify = q->state != QMP_CLOSED;
 
-    q->io = sd_event_source_disable_unref(q->io);
+    if (q->polled)
+        qmp_poll_del(q->poller, q->fd);
+    q->polled = false;
     sd_event_source_set_enabled(q->timer, SD_EVENT_OFF);
     if (q->fd >= 0)
         close(q->fd);
@@ -131,7 +149,11 @@ static int qmp_flush(struct qmp *q)
         memmove(q->out, q->out + n, q->out_len - (size_t)n);
         q->out_len -= (size_t)n;
     }
-    return sd_event_source_set_io_events(q->io, EPOLLIN | (q->out_len ? EPOLLOUT : 0));
+    uint32_t events = EPOLLIN | (q->out_len ? EPOLLOUT : 0);
+    int r = qmp_poll_mod(q->poller, q->fd, q->io_events, events, q);
+    if (r == 0)
+        q->io_events = events;
+    return r;
 }
 
 /* Queues s and a newline and sends what it can: one send per command,
@@ -318,14 +340,16 @@ static void qmp_read(struct qmp *q, int fd, uint32_t revents)
     }
 }
 
-static int qmp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/* The poller's call for a ready socket (qmp_poll.h). */
+static void qmp_on_poll(void *obj, uint32_t revents)
 {
-    struct qmp *q = userdata;
+    struct qmp *q = obj;
 
+    if (!q->polled || q->free_deferred)
+        return; /* closed or freed earlier in the same batch */
     qmp_enter(q);
-    qmp_read(q, fd, revents);
+    qmp_read(q, q->fd, revents);
     qmp_leave(q);
-    return 0;
 }
 
 static void qmp_timeout(struct qmp *q)
@@ -359,7 +383,7 @@ int qmp_new(sd_event *ev, const char *path, const char *name, const struct qmp_o
             void *userdata, struct qmp **out)
 {
     struct qmp *q = calloc(1, sizeof(*q));
-    int r;
+    int r = -ENOMEM;
 
     if (!q)
         return -ENOMEM;
@@ -371,9 +395,9 @@ int qmp_new(sd_event *ev, const char *path, const char *name, const struct qmp_o
     q->fd = -1;
     q->pending_tail = &q->pending;
     q->reader = qmp_reader_new();
-    if (!q->path || !q->name || !q->reader) {
-        qmp_free(q);
-        return -ENOMEM;
+    if (!q->path || !q->name || !q->reader || (r = qmp_poll_get(ev, qmp_on_poll, &q->poller)) < 0) {
+        qmp_destroy(q);
+        return r;
     }
     r = sd_event_add_time(ev, &q->timer, CLOCK_MONOTONIC, UINT64_MAX, 10 * 1000, qmp_on_timer, q);
     if (r < 0) {
@@ -387,6 +411,7 @@ int qmp_new(sd_event *ev, const char *path, const char *name, const struct qmp_o
 
 static void qmp_destroy(struct qmp *q)
 {
+    qmp_poll_put(q->poller);
     sd_event_source_disable_unref(q->timer);
     qmp_reader_free(q->reader);
     sd_event_unref(q->ev);
@@ -406,7 +431,8 @@ void qmp_free(struct qmp *q)
         q->free_deferred = true; /* called back from q: see qmp_leave */
         return;
     }
-    qmp_destroy(q);
+    q->free_deferred = true;
+    qmp_destroy_soon(q);
 }
 
 int qmp_connect(struct qmp *q)
@@ -448,7 +474,9 @@ int qmp_connect(struct qmp *q)
         q->gid = cred.gid;
     }
     qmp_reader_reset(q->reader);
-    r = sd_event_add_io(q->ev, &q->io, q->fd, EPOLLIN, qmp_on_io, q);
+    r = qmp_poll_add(q->poller, q->fd, EPOLLIN, q);
+    q->polled = r == 0;
+    q->io_events = EPOLLIN;
     if (r < 0) {
         close(q->fd);
         q->fd = -1;
