@@ -234,7 +234,13 @@ static void mgr_decide(struct mgr *m)
         tune_tick(m->tune, &m->he, p.now_ms);
     for (; k < m->scratch.n_acts; k++)
         mgr_apply(m, &m->scratch.acts[k]);
-    state_save(m->state);
+    /* At most every STATE_SAVE_MS: with a thousand VMs some target moves
+     * every tick, and each save rewrites the whole file. A crash loses at
+     * most that much; a stop saves (mgr_free). */
+    if (p.now_ms - m->saved_ms >= STATE_SAVE_MS) {
+        state_save(m->state);
+        m->saved_ms = p.now_ms;
+    }
     mgr_notify(m, managed);
 }
 

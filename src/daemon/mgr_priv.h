@@ -29,6 +29,8 @@
 #include "vm.h"
 
 #define VM_NAME_MAX 64
+/* The state file is written at most this often (when something changed). */
+#define STATE_SAVE_MS 5000
 
 struct mgr {
     sd_event *ev;
@@ -58,6 +60,7 @@ struct mgr {
     struct tune *tune;
     struct events *events;
     uint64_t host_at_ms;         /* when hs was sampled, for rates */
+    uint64_t saved_ms;           /* when the state file was last saved */
     char notified[96];           /* the last STATUS= sent to systemd */
     /* Target changes since start, by why. */
     uint64_t decisions[POLICY_REASON_COUNT];

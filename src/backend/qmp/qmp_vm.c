@@ -109,6 +109,7 @@ static void vm_ready(struct session *vm)
     if (vm->link->conn != VM_READY)
         vm->link->ready_ms = now_ms();
     vm->link->conn = VM_READY;
+    vm->polls = 0;
     vm->logged_failure = false;
     vm->link->last_error[0] = '\0';
     vm->backoff_ms = 0;
@@ -281,12 +282,22 @@ static void vm_on_status(struct qmp *q, const struct qmp_msg *m, void *userdata)
     vm->link->obs.running = strcmp(vm->link->runstate, "running") == 0;
 }
 
+/* The balloon's size and the run state come with QEMU's events
+ * (BALLOON_CHANGE, STOP, RESUME, SHUTDOWN): asked for only until known,
+ * and then every VM_RECHECK_POLLS polls for what no event announces
+ * (a run state such as guest-panicked). The guest's stats, every poll. */
 void qmp_vm_poll(struct session *vm)
 {
+    bool recheck = vm->link->conn != VM_READY || !vm->link->obs.have_actual ||
+                   vm->polls % VM_RECHECK_POLLS == 0;
+
     if (!qmp_is_ready(vm->qmp))
         return;
-    qmp_command(vm->qmp, "query-status", NULL, vm_on_status, vm);
-    qmp_command(vm->qmp, "query-balloon", NULL, vm_on_balloon, vm);
+    vm->polls++;
+    if (recheck) {
+        qmp_command(vm->qmp, "query-status", NULL, vm_on_status, vm);
+        qmp_command(vm->qmp, "query-balloon", NULL, vm_on_balloon, vm);
+    }
     if (vm->link->conn == VM_READY)
         qmp_command(vm->qmp, "qom-get", qom_args(vm->balloon_path, "guest-stats"), vm_on_stats, vm);
 }

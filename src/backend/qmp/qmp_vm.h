@@ -18,6 +18,9 @@
 
 /* How often the guest driver is asked for stats, in seconds. */
 #define VM_STATS_POLL_S 1
+/* query-status and query-balloon every this many polls (events keep both
+ * current in between). */
+#define VM_RECHECK_POLLS 10
 
 struct session {
     char *name;
@@ -27,6 +30,7 @@ struct session {
     char *balloon_path;       /* QOM path of the balloon device */
     sd_event_source *retry;
     uint64_t backoff_ms;
+    unsigned polls;           /* since the connection was set up */
     bool logged_failure;      /* a repeat of the same failure is not logged again */
     /* Whether the serving process may be spoken to (trust.h); NULL: any. */
     bool (*peer_ok)(void *ctx, uid_t uid, gid_t gid);
