@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "sysfs.h"
@@ -91,22 +92,31 @@ int host_read_vmstat(const char *path, struct host_vmstat *out)
     return 0;
 }
 
+/* /proc/PID/statm ("size resident shared ..." in pages): a tenth of the
+ * text /proc/PID/status makes the kernel write, read for every managed
+ * VM every tick. */
 int host_read_proc_rss(const char *proc_root, pid_t pid, uint64_t *out_rss_bytes)
 {
-    static const char *const keys[] = { "VmRSS" };
-    char path[PATH_MAX];
-    uint64_t rss_kib = 0;
-    unsigned found;
+    char path[PATH_MAX], line[256], *end;
+    unsigned long long size, pages;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
     int r;
 
-    if ((r = sysfs_path(path, "%s/%d/status", proc_root, (int)pid)) < 0 ||
-        (r = sysfs_read_keys(path, keys, 1, &rss_kib, &found)) < 0)
+    if ((r = sysfs_path(path, "%s/%d/statm", proc_root, (int)pid)) < 0 ||
+        (r = sysfs_read_line(path, SYSFS_EOL_REQUIRED, line, sizeof(line))) < 0)
         return r;
-    if (!found)
-        return -ENODATA; /* kernel threads have no VmRSS */
-    if (rss_kib > UINT64_MAX / KIB)
+    errno = 0;
+    size = strtoull(line, &end, 10);
+    if (end == line || *end != ' ')
+        return -EINVAL;
+    pages = strtoull(end + 1, &end, 10);
+    if (errno || (*end != ' ' && *end != '\0' && *end != '\n'))
+        return -EINVAL;
+    if (size == 0)
+        return -ENODATA; /* a kernel thread: no memory of its own */
+    if (pages > UINT64_MAX / page)
         return -ERANGE;
-    *out_rss_bytes = rss_kib * KIB;
+    *out_rss_bytes = pages * page;
     return 0;
 }
 

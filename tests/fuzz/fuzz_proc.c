@@ -106,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case 5: {
         uint64_t rss;
-        put("1/status", data, size);
+        put("1/statm", data, size);
         host_read_proc_rss(root, 1, &rss);
         break;
     }

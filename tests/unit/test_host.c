@@ -172,9 +172,9 @@ static void test_proc_rss(void **state)
         int r;
         uint64_t want_bytes;
     } cases[] = {
-        { 1234, 0, 1608 * KIB }, /* "VmRSS:\t    1608 kB" */
-        { 2, -ENODATA, 0 },      /* kthreadd */
-        { 3, -EINVAL, 0 },       /* "VmRSS: lots kB" */
+        { 1234, 0, 402 * 4096 },  /* statm "2000 402 ...": pages */
+        { 2, -ENODATA, 0 },      /* kthreadd: all 0 */
+        { 3, -EINVAL, 0 },       /* "lots of pages" */
         { 4, -EINVAL, 0 },       /* empty */
         { 999, -ENOENT, 0 },     /* gone */
     };
