@@ -88,23 +88,61 @@ static struct tick_vm mgr_tick_vm(struct mgr *m, struct vm *vm)
     return t;
 }
 
-static void mgr_log_change(struct mgr *m, struct vm *vm, const struct tick_action *a)
+/* The level a target change is logged at: routine changes (the policy
+ * reclaiming or growing) at info, while at most CHANGE_LOG_BURST a
+ * minute pass; rescues from pressure, resets and stalls at notice or
+ * warning, each VM's at most VM_LOG_BURST a minute. The rest go to the
+ * event log only (debug in the journal) and into the summary. */
+static int mgr_change_level(struct mgr *m, struct vm *vm, const struct tick_action *a, uint64_t now)
+{
+    bool routine = a->kind == TICK_ADOPT || (a->kind != TICK_GUARD && a->reason != POLICY_DEFLATE_PRESSURE);
+    int level = routine ? LOG_INFO : a->kind == TICK_GUARD && a->guard == GUARD_STALL ? LOG_WARNING : LOG_NOTICE;
+
+    if (vm->control.log_rl.interval_ms == 0)
+        vm->control.log_rl = (struct ratelimit){.interval_ms = 60000, .burst = VM_LOG_BURST};
+    if (ratelimit_pass(routine ? &m->change_rl : &vm->control.log_rl, now, NULL))
+        return level;
+    if (a->kind != TICK_ADOPT) {
+        bool down = a->target_bytes < a->from_bytes;
+        m->quiet.n[down]++;
+        m->quiet.bytes[down] += down ? a->from_bytes - a->target_bytes : a->target_bytes - a->from_bytes;
+    }
+    return LOG_DEBUG;
+}
+
+/* Once a minute, what was not logged one by one. */
+static void mgr_log_summary(struct mgr *m, uint64_t now)
+{
+    char down[SIZE_FMT_MAX], up[SIZE_FMT_MAX];
+
+    if (now - m->quiet.since_ms < 60000)
+        return;
+    if (m->quiet.n[0] + m->quiet.n[1])
+        log_info("target changes in the last %llu s not logged one by one: %llu VMs squeezed by %s in all, "
+                 "%llu given %s (balloonctl events shows each)",
+                 (unsigned long long)((now - m->quiet.since_ms) / 1000), (unsigned long long)m->quiet.n[1],
+                 size_format(m->quiet.bytes[1], down), (unsigned long long)m->quiet.n[0],
+                 size_format(m->quiet.bytes[0], up));
+    m->quiet = (struct quiet_changes){.since_ms = now};
+}
+
+static void mgr_log_change(struct mgr *m, struct vm *vm, const struct tick_action *a, uint64_t now)
 {
     char from[SIZE_FMT_MAX], to[SIZE_FMT_MAX], used[SIZE_FMT_MAX], avail[SIZE_FMT_MAX];
     const char *why = a->kind == TICK_GUARD ? guard_action_str(a->guard) : policy_reason_str(a->reason);
     bool pressure = a->kind != TICK_GUARD && a->reason == POLICY_DEFLATE_PRESSURE;
+    int level = mgr_change_level(m, vm, a, now);
 
     size_format(a->from_bytes, from);
     size_format(a->target_bytes, to);
     snprintf(vm->control.last_change, sizeof(vm->control.last_change), "%s -> %s: %s", from, to, why);
     if (a->kind == TICK_GUARD) {
-        events_add(m->events, a->guard == GUARD_STALL ? LOG_WARNING : LOG_NOTICE, vm->name,
-                   "target %s -> %s: %s", from, to, why);
+        events_add(m->events, level, vm->name, "target %s -> %s: %s", from, to, why);
         return;
     }
     size_format(vm->control.est.used_bytes, used);
     size_format(vm->control.est.avail_bytes, avail);
-    events_add(m->events, LOG_NOTICE, vm->name, "target %s -> %s: %s%s%s (used %s, available %s)%s",
+    events_add(m->events, level, vm->name, "target %s -> %s: %s%s%s (used %s, available %s)%s",
                from, to, why, pressure ? ": " : "", pressure ? vm->control.est.pressure_why : "", used, avail,
                m->opt.dry_run ? " [dry run]" : "");
 }
@@ -113,7 +151,7 @@ static void mgr_log_change(struct mgr *m, struct vm *vm, const struct tick_actio
  * file and sent. A self-deflated or stalled guest is at that size
  * already: QEMU is told anyway, so that its target and ours agree. A
  * rebooting guest's driver reads the new size when it loads. */
-static void mgr_apply(struct mgr *m, const struct tick_action *a)
+static void mgr_apply(struct mgr *m, const struct tick_action *a, uint64_t now)
 {
     struct vm *vm = m->vms[a->vm];
 
@@ -121,7 +159,7 @@ static void mgr_apply(struct mgr *m, const struct tick_action *a)
         snprintf(vm->control.last_change, sizeof(vm->control.last_change), "%s",
                  a->restored ? "restored from the state file" : "adopted at its current size");
         state_set(m->state, vm->name, vm->link.pid, vm->control.ctl.target_bytes);
-        events_add(m->events, LOG_NOTICE, vm->name, "target %" PRIu64 " MiB (%s)",
+        events_add(m->events, mgr_change_level(m, vm, a, now), vm->name, "target %" PRIu64 " MiB (%s)",
                    vm->control.ctl.target_bytes >> 20, vm->control.last_change);
         return;
     }
@@ -129,7 +167,7 @@ static void mgr_apply(struct mgr *m, const struct tick_action *a)
         m->guard_actions[a->guard]++;
     else
         m->decisions[a->reason]++;
-    mgr_log_change(m, vm, a);
+    mgr_log_change(m, vm, a, now);
     if (!a->held)
         return;
     state_set(m->state, vm->name, vm->link.pid, vm->control.ctl.target_bytes);
@@ -228,12 +266,12 @@ static void mgr_decide(struct mgr *m)
     /* Adoptions, guard and pins first; the policy's changes after the
      * host's own actuators. */
     for (; k < m->scratch.n_acts && m->scratch.acts[k].kind != TICK_POLICY_SET; k++)
-        mgr_apply(m, &m->scratch.acts[k]);
+        mgr_apply(m, &m->scratch.acts[k], p.now_ms);
     managed = mgr_after_tick(m, p.now_ms);
     if (!m->opt.dry_run)
         tune_tick(m->tune, &m->he, p.now_ms);
     for (; k < m->scratch.n_acts; k++)
-        mgr_apply(m, &m->scratch.acts[k]);
+        mgr_apply(m, &m->scratch.acts[k], p.now_ms);
     /* At most every STATE_SAVE_MS: with a thousand VMs some target moves
      * every tick, and each save rewrites the whole file. A crash loses at
      * most that much; a stop saves (mgr_free). */
@@ -241,6 +279,7 @@ static void mgr_decide(struct mgr *m)
         state_save(m->state);
         m->saved_ms = p.now_ms;
     }
+    mgr_log_summary(m, p.now_ms);
     mgr_notify(m, managed);
 }
 
@@ -372,6 +411,8 @@ int mgr_new(sd_event *ev, struct conf *conf, const struct mgr_options *opt, stru
         return -ENOMEM;
     }
     m->churn_rl = (struct ratelimit){.interval_ms = 10000, .burst = 100};
+    m->change_rl = (struct ratelimit){.interval_ms = 60000, .burst = CHANGE_LOG_BURST};
+    m->quiet.since_ms = now_ms();
     m->ev = sd_event_ref(ev);
     m->conf = conf;
     m->opt = *opt;

@@ -29,6 +29,10 @@
 #include "vm.h"
 
 #define VM_NAME_MAX 64
+/* Routine target changes logged one by one, a minute (the rest summed up). */
+#define CHANGE_LOG_BURST 120
+/* A VM's rescues, resets and stalls logged one by one, a minute. */
+#define VM_LOG_BURST 6
 /* The state file is written at most this often (when something changed). */
 #define STATE_SAVE_MS 5000
 
@@ -68,6 +72,11 @@ struct mgr {
     /* Sockets coming and going (30,000 gave 92,147 lines): found, gone
      * and failed connections share one log budget. */
     struct ratelimit churn_rl;
+    struct ratelimit change_rl;    /* routine target changes in the journal */
+    struct quiet_changes {         /* ... and those not logged one by one */
+        uint64_t since_ms;
+        uint64_t n[2], bytes[2];   /* [0] grown, [1] squeezed */
+    } quiet;
     struct trust_refused refused;  /* sockets of untrusted owners, logged once */
     struct command_host commands;  /* what balloonctl's commands act on */
 };

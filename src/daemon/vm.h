@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "control.h"
 #include "estimate.h"
+#include "util.h"
 
 struct vm_control {
     struct control ctl;       /* control.h: the target, its reason, holds */
@@ -23,6 +24,7 @@ struct vm_control {
     char last_change[128];    /* why the target last changed */
     bool no_driver_logged;    /* the event log said so */
     uint64_t rss_bytes;       /* QEMU's RSS, read after the tick */
+    struct ratelimit log_rl;  /* its rescues, resets, stalls in the journal */
 };
 
 struct vm_settings {

@@ -75,6 +75,9 @@ int qmp_poll_get(sd_event *ev, qmp_poll_fn fn, struct qmp_poller **out)
             free(p);
             return r;
         }
+        /* Behind the control socket, /metrics and the tick's timers: a
+         * burst of QMP replies never delays an operator's command. */
+        sd_event_source_set_priority(p->src, SD_EVENT_PRIORITY_NORMAL + 10);
         p->ev = sd_event_ref(ev);
         p->fn = fn;
         the_poller = p;
