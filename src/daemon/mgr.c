@@ -200,7 +200,9 @@ static size_t mgr_after_tick(struct mgr *m, uint64_t now)
         if (m->tick_vms[i].step != TICK_POLICY)
             continue;
         managed++;
-        if (host_read_proc_rss(m->opt.proc_root, vm->link.pid, &vm->control.rss_bytes) < 0)
+        /* Shown, not decided on: every RSS_EVERY_TICKS ticks, staggered. */
+        if ((vm->control.rss_bytes == 0 || (m->ticks + i) % RSS_EVERY_TICKS == 0) &&
+            host_read_proc_rss(m->opt.proc_root, vm->link.pid, &vm->control.rss_bytes) < 0)
             vm->control.rss_bytes = 0;
         state_set_burst(m->state, vm->name, vm->link.pid, vm->link.obs.history.burst_bytes, vm->link.obs.history.burst_t_s);
     }
@@ -267,6 +269,7 @@ static void mgr_decide(struct mgr *m)
      * host's own actuators. */
     for (; k < m->scratch.n_acts && m->scratch.acts[k].kind != TICK_POLICY_SET; k++)
         mgr_apply(m, &m->scratch.acts[k], p.now_ms);
+    m->ticks++;
     managed = mgr_after_tick(m, p.now_ms);
     if (!m->opt.dry_run)
         tune_tick(m->tune, &m->he, p.now_ms);
