@@ -337,6 +337,10 @@ static void qmp_read(struct qmp *q, int fd, uint32_t revents)
             qmp_close(q, r, msg);
             return;
         }
+        /* A short read emptied the socket: no recv just to hear EAGAIN
+         * (the poller is level-triggered: more data wakes it again). */
+        if ((size_t)n < sizeof(buf))
+            return;
     }
 }
 
