@@ -148,6 +148,21 @@ bench-burst: deps
 	guest/build.sh $(BUILD)/guest
 	flock /tmp/balloond-guests.lock bench/burst.sh $(BUILD)
 
+# Scale benchmark (issue 12): balloond against N = 100..5000 fake QMP VMs
+# served by one process (bench/loadqmp*.c); CPU, RSS, fds, attach time,
+# tick lateness, commands, status and /metrics latency, deflate latency.
+# A table in bench/scale.md, a plot in bench/out/. About 12 minutes;
+# SCALE_NS="100 1000" and SCALE_WINDOW_S=20 for a quick run.
+LOADQMP := $(wildcard bench/loadqmp*.c)
+$(BUILD)/bench/loadqmp: $(LOADQMP) bench/loadqmp.h | $(BUILD)/bench
+	$(CC) $(CFLAGS) -o $@ $(LOADQMP) $(shell pkg-config --libs json-c) -lm
+$(BUILD)/bench:
+	mkdir -p $@
+.PHONY: bench-scale
+bench-scale:
+	$(MAKE) all $(BUILD)/bench/loadqmp
+	flock /tmp/balloond-guests.lock bench/scale.sh $(BUILD)
+
 bench-ksm: deps
 	$(MAKE) all
 	guest/build.sh $(BUILD)/guest
