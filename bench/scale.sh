@@ -22,7 +22,9 @@
 #
 # Columns (bench/scale.md):
 #   attach s     balloond's start until `balloonctl --json status` shows all
-#                N "managed" (polled every 0.25 s)
+#                N "managed" (polled every 0.25 s); "(/metrics)" when status
+#                gave no answer (balloonctl gives up after 5 s) and the count
+#                of balloond_vm_managed 1 in /metrics was used instead
 #   CPU %        balloond's utime/stime (/proc/PID/stat) over the window,
 #                % of one core
 #   us/VM-tick   that CPU time / (N x ticks), ticks = cycles loadqmp saw
@@ -34,7 +36,8 @@
 #                takes to send every VM its polls, p50/max
 #   QMP/VM/s     commands loadqmp received in the window / N / window
 #   status, /metrics  median wall time of SCALE_SAMPLES `balloonctl status`
-#                (text) and curl /metrics after the window, and bytes per VM
+#                (text) and curl /metrics (60 s timeout) after the window,
+#                and bytes per VM; "no answer" when none of them answered
 #   deflate      a "rise" guest's stats jump from 12% to 70% used; from the
 #                stats update that shows it until loadqmp receives a balloon
 #                command above the target of that moment, p50/p90/max
@@ -70,7 +73,7 @@ for c in jq gnuplot curl prlimit ss; do
 done
 mkdir -p "$OUT"
 
-RUN= BPID= SPID= ATTACH=
+RUN= BPID= SPID= ATTACH= ATTACH_VIA= PORT= MANAGED=
 stop_pid() { # PID: SIGTERM, wait up to 10 s, then SIGKILL; only our own children
 	[ -n "$1" ] || return 0
 	kill -TERM "$1" 2>/dev/null
@@ -102,9 +105,18 @@ report_get() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 # median_max FILE: "median max" of one number a line
 median_max() { sort -n "$1" | awk '{ v[NR] = $1 } END { printf "%s %s", v[int((NR + 1) / 2)], v[NR] }'; }
 
+# How many VMs are managed: from `balloonctl --json status`; when that
+# gives no answer (balloonctl waits 5 s), from /metrics (ATTACH_VIA).
+# Into MANAGED: not in a subshell, ATTACH_VIA is the caller's.
 managed_count() {
-	"$BUILD/balloonctl" -s "$RUN/ctl.sock" --json status 2>/dev/null |
-		jq '[.vms[] | select(.state == "managed")] | length' 2>/dev/null || echo 0
+	local n
+	n=$("$BUILD/balloonctl" -s "$RUN/ctl.sock" --json status 2>/dev/null |
+		jq '[.vms[] | select(.state == "managed")] | length' 2>/dev/null)
+	if [ -z "$n" ]; then
+		ATTACH_VIA=metrics
+		n=$(curl -sf -m 60 "http://127.0.0.1:$PORT/metrics" | grep -c '^balloond_vm_managed{.*} 1$')
+	fi
+	MANAGED=${n:-0}
 }
 
 start_server() { # N
@@ -142,7 +154,7 @@ start_daemon() { # N
 	BPID=$!
 	while [ "$(elapsed "$t0" | cut -d. -f1)" -lt "$ATTACH_TIMEOUT_S" ]; do
 		kill -0 "$BPID" 2>/dev/null || { echo "balloond died:" >&2; tail "$RUN/balloond.log" >&2; return 1; }
-		[ -S "$RUN/ctl.sock" ] && n=$(managed_count)
+		[ -S "$RUN/ctl.sock" ] && managed_count && n=$MANAGED
 		[ "$n" -ge "$1" ] && { ATTACH=$(elapsed "$t0"); return 0; }
 		sleep 0.25
 	done
@@ -150,18 +162,24 @@ start_daemon() { # N
 	return 1
 }
 
-# Times SAMPLES requests of CMD... into FILE.ms and FILE.bytes.
+# Times SAMPLES requests of CMD... into FILE.ms, FILE.bytes (of the last
+# that answered) and FILE.fail (how many did not).
 time_requests() { # FILE CMD...
-	local f=$1 t0 t1
+	local f=$1 t0 t1 fail=0
 	shift
 	: >"$f.ms"
+	echo 0 >"$f.bytes"
 	for _ in $(seq "$SAMPLES"); do
 		t0=$(date +%s%N)
-		"$@" >"$f.body" 2>/dev/null
+		if "$@" >"$f.body" 2>/dev/null; then
+			stat -c %s "$f.body" >"$f.bytes"
+		else
+			fail=$((fail + 1))
+		fi
 		t1=$(date +%s%N)
 		echo $(((t1 - t0) / 1000000)) >>"$f.ms"
 	done
-	stat -c %s "$f.body" >"$f.bytes"
+	echo "$fail" >"$f.fail"
 }
 
 # LOG FROM_BYTE TO_BYTE WINDOW_S: "info 0.00 notice 0.00 warning 0.00 error 0.00 other 0.00"
@@ -172,7 +190,7 @@ log_rates() {
 		END { printf "info %.2f notice %.2f warning %.2f error %.2f other %.2f", i / w, nt / w, wn / w, e / w, o / w }'
 }
 
-COLS="n,attach_s,cpu_user_pct,cpu_sys_pct,us_per_vm_tick,rss_mib,fds,late_p50_ms,late_max_ms,sweep_p50_ms,sweep_max_ms,gap_p99_ms,cmds_per_vm_s,balloon_per_vm_s,status_ms,status_max_ms,status_b_per_vm,metrics_ms,metrics_max_ms,metrics_b_per_vm,deflate_p50_ms,deflate_p90_ms,deflate_max_ms,deflate_answered,deflate_needed,log_info_s,log_notice_s,log_warning_s,log_error_s,log_other_s,load1,server_user_pct,server_sys_pct,ticks,window_s"
+COLS="n,attach_s,cpu_user_pct,cpu_sys_pct,us_per_vm_tick,rss_mib,fds,late_p50_ms,late_max_ms,sweep_p50_ms,sweep_max_ms,gap_p99_ms,cmds_per_vm_s,balloon_per_vm_s,status_ms,status_max_ms,status_b_per_vm,metrics_ms,metrics_max_ms,metrics_b_per_vm,deflate_p50_ms,deflate_p90_ms,deflate_max_ms,deflate_answered,deflate_needed,log_info_s,log_notice_s,log_warning_s,log_error_s,log_other_s,load1,server_user_pct,server_sys_pct,ticks,window_s,attach_via,status_fail,metrics_fail"
 
 # One CSV row from the run's numbers (see the columns above).
 csv_row() { # N ATTACH U0 S0 U1 S1 WINDOW RSS_KIB FDS LOGRATES LOAD
@@ -185,7 +203,8 @@ csv_row() { # N ATTACH U0 S0 U1 S1 WINDOW RSS_KIB FDS LOGRATES LOAD
 	set -- "$@" "$sm" "$smax" "$mm" "$mmax" "$ticks" "$rises"
 	awk -v n="$1" -v at="$2" -v u="$(($5 - $3))" -v s="$(($6 - $4))" -v w="$7" -v hz="$HZ" -v rss="$8" \
 		-v fds="$9" -v lr="${10}" -v load="${11}" -v sm="${12}" -v smax="${13}" -v mm="${14}" -v mmax="${15}" \
-		-v ticks="${16}" -v rises="${17}" -v sb="$(cat "$RUN/status.bytes")" -v mb="$(cat "$RUN/metrics.bytes")" '
+		-v ticks="${16}" -v rises="${17}" -v sb="$(cat "$RUN/status.bytes")" -v mb="$(cat "$RUN/metrics.bytes")" \
+		-v via="$ATTACH_VIA" -v sf="$(cat "$RUN/status.fail")" -v mf="$(cat "$RUN/metrics.fail")" '
 		FNR == NR { k[$1] = $2; next }
 		END {
 			split(lr, L, " ")
@@ -196,21 +215,22 @@ csv_row() { # N ATTACH U0 S0 U1 S1 WINDOW RSS_KIB FDS LOGRATES LOAD
 			printf "%s,%s,%.0f,%s,%s,%.0f,", sm, smax, sb / n, mm, mmax, mb / n
 			printf "%s,%s,%s,%s,%d,", k["deflate_p50_ms"], k["deflate_p90_ms"], k["deflate_max_ms"],
 				k["deflate_n"], rises
-			printf "%s,%s,%s,%s,%s,%s,%s,%s,%d,%.1f\n", L[2], L[4], L[6], L[8], L[10], load, k["server_user_pct"],
-				k["server_sys_pct"], ticks, w
+			printf "%s,%s,%s,%s,%s,%s,%s,%s,%d,%.1f,%s,%d,%d\n", L[2], L[4], L[6], L[8], L[10], load,
+				k["server_user_pct"], k["server_sys_pct"], ticks, w, via, sf, mf
 		}' "$RUN/report" /dev/null
 }
 
 measure_one() { # N
-	local n=$1 port u0 s0 u1 s1 t0 w log0 log1 load rss fds
+	local n=$1 u0 s0 u1 s1 t0 w log0 log1 load rss fds
 	RUN=$(mktemp -d /tmp/bscale.XXXXXX)
 	mkdir -p "$RUN/qmp"
 	start_server "$n" || return 1
-	port=$(free_port) || { echo "no free port" >&2; return 1; }
-	write_config "$port"
-	echo "N=$n: loadqmp $SPID ready; starting balloond (metrics on port $port)" >&2
+	PORT=$(free_port) || { echo "no free port" >&2; return 1; }
+	write_config "$PORT"
+	ATTACH_VIA=status
+	echo "N=$n: loadqmp $SPID ready; starting balloond (metrics on port $PORT)" >&2
 	start_daemon "$n" || return 1
-	echo "N=$n: all managed after $ATTACH s; settling $SETTLE_S s, then a $WINDOW_S s window" >&2
+	echo "N=$n: all managed after $ATTACH s (seen in $ATTACH_VIA); settling $SETTLE_S s, then a $WINDOW_S s window" >&2
 	sleep "$SETTLE_S"
 	read -r u0 s0 < <(cpu_ticks "$BPID")
 	log0=$(stat -c %s "$RUN/balloond.log")
@@ -226,7 +246,7 @@ measure_one() { # N
 	fds=$(find "/proc/$BPID/fd" -mindepth 1 | wc -l)
 	for _ in $(seq 50); do [ -s "$RUN/report" ] && break; sleep 0.1; done
 	time_requests "$RUN/status" "$BUILD/balloonctl" -s "$RUN/ctl.sock" status
-	time_requests "$RUN/metrics" curl -sf "http://127.0.0.1:$port/metrics"
+	time_requests "$RUN/metrics" curl -sf -m 60 "http://127.0.0.1:$PORT/metrics"
 	csv_row "$n" "$ATTACH" "$u0" "$s0" "$u1" "$s1" "$w" "$rss" "$fds" \
 		"$(log_rates "$RUN/balloond.log" "$log0" "$log1" "$w")" "$load" >>"$CSV"
 	cp "$RUN/report" "$OUT/scale.$n.loadqmp.txt"
@@ -238,10 +258,15 @@ measure_one() { # N
 table() {
 	echo "| N | attach s | CPU % user/sys | µs/VM-tick | RSS MiB | fds | tick late p50/max ms | poll sweep p50/max ms | QMP cmds/VM/s | status ms (B/VM) | /metrics ms (B/VM) | deflate p50/p90/max s (answered/needed) | log lines/s info/notice/warn/err | load 1m | loadqmp CPU % |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-	tail -n +2 "$CSV" | awk -F, '
+	tail -n +2 "$CSV" | awk -F, -v k="$SAMPLES" '
 		function s(ms) { return ms < 0 ? "-" : sprintf("%.2f", ms / 1000) }
-		{ printf "| %d | %.1f | %.1f / %.1f | %.1f | %.1f | %d | %d / %d | %d / %d | %.2f | %d (%d) | %d (%d) | %s / %s / %s (%d/%d) | %.2f / %.2f / %.2f / %.2f | %.2f | %.1f |\n",
-			$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13, $15, $17, $18, $20,
+		function req(ms, b, fail) {
+			return fail >= k ? sprintf("no answer in %d ms (%d/%d)", ms, fail, k) : \
+				sprintf("%d (%d)%s", ms, b, fail ? sprintf(", %d/%d failed", fail, k) : "")
+		}
+		{ printf "| %d | %.1f%s | %.1f / %.1f | %.1f | %.1f | %d | %d / %d | %d / %d | %.2f | %s | %s | %s / %s / %s (%d/%d) | %.2f / %.2f / %.2f / %.2f | %.2f | %.1f |\n",
+			$1, $2, $36 == "metrics" ? " (/metrics)" : "", $3, $4, $5, $6, $7, $8, $9, $10, $11, $13,
+			req($15, $17, $37), req($18, $20, $38),
 			s($21), s($22), s($23), $24, $25, $26, $27, $28, $29, $31, $32 + $33 }'
 }
 
