@@ -10,6 +10,7 @@
 #   SCALE_SETTLE_S=10              wait after all N are managed, before it
 #   SCALE_SAMPLES=5                status and /metrics requests timed after it
 #   SCALE_ATTACH_TIMEOUT_S=300     give up on an N whose VMs do not all attach
+#   SCALE_REPORT_ONLY=1            no runs: table, plot and scale.md from bench/out
 #
 # Each run: loadqmp makes N sockets (vm00000..) in a private directory;
 # balloond starts with --no-host-tuning and a private config (socket_dir,
@@ -29,9 +30,13 @@
 #                % of one core
 #   us/VM-tick   that CPU time / (N x ticks), ticks = cycles loadqmp saw
 #   RSS, fds     VmRSS and /proc/PID/fd at the end of the window
-#   tick late    from loadqmp's side (balloond does not report its own):
-#                the first query-status of each cycle against a 1 s grid
-#                anchored at the earliest cycle of the window, p50/max
+#   ticks        polling cycles loadqmp saw in the window (balloond does
+#                not report its own ticks), and the window / ticks: 1.00 s
+#                while balloond keeps up with its interval
+#   tick late    from loadqmp's side too: the first query-status of each
+#                cycle against a 1 s grid anchored at the earliest cycle of
+#                the window (a cycle more than half an interval late moves
+#                to the next grid point: beyond that, read the period), p50/max
 #   poll sweep   first to last query-status of a cycle: how long a tick
 #                takes to send every VM its polls, p50/max
 #   QMP/VM/s     commands loadqmp received in the window / N / window
@@ -256,16 +261,16 @@ measure_one() { # N
 
 # ---- the table and the plot, from the CSV --------------------------------
 table() {
-	echo "| N | attach s | CPU % user/sys | µs/VM-tick | RSS MiB | fds | tick late p50/max ms | poll sweep p50/max ms | QMP cmds/VM/s | status ms (B/VM) | /metrics ms (B/VM) | deflate p50/p90/max s (answered/needed) | log lines/s info/notice/warn/err | load 1m | loadqmp CPU % |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| N | attach s | CPU % user/sys | µs/VM-tick | RSS MiB | fds | ticks (mean period s) | tick late p50/max ms | poll sweep p50/max ms | QMP cmds/VM/s | status ms (B/VM) | /metrics ms (B/VM) | deflate p50/p90/max s (answered/needed) | log lines/s info/notice/warn/err | load 1m | loadqmp CPU % |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	tail -n +2 "$CSV" | awk -F, -v k="$SAMPLES" '
 		function s(ms) { return ms < 0 ? "-" : sprintf("%.2f", ms / 1000) }
 		function req(ms, b, fail) {
 			return fail >= k ? sprintf("no answer in %d ms (%d/%d)", ms, fail, k) : \
 				sprintf("%d (%d)%s", ms, b, fail ? sprintf(", %d/%d failed", fail, k) : "")
 		}
-		{ printf "| %d | %.1f%s | %.1f / %.1f | %.1f | %.1f | %d | %d / %d | %d / %d | %.2f | %s | %s | %s / %s / %s (%d/%d) | %.2f / %.2f / %.2f / %.2f | %.2f | %.1f |\n",
-			$1, $2, $36 == "metrics" ? " (/metrics)" : "", $3, $4, $5, $6, $7, $8, $9, $10, $11, $13,
+		{ printf "| %d | %.1f%s | %.1f / %.1f | %.1f | %.1f | %d | %d (%.2f) | %d / %d | %d / %d | %.2f | %s | %s | %s / %s / %s (%d/%d) | %.2f / %.2f / %.2f / %.2f | %.2f | %.1f |\n",
+			$1, $2, $36 == "metrics" ? " (/metrics)" : "", $3, $4, $5, $6, $7, $34, $35 / $34, $8, $9, $10, $11, $13,
 			req($15, $17, $37), req($18, $20, $38),
 			s($21), s($22), s($23), $24, $25, $26, $27, $28, $29, $31, $32 + $33 }'
 }
@@ -313,13 +318,15 @@ write_md() { # RUN_NOTE
 	} >"$md"
 }
 
-if [ "${SCALE_REPORT_ONLY:-0}" = 1 ]; then
+if [ "${SCALE_REPORT_ONLY:-0}" = 1 ]; then # the table, plot and scale.md again from bench/out
 	table
 	plot
+	write_md "$(cat "$OUT/scale.note")"
 	exit 0
 fi
 note="Run $(date -u '+%Y-%m-%d %H:%M') UTC at $(git rev-parse --short HEAD 2>/dev/null) on $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), window ${WINDOW_S} s after ${SETTLE_S} s of settling; load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "$COLS" >"$CSV"
+echo "$note" >"$OUT/scale.note"
 for n in $NS; do
 	if ! measure_one "$n"; then
 		echo "N=$n failed; balloond's log: $OUT/scale.$n.balloond.log" >&2
