@@ -1,9 +1,9 @@
 /* loadqmp_meas.c: what the load server sees of balloond in a window
  * (SIGUSR1 opens it, SIGUSR2 writes the report):
  *   commands     by kind, per VM per second
- *   poll gap     per VM, the spacing of its query-status commands (one a
- *                tick) minus the interval
- *   ticks        a cycle is a run of query-status commands with no gap
+ *   poll gap     per VM, the spacing of its qom-get guest-stats commands
+ *                (one a tick) minus the interval
+ *   ticks        a cycle is a run of guest-stats commands with no gap
  *                of a quarter interval between them; its first command
  *                on a grid of intervals is how late the tick ran
  *                (relative to the earliest tick of the window), its
@@ -136,7 +136,7 @@ void meas_io(struct meas *m, size_t in_bytes, size_t out_bytes)
     m->out_bytes += out_bytes;
 }
 
-/* A query-status at now_ms: closes the previous cycle after a quiet
+/* A guest-stats poll at now_ms: closes the previous cycle after a quiet
  * quarter interval, and places the new one on the grid. */
 static void meas_cycle(struct meas *m, uint64_t now_ms)
 {

@@ -159,6 +159,10 @@ static void dispatch(struct server *s, struct slot *v, enum meas_cmd k, const ch
         do_qom_set(v, id, args, now);
         break;
     case CMD_QOM_GET:
+        /* guest-stats is the sample balloond asks every VM for on every
+         * tick (query-status and query-balloon may come less often) */
+        if (arg_str(args, "property") && strcmp(arg_str(args, "property"), "guest-stats") == 0)
+            meas_poll(s->meas, &v->g, now);
         do_qom_get(v, id, arg_str(args, "property"));
         break;
     case CMD_SIZE:
@@ -167,7 +171,6 @@ static void dispatch(struct server *s, struct slot *v, enum meas_cmd k, const ch
         reply(&v->c, id, buf);
         break;
     case CMD_STATUS:
-        meas_poll(s->meas, &v->g, now);
         reply(&v->c, id, "{\"status\": \"running\", \"singlestep\": false, \"running\": true}");
         break;
     case CMD_QUERY_BALLOON:

@@ -33,11 +33,11 @@
 #   ticks        polling cycles loadqmp saw in the window (balloond does
 #                not report its own ticks), and the window / ticks: 1.00 s
 #                while balloond keeps up with its interval
-#   tick late    from loadqmp's side too: the first query-status of each
+#   tick late    from loadqmp's side too: the first guest-stats poll of each
 #                cycle against a 1 s grid anchored at the earliest cycle of
 #                the window (a cycle more than half an interval late moves
 #                to the next grid point: beyond that, read the period), p50/max
-#   poll sweep   first to last query-status of a cycle: how long a tick
+#   poll sweep   first to last guest-stats poll of a cycle: how long a tick
 #                takes to send every VM its polls, p50/max
 #   QMP/VM/s     commands loadqmp received in the window / N / window
 #   status, /metrics  median wall time of SCALE_SAMPLES `balloonctl status`
