@@ -22,6 +22,8 @@ MAINS   := $(filter %/balloond.c %/balloonctl.c,$(SRCS))
 CORE    := $(filter-out $(MAINS),$(SRCS))
 OBJ     := $(addprefix $(BUILD)/obj/,$(notdir $(CORE:.c=.o)))
 SANOBJ  := $(addprefix $(BUILD)/san/,$(notdir $(CORE:.c=.o)))
+# balloonctl's own modules (src/cli/) stay out of balloond.
+OBJ     := $(filter-out $(BUILD)/obj/vmlist.o,$(OBJ))
 ifneq ($(words $(sort $(notdir $(SRCS)))),$(words $(SRCS)))
 $(error two sources under src/ share a basename: objects and includes are by basename)
 endif
@@ -44,7 +46,7 @@ $(BUILD)/san/%.o: %.c $(HDRS) | $(BUILD)/san
 	$(CC) $(CFLAGS) $(SAN) -O1 -c -o $@ $<
 $(BUILD)/balloond: $(BUILD)/obj/balloond.o $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/balloonctl: $(BUILD)/obj/balloonctl.o $(BUILD)/obj/ctl.o $(BUILD)/obj/util.o
+$(BUILD)/balloonctl: $(BUILD)/obj/balloonctl.o $(BUILD)/obj/vmlist.o $(BUILD)/obj/ctl.o $(BUILD)/obj/util.o
 	$(CC) $(CFLAGS) -o $@ $^ $(CTLLIBS)
 # Unit tests share tests/unit/fixture.c (fixture paths and writable trees).
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/fixture.c tests/unit/fixture.h $(SANOBJ) | $(BUILD)/tests

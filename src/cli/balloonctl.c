@@ -13,6 +13,7 @@
 #include "ctl.h"
 #include "protocol.h"
 #include "util.h"
+#include "vmlist.h"
 
 /* Exit codes scripts can rely on. */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
@@ -22,8 +23,9 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: balloonctl [OPTION]... COMMAND [ARG]...\n\n"
             "Commands:\n"
-            "  status                 the host's budget and every VM: sizes, targets, why\n"
-            "  top                    status, live, full screen (q quits)\n"
+            "  status [PATTERN]...    the host's budget and every VM: sizes, targets, why;\n"
+            "                         PATTERNs (globs: 'web*') show the VMs matching any\n"
+            "  top [PATTERN]...       status, live, full screen (q quits)\n"
             "  vm show NAME           one VM in detail\n"
             "  vm set NAME KEY=VALUE...  min, max (512M, 4G, 25%%), buffer (%%), shares;\n"
             "                         kept across restarts of balloond\n"
@@ -36,6 +38,9 @@ static void usage(FILE *f)
             "Options:\n"
             "  -s, --socket PATH  balloond's control socket (default " PROTO_SOCKET_DEFAULT ")\n"
             "  -j, --json         print the daemon's answer as JSON (status, vm show, events)\n"
+            "      --sort KEY     status and top: rss, target or actual (biggest first),\n"
+            "                     pressure (VMs under pressure first), name\n"
+            "      --top N        status and top: the first N VMs (after --sort and PATTERN)\n"
             "  -h, --help         this text\n\n"
             "Exit status: 0 ok, 1 the daemon refused (unknown VM, bad value), 2 usage,\n"
             "3 balloond unreachable.\n");
@@ -109,7 +114,29 @@ static void print_vm(json_object *vm)
            size_of(vm, PROTO_KEY_AVAILABLE_BYTES, av), size_of(vm, PROTO_KEY_RSS_BYTES, rss), why, held);
 }
 
-static void print_status(json_object *d)
+static void print_patterns(const struct vmlist_opts *o)
+{
+    for (size_t i = 0; i < o->n_patterns; i++)
+        printf("%s%s", i ? " or " : "", o->patterns[i]);
+}
+
+/* The line under the table that says what --top and the patterns left out. */
+static void print_left_out(const struct vmlist_opts *o, const struct vmlist_counts *c)
+{
+    if (c->shown == c->total)
+        return;
+    printf("(%zu of %zu VMs shown", c->shown, c->total);
+    if (c->matching < c->total) {
+        printf("; %zu not matching ", c->total - c->matching);
+        print_patterns(o);
+    }
+    if (c->shown < c->matching)
+        printf("; %zu more left out by --top %zu", c->matching - c->shown, o->top);
+    printf(")\n");
+}
+
+/* d: the snapshot after vmlist_apply, which counted c. */
+static void print_status(json_object *d, const struct vmlist_opts *o, const struct vmlist_counts *c)
 {
     json_object *host, *vms;
     size_t n;
@@ -117,13 +144,30 @@ static void print_status(json_object *d)
     if (json_object_object_get_ex(d, PROTO_KEY_HOST, &host))
         print_host(host);
     if (!json_object_object_get_ex(d, PROTO_KEY_VMS, &vms) || (n = json_object_array_length(vms)) == 0) {
-        printf("no VMs\n");
+        if (c->total == 0) {
+            printf("no VMs\n");
+            return;
+        }
+        printf("no VM matches ");
+        print_patterns(o);
+        printf(" (of %zu VMs)\n", c->total);
         return;
     }
     printf("%-16s %-10s %-12s %7s %7s %7s %7s %7s %7s  %s\n", "VM", "STATE", "RUN", "MAX", "ACTUAL",
            "TARGET", "USED", "AVAIL", "RSS", "LAST CHANGE");
     for (size_t i = 0; i < n; i++)
         print_vm(json_object_array_get_idx(vms, i));
+    print_left_out(o, c);
+}
+
+/* The VMs o selects, kept in d; EXIT_OK or EXIT_FAIL (out of memory). */
+static int select_vms(json_object *d, const struct vmlist_opts *o, struct vmlist_counts *c)
+{
+    if (vmlist_apply(d, o, c) < 0) {
+        fprintf(stderr, "balloonctl: out of memory\n");
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
 }
 
 static void print_vm_detail(json_object *vm)
@@ -207,7 +251,7 @@ static void on_top_signal(int sig)
 }
 
 /* Full screen, refreshed every second, until q or a signal. */
-static int cmd_top(const char *sock)
+static int cmd_top(const char *sock, const struct vmlist_opts *o)
 {
     struct termios old, raw;
     int rc = EXIT_OK;
@@ -226,14 +270,17 @@ static int cmd_top(const char *sock)
     while (!top_stop) {
         struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
         json_object *d;
+        struct vmlist_counts counts;
         char c;
         time_t now = time(NULL);
         rc = call(sock, PROTO_CMD_STATUS, NULL, &d);
         printf("\033[H\033[2J");
+        if (rc == EXIT_OK)
+            rc = select_vms(d, o, &counts);
         if (rc != EXIT_OK)
             break;
         printf("balloond  %s", ctime(&now));
-        print_status(d);
+        print_status(d, o, &counts);
         printf("\n(q to quit)\n");
         fflush(stdout);
         json_object_put(d);
@@ -304,18 +351,40 @@ static int cmd_vm(const char *sock, bool json, int argc, char **argv)
     return EXIT_OK;
 }
 
-/* status and reload: one call, its answer printed. */
-static int cmd_simple(const char *sock, const char *cmd, bool json)
+/* The snapshot, its VMs selected by o. With --json and a pattern or
+ * --top, "vms_not_shown" says how many VMs were left out. */
+static int cmd_status(const char *sock, bool json, const struct vmlist_opts *o)
 {
     json_object *data = NULL;
-    int r = call(sock, cmd, NULL, &data);
+    struct vmlist_counts c;
+    int r = call(sock, PROTO_CMD_STATUS, NULL, &data);
+
+    if (r == EXIT_OK)
+        r = select_vms(data, o, &c);
+    if (r != EXIT_OK) {
+        json_object_put(data);
+        return r;
+    }
+    if (json) {
+        if (o->n_patterns || o->top)
+            json_object_object_add(data, "vms_not_shown", json_object_new_uint64(c.total - c.shown));
+        printf("%s\n", json_object_to_json_string_ext(data, JSON_C_TO_STRING_PRETTY));
+    } else {
+        print_status(data, o, &c);
+    }
+    json_object_put(data);
+    return EXIT_OK;
+}
+
+static int cmd_reload(const char *sock, bool json)
+{
+    json_object *data = NULL;
+    int r = call(sock, PROTO_CMD_RELOAD, NULL, &data);
 
     if (r != EXIT_OK)
         return r;
     if (json)
         printf("%s\n", json_object_to_json_string_ext(data, JSON_C_TO_STRING_PRETTY));
-    else if (strcmp(cmd, PROTO_CMD_STATUS) == 0)
-        print_status(data);
     else
         printf("reloaded\n");
     json_object_put(data);
@@ -327,17 +396,69 @@ static bool is_json_flag(const char *arg)
     return strcmp(arg, "-j") == 0 || strcmp(arg, "--json") == 0;
 }
 
+/* --sort KEY and --top N, wherever they come: 0 or EXIT_USAGE (said). */
+static int view_option(struct vmlist_opts *o, const char *opt, const char *arg)
+{
+    uint64_t n;
+
+    if (!arg) {
+        fprintf(stderr, "balloonctl: %s needs a value\n", opt);
+        return EXIT_USAGE;
+    }
+    if (strcmp(opt, "--sort") == 0 && vmlist_sort_parse(arg, &o->sort) < 0) {
+        fprintf(stderr, "balloonctl: --sort %s: not a sort key (" VMLIST_SORT_KEYS ")\n", arg);
+        return EXIT_USAGE;
+    }
+    if (strcmp(opt, "--top") == 0) {
+        if (parse_u64(arg, &n) < 0 || n == 0 || n > SIZE_MAX) {
+            fprintf(stderr, "balloonctl: --top %s: not a number of VMs (1 or more)\n", arg);
+            return EXIT_USAGE;
+        }
+        o->top = (size_t)n;
+    }
+    return 0;
+}
+
+/* When argv[i] is --sort or --top ("--sort KEY" or "--sort=KEY"), takes
+ * it: the number of words taken (0: not one of them), or -1 on a usage
+ * error (said). */
+static int take_view_option(struct vmlist_opts *o, int argc, char **argv, int i)
+{
+    static const char *const names[] = {"--sort", "--top"};
+
+    for (size_t k = 0; k < ARRAY_SIZE(names); k++) {
+        size_t len = strlen(names[k]);
+        if (strncmp(argv[i], names[k], len) != 0)
+            continue;
+        if (argv[i][len] == '=')
+            return view_option(o, names[k], argv[i] + len + 1) ? -1 : 1;
+        if (argv[i][len] == '\0')
+            return view_option(o, names[k], i + 1 < argc ? argv[i + 1] : NULL) ? -1 : 2;
+    }
+    return 0;
+}
+
 /* The command and its arguments, argv[first..argc): options may also
  * follow the command ("events -f", "status --json"). */
-static int run_command(const char *sock, bool json, bool follow, int argc, char **argv, int first)
+static int run_command(const char *sock, bool json, bool follow, struct vmlist_opts *view, int argc,
+                       char **argv, int first)
 {
     const char *cmd = argv[first];
-    int nargs = 0;
+    bool viewing = strcmp(cmd, PROTO_CMD_STATUS) == 0 || strcmp(cmd, "top") == 0;
+    int nargs = 0, taken;
 
     /* -j/--json is taken out in place; the vm verbs take the rest. */
     for (int i = first + 1; i < argc; i++) {
         if (is_json_flag(argv[i]))
             json = true;
+        else if (viewing && (taken = take_view_option(view, argc, argv, i)) != 0) {
+            if (taken < 0)
+                return EXIT_USAGE;
+            i += taken - 1;
+        } else if (viewing && argv[i][0] == '-') {
+            fprintf(stderr, "balloonctl: %s: unknown option \"%s\" (see balloonctl --help)\n", cmd, argv[i]);
+            return EXIT_USAGE;
+        }
         else if (strcmp(cmd, PROTO_CMD_EVENTS) == 0 && (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0))
             follow = true;
         else
@@ -350,15 +471,23 @@ static int run_command(const char *sock, bool json, bool follow, int argc, char 
         fprintf(stderr, "balloonctl: unknown command \"%s\" (try: status, top, vm, events, reload)\n", cmd);
         return EXIT_USAGE;
     }
-    if (nargs > 0) {
+    if (!viewing && (view->sort != VMLIST_SORT_NONE || view->top)) {
+        fprintf(stderr, "balloonctl: --sort and --top go with status and top\n");
+        return EXIT_USAGE;
+    }
+    if (nargs > 0 && !viewing) {
         fprintf(stderr, "balloonctl: %s takes no argument\n", cmd);
         return EXIT_USAGE;
     }
+    view->patterns = (const char *const *)argv + first + 1;
+    view->n_patterns = (size_t)nargs;
     if (strcmp(cmd, "top") == 0)
-        return cmd_top(sock);
+        return cmd_top(sock, view);
     if (strcmp(cmd, PROTO_CMD_EVENTS) == 0)
         return cmd_events(sock, json, follow);
-    return cmd_simple(sock, cmd, json);
+    if (strcmp(cmd, PROTO_CMD_STATUS) == 0)
+        return cmd_status(sock, json, view);
+    return cmd_reload(sock, json);
 }
 
 int main(int argc, char **argv)
@@ -368,8 +497,11 @@ int main(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"follow", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
+        {"sort", required_argument, NULL, 'S'},
+        {"top", required_argument, NULL, 'T'},
         {0},
     };
+    struct vmlist_opts view = {0};
     const char *sock = PROTO_SOCKET_DEFAULT;
     bool json = false, follow = false;
     int c;
@@ -380,6 +512,14 @@ int main(int argc, char **argv)
         case 'j': json = true; break;
         case 'f': follow = true; break;
         case 'h': usage(stdout); return EXIT_OK;
+        case 'S':
+            if (view_option(&view, "--sort", optarg))
+                return EXIT_USAGE;
+            break;
+        case 'T':
+            if (view_option(&view, "--top", optarg))
+                return EXIT_USAGE;
+            break;
         default: usage(stderr); return EXIT_USAGE;
         }
     }
@@ -388,5 +528,5 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    return run_command(sock, json, follow, argc, argv, optind);
+    return run_command(sock, json, follow, &view, argc, argv, optind);
 }
