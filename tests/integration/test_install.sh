@@ -137,6 +137,10 @@ check_completion "balloonctl vm set web1 " "min= max= buffer= shares="
 check_completion "balloonctl vm set web1 min=1G s" "shares="
 check_completion "balloonctl --j" "--json"
 check_completion "balloonctl events -" "-f --follow"
+check_completion "balloonctl status --sort " "rss target pressure name actual"
+check_completion "balloonctl --sort p" "pressure"
+check_completion "balloonctl status --s" "--sort"
+check_completion "balloonctl status --top 5 -" "-j --json --sort --top"
 if [ -x "$BUILD/tests/fakeqmp" ]; then
     daemon_config "$RUN" ""
     "$BUILD/tests/fakeqmp" silent "$RUN/qmp/web1" &
@@ -145,6 +149,7 @@ if [ -x "$BUILD/tests/fakeqmp" ]; then
     wait_until 10 "web1 listed" vm_listed "$RUN" web1 || fail "web1 never listed"
     check_completion "balloonctl -s $RUN/ctl.sock vm show " "web1"
     check_completion "balloonctl --socket $RUN/ctl.sock vm pause w" "web1"
+    check_completion "balloonctl -s $RUN/ctl.sock status --sort rss w" "web1"
     pass "completion loads; commands, vm sub-commands, keys, options, and VM names from a running balloond"
 else
     pass "completion loads; commands, vm sub-commands, keys, options ($BUILD/tests/fakeqmp not built: VM names not checked)"
