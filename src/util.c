@@ -346,13 +346,29 @@ int read_regular_file(const char *path, size_t max_bytes, char **out, size_t *le
     return 0;
 }
 
-bool fd_headroom_ok(int fd)
+bool fd_headroom_ok(int fd, int reserve)
 {
     struct rlimit rl;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
         return true;
-    return (rlim_t)fd + UTIL_FD_RESERVE < rl.rlim_cur;
+    return (rlim_t)fd + (rlim_t)reserve < rl.rlim_cur;
+}
+
+int fd_limit_raise(uint64_t *was_out, uint64_t *now_out)
+{
+    struct rlimit rl;
+    rlim_t was;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -errno;
+    was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (was != rl.rlim_max && setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -errno;
+    *was_out = was;
+    *now_out = rl.rlim_cur;
+    return 0;
 }
 
 int write_file(const char *path, const char *s)

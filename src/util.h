@@ -99,13 +99,21 @@ int listen_parse(const char *listen, void *sockaddr_storage_out, unsigned *len_o
 /* strtoull on a whole token, with errors: 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, uint64_t *out);
 
-/* Whether fd, just opened, leaves at least UTIL_FD_RESERVE descriptors
- * free below RLIMIT_NOFILE: descriptors are handed out lowest first, so
- * all below fd are in use. Callers that take descriptors on behalf of
- * others (control clients, new VMs) close fd and refuse when false, so
- * host sampling, the state file and the listeners keep working. */
-#define UTIL_FD_RESERVE 32
-bool fd_headroom_ok(int fd);
+/* Whether fd, just opened, leaves at least reserve descriptors free below
+ * RLIMIT_NOFILE: descriptors are handed out lowest first, so all below fd
+ * are in use. Callers that take descriptors on behalf of others close fd
+ * and refuse when false. Two tiers: VMs stop UTIL_FD_RESERVE_VMS short of
+ * the limit, control clients UTIL_FD_RESERVE_CLIENTS short, so that with
+ * every VM slot taken balloonctl still answers (up to 16 clients at once),
+ * and host sampling (3 files at a time), the state file (2), /metrics
+ * and the listeners keep the last 16. */
+#define UTIL_FD_RESERVE_VMS 32
+#define UTIL_FD_RESERVE_CLIENTS 16
+bool fd_headroom_ok(int fd, int reserve);
+/* Raises the soft RLIMIT_NOFILE to the hard limit (balloond never uses
+ * select(), so descriptors above 1024 are fine). Writes the soft limit
+ * before and after; 0 or -errno (the limits then untouched). */
+int fd_limit_raise(uint64_t *was_out, uint64_t *now_out);
 
 /* mkdir -p PATH, the last component with mode (the others 0755). 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);

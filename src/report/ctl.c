@@ -247,7 +247,7 @@ static int srv_on_accept(sd_event_source *s, int fd, uint32_t revents, void *use
             srv_rest(srv, strerror(errno));
         return 0;
     }
-    if (!fd_headroom_ok(cfd)) {
+    if (!fd_headroom_ok(cfd, UTIL_FD_RESERVE_CLIENTS)) {
         close(cfd);
         srv_rest(srv, "few file descriptors left");
         return 0;

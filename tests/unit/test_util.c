@@ -248,7 +248,7 @@ static void test_read_regular_file(void **state)
 }
 
 /* Descriptors are handed out lowest first: one within the reserve of the
- * limit means fewer than UTIL_FD_RESERVE are left. */
+ * limit means fewer than the reserve are left. */
 static void test_fd_headroom(void **state)
 {
     struct rlimit old, rl;
@@ -257,10 +257,13 @@ static void test_fd_headroom(void **state)
     rl = old;
     rl.rlim_cur = 100;
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
-    assert_true(fd_headroom_ok(3));
-    assert_true(fd_headroom_ok(100 - UTIL_FD_RESERVE - 1));
-    assert_false(fd_headroom_ok(100 - UTIL_FD_RESERVE));
-    assert_false(fd_headroom_ok(99));
+    assert_true(fd_headroom_ok(3, UTIL_FD_RESERVE_VMS));
+    assert_true(fd_headroom_ok(100 - UTIL_FD_RESERVE_VMS - 1, UTIL_FD_RESERVE_VMS));
+    assert_false(fd_headroom_ok(100 - UTIL_FD_RESERVE_VMS, UTIL_FD_RESERVE_VMS));
+    /* Control clients may still come where VMs are refused. */
+    assert_true(fd_headroom_ok(100 - UTIL_FD_RESERVE_VMS, UTIL_FD_RESERVE_CLIENTS));
+    assert_false(fd_headroom_ok(100 - UTIL_FD_RESERVE_CLIENTS, UTIL_FD_RESERVE_CLIENTS));
+    assert_false(fd_headroom_ok(99, UTIL_FD_RESERVE_CLIENTS));
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 }
 

@@ -456,7 +456,7 @@ int qmp_connect(struct qmp *q)
         return -errno;
     /* The last descriptors are kept for the host, the state file and the
      * control socket; this VM is tried again after its backoff. */
-    if (!fd_headroom_ok(q->fd)) {
+    if (!fd_headroom_ok(q->fd, UTIL_FD_RESERVE_VMS)) {
         close(q->fd);
         q->fd = -1;
         return -EMFILE;
