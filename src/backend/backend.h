@@ -35,6 +35,7 @@ struct vm_link {
     pid_t pid;                /* the VM's QEMU process */
     uint64_t size_bytes;      /* configured RAM */
     char runstate[24];        /* QEMU's word: running, paused, ...; gone, disconnected */
+    bool out_of_fds;          /* the last connect failed with EMFILE (fdwatch.h) */
     uint64_t ready_ms;        /* CLOCK_MONOTONIC of the connection's setup */
     struct vm_observed obs;   /* samples, newest first (observe.h) */
 };

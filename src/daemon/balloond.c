@@ -2,6 +2,7 @@
  * their virtio-balloons. Entry point: arguments, config, the loop. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,22 @@ static int parse_options(int argc, char **argv, struct options *o)
     return -1;
 }
 
+/* One descriptor per QMP socket: the soft limit (1024 by default) would
+ * stop at about a thousand VMs while the hard one (systemd: 524288, or
+ * the unit's LimitNOFILE) allows more. */
+static void fd_limit_log(void)
+{
+    uint64_t was, now;
+    int r = fd_limit_raise(&was, &now);
+
+    if (r < 0)
+        log_warn("descriptors: cannot raise RLIMIT_NOFILE to its hard limit: %s", strerror(-r));
+    else
+        log_info("descriptors: RLIMIT_NOFILE %" PRIu64 " (%s%" PRIu64 "): one per QMP socket, the last %d kept "
+                 "for the host, the state file, the control socket and metrics",
+                 now, was != now ? "raised from " : "the hard limit, was ", was, UTIL_FD_RESERVE_VMS);
+}
+
 /* Runs the loop until SIGTERM or SIGINT; takes conf. The exit code. */
 static int run(struct conf *conf, const struct mgr_options *mo)
 {
@@ -105,6 +122,7 @@ static int run(struct conf *conf, const struct mgr_options *mo)
     sigset_t ss;
     int r;
 
+    fd_limit_log();
     sigemptyset(&ss);
     sigaddset(&ss, SIGTERM);
     sigaddset(&ss, SIGINT);

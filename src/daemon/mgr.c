@@ -252,6 +252,7 @@ static void mgr_decide(struct mgr *m)
     };
     size_t managed, k = 0;
 
+    fdwatch_check(&m->fdwatch, m->vms, m->n_vms);
     if (!mgr_sample_host(m))
         return;
     if (mgr_tick_reserve(m) < 0) {

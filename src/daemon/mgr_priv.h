@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "events.h"
 #include "estimate.h"
+#include "fdwatch.h"
 #include "guard.h"
 #include "host.h"
 #include "lv.h"
@@ -59,6 +60,7 @@ struct mgr {
 
     bool have_host;
     bool host_failed;          /* logged once */
+    struct fdwatch fdwatch;      /* VMs not connected for want of descriptors */
     struct host_sample hs;
     struct host_estimate he;
     struct policy_round round;   /* for round-based peer policies */

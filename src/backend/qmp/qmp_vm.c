@@ -351,9 +351,17 @@ void qmp_vm_start(struct session *vm)
 
     vm->link->conn = VM_CONNECTING;
     r = qmp_connect(vm->qmp);
-    if (r == -EALREADY || (r == 0 && !vm_peer_trusted(vm)))
+    if (r == -EALREADY)
         return;
-    if (r < 0) {
+    vm->link->out_of_fds = r == -EMFILE;
+    if (r == 0 && !vm_peer_trusted(vm))
+        return;
+    if (r == -EMFILE) {
+        /* Told once for every VM so starved, by the manager (fdwatch.h). */
+        snprintf(vm->link->last_error, sizeof(vm->link->last_error),
+                 "cannot connect: balloond is out of file descriptors (raise LimitNOFILE)");
+        vm_schedule_retry(vm);
+    } else if (r < 0) {
         snprintf(why, sizeof(why), "cannot connect: %s", strerror(-r));
         vm_fail(vm, why);
         vm_schedule_retry(vm);
@@ -408,6 +416,8 @@ static const char *qmp_why_not_ready(const struct vm_link *link)
     case VM_CONNECTING:
         return "not connected yet (setting up QMP)";
     case VM_RETRY:
+        if (link->out_of_fds)
+            return "not connected: balloond is out of file descriptors (raise LimitNOFILE)";
         return strcmp(link->runstate, "gone") == 0 ? "not connected: its QEMU process is gone"
                                                    : "not connected: QMP does not answer";
     case VM_READY:
