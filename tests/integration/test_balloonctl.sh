@@ -80,7 +80,9 @@ expect 2 "target not a size" "${B[@]}" vm target c1 lots
 expect 2 "unknown command" "${B[@]}" frobnicate
 expect 2 "unknown vm verb" "${B[@]}" vm frob c1
 expect 2 "missing VM name" "${B[@]}" vm show
-expect 2 "extra argument" "${B[@]}" status extra
+expect 2 "extra argument" "${B[@]}" reload extra
+expect 0 "status with a pattern matching no VM" "${B[@]}" status extra
+"${B[@]}" status 'c*' | grep -q "^c1 " || fail "status 'c*' has no row for c1"
 expect 2 "no command" "${B[@]}"
 expect 3 "daemon unreachable" "$BUILD/balloonctl" -s "$RUN/none.sock" status
 out=$("${B[@]}" vm set c1 min=12Q 2>&1)
