@@ -62,7 +62,7 @@ pass "balloonctl status answers (5 of 5) with every VM slot taken"
 grep -q "cannot sample memory" "$RUN/balloond.log" && fail "host sampling failed: $(grep -m1 'cannot sample' "$RUN/balloond.log")"
 pass "host sampling kept working"
 "$BUILD/balloonctl" -s "$RUN/ctl.sock" vm set a1 buffer=30 >/dev/null || fail "vm set failed"
-wait_until 3 "the state file written" grep -q '"a1"' "$RUN/state.json" || fail "the state file was not written"
+wait_until 10 "the state file written" grep -q '"a1"' "$RUN/state.json" || fail "the state file was not written"
 pass "vm set is kept in the state file"
 daemon_alive "$RUN" || fail "balloond died"
 
