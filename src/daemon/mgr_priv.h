@@ -34,6 +34,8 @@
 #define CHANGE_LOG_BURST 120
 /* A VM's rescues, resets and stalls logged one by one, a minute. */
 #define VM_LOG_BURST 6
+/* A managed VM's socket file is stat()ed (type, owner) every this many scans. */
+#define DISCOVER_RECHECK_SCANS 10
 /* QEMU's RSS (status and /metrics only) is read every this many ticks. */
 #define RSS_EVERY_TICKS 5
 /* The state file is written at most this often (when something changed). */
@@ -70,6 +72,7 @@ struct mgr {
     uint64_t host_at_ms;         /* when hs was sampled, for rates */
     uint64_t saved_ms;           /* when the state file was last saved */
     uint64_t ticks;              /* decided so far */
+    uint64_t scans;              /* of the socket directory */
     char notified[96];           /* the last STATUS= sent to systemd */
     /* Target changes since start, by why. */
     uint64_t decisions[POLICY_REASON_COUNT];
