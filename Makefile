@@ -35,7 +35,7 @@ FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 UNIT    += $(FUZZERS:%=$(BUILD)/tests/test_fuzz_%)
 HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(wildcard tests/helpers/*.c))
 
-.PHONY: all deps guest check unit integration demo clean install
+.PHONY: all deps guest check unit integration demo demo-libvirt clean install
 # Objects are never intermediate: building one test must not delete the others.
 .SECONDARY:
 all: $(BUILD)/balloond $(BUILD)/balloonctl $(BUILD)/balloond-sim
@@ -77,10 +77,18 @@ check: deps
 unit: all $(UNIT)
 	tests/run.sh --unit-only $(BUILD)
 
+# The demo's guests: BACKEND=qmp, QEMU processes with a QMP socket each, or
+# BACKEND=libvirt, domains of a private libvirtd that balloond manages with
+# backend = libvirt (scripts/guests.sh).
+BACKEND ?= qmp
+
 demo: deps
 	$(MAKE) all
 	guest/build.sh $(BUILD)/guest
-	scripts/demo.sh $(BUILD)
+	GUESTS_BACKEND=$(BACKEND) scripts/demo.sh $(BUILD)
+
+demo-libvirt:
+	$(MAKE) demo BACKEND=libvirt
 
 clean:
 	rm -rf $(BUILD)

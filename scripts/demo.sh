@@ -2,11 +2,15 @@
 # make demo: three real guests (QEMU/TCG) in a budget cgroup, balloond
 # managing them, a live status table for about a minute while the guests'
 # loads change, then a summary. Everything started here is stopped here.
+# GUESTS_BACKEND=libvirt (make demo-libvirt): the same guests as libvirt
+# domains of a private libvirtd in the budget cgroup, balloond with
+# backend = libvirt (scripts/guests.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export BUILD=${1:-build}
 source tests/lib/guest.sh
 source tests/lib/daemon.sh
+source scripts/guests.sh
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "make demo needs root (cgroups, QEMU)" >&2
@@ -19,7 +23,7 @@ RUN=$(mktemp -d /tmp/balloond-demo.XXXXXX)
 CG=$(cgroup_create "balloond-demo-$$" $((BUDGET_MIB * 1048576))) || { echo "cannot create the budget cgroup" >&2; exit 1; }
 cleanup() {
     daemon_stop "$RUN"
-    guest_stop_all "$RUN"
+    guests_end
     cgroup_remove "$CG"
     rm -rf "$RUN"
 }
@@ -36,21 +40,22 @@ declare -A LOAD=(
     [batch]="alloc:30M,hold:25s,alloc:220M@20M,idle"
     [cache]="alloc:200M,hold:30s,free:150M,idle"
 )
-daemon_config "$RUN" "$CG" "reserve = 64M" "[defaults]" "min = 128M" "buffer = 20"
+guests_begin "$RUN" "$CG" || exit 1
+daemon_config "$RUN" "$CG" "${GUESTS_CONF[@]}" "reserve = 64M" "[defaults]" "min = 128M" "buffer = 20"
 daemon_start "$RUN" -v 2>/dev/null || { cat "$RUN/balloond.log"; exit 1; }
 for vm in web batch cache; do
-    guest_start "$vm" 512 "${LOAD[$vm]}" "$RUN/qmp" "$RUN" "$CG" || exit 1
+    guests_start "$vm" 512 "${LOAD[$vm]}" || exit 1
 done
 
-echo "balloond demo: 3 guests x 512 MiB in a ${BUDGET_MIB} MiB budget cgroup ($CG)"
+echo "balloond demo: 3 guests x 512 MiB ($GUESTS_KIND) in a ${BUDGET_MIB} MiB budget cgroup ($CG)"
 echo "guests booting under TCG (about 10 s)..."
-for vm in web batch cache; do guest_wait_ready "$vm" "$RUN" 120 || exit 1; done
+for vm in web batch cache; do guests_wait_ready "$vm" 120 || exit 1; done
 
 tty=0; [ -t 1 ] && tty=1
 peak_rss=0
 sum_rss() {
     local s=0 r
-    for vm in web batch cache; do r=$(guest_rss_kib "$vm" "$RUN"); s=$((s + ${r:-0})); done
+    for vm in web batch cache; do r=$(guests_rss_kib "$vm"); s=$((s + ${r:-0})); done
     echo $((s / 1024))
 }
 start=$(date +%s)
@@ -66,7 +71,7 @@ while :; do
         echo
         echo "guest loads: web 300M then idle; batch idle then +220M at 20M/s; cache 200M, frees 150M at ~35 s"
         for vm in web batch cache; do
-            printf '  %-6s %s\n' "$vm" "$(grep -ao 'memload: phase=[a-z]* held_mib=[0-9]*' "$RUN/$vm.console" | tail -1)"
+            printf '  %-6s %s\n' "$vm" "$(grep -ao 'memload: phase=[a-z]* held_mib=[0-9]*' "$GUESTS_DIR/$vm.console" | tail -1)"
         done
         echo
         echo "decisions (latest):"
@@ -87,7 +92,7 @@ reclaimed=$("$BUILD/balloonctl" -s "$RUN/ctl.sock" --json status |
 end_rss=$(sum_rss)
 host_oom=$(cgroup_oom_kills "$CG")
 guest_oom=0
-for vm in web batch cache; do guest_oom=$((guest_oom + $(guest_oom_count "$vm" "$RUN"))); done
+for vm in web batch cache; do guest_oom=$((guest_oom + $(guests_oom_count "$vm"))); done
 decisions=$(grep -ac "vm .*: target .* -> " "$RUN/balloond.log")
 printf '  %-36s %s\n' \
     "memory reclaimed by balloons:" "${reclaimed} MiB of 1536 MiB configured" \
