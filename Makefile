@@ -77,9 +77,9 @@ check: deps
 unit: all $(UNIT)
 	tests/run.sh --unit-only $(BUILD)
 
-# The demo's guests: BACKEND=qmp, QEMU processes with a QMP socket each, or
-# BACKEND=libvirt, domains of a private libvirtd that balloond manages with
-# backend = libvirt (scripts/guests.sh).
+# The demo's and the benchmark's guests: BACKEND=qmp, QEMU processes with a
+# QMP socket each, or BACKEND=libvirt, domains of a private libvirtd that
+# balloond manages with backend = libvirt (scripts/guests.sh).
 BACKEND ?= qmp
 
 demo: deps
@@ -95,12 +95,13 @@ clean:
 
 # Density benchmark (issue 3): every policy on the same 2x-overcommitted real
 # guests, one after the other; a table in bench/results.md, CSV and plots in
-# bench/out/. About 15 minutes; not part of make check.
+# bench/out/. About 15 minutes; not part of make check. BACKEND=libvirt:
+# the same on libvirt domains, into bench/results-libvirt.md, bench/out/libvirt/.
 .PHONY: bench
 bench: deps
 	$(MAKE) all
 	guest/build.sh $(BUILD)/guest
-	bench/density.sh $(BUILD)
+	bench/density.sh -b $(BACKEND) $(BUILD)
 
 # Install (issue 5): `make install PREFIX=/usr DESTDIR=/tmp/pkg`. PREFIX
 # defaults to /usr/local; the config goes to $(DESTDIR)/etc/balloond, as an

@@ -4,7 +4,7 @@
 # policy in turn (balloond, proxmox, mom, static).  Run by `make bench`, not
 # by `make check`.  Needs root (cgroups, QEMU).
 #
-#   bench/density.sh [-p balloond,proxmox,mom,static] [-d LOAD_SECONDS] [-k] [-R] [BUILD_DIR]
+#   bench/density.sh [-p balloond,proxmox,mom,static] [-d LOAD_SECONDS] [-k] [-R] [-b qmp|libvirt] [BUILD_DIR]
 #
 # Writes bench/out/POLICY.csv (one row per VM per second: t, vm, target,
 # actual, used, available, rss (MiB, from `balloonctl --json status`),
@@ -15,6 +15,11 @@
 # table and writes it to bench/results.md.  -R redoes table and plots from
 # bench/out/ without running anything.
 # About 3.5 minutes per policy (boot ~15 s + LOAD_SECONDS + clean-up).
+# -b libvirt (make bench BACKEND=libvirt): the same guests as libvirt domains
+# of a private libvirtd, balloond with backend = libvirt (scripts/guests.sh);
+# into bench/out/libvirt/ and bench/results-libvirt.md instead.  The four
+# policies are balloond's own control laws (policy = ...), which act through
+# whichever backend balloond has, so all four run on libvirt alike.
 #
 # ---- Budget -----------------------------------------------------------------
 # N = 4 guests x 512 MiB = 2048 MiB configured; guest-RAM budget B = 1024 MiB,
@@ -36,6 +41,13 @@
 # "-accel tcg,tb-size=32" (or -global tcg-accel.tb-size=32) in GUEST_QEMU_ARGS
 # does not change it (the mapping stays 1 GiB).  Each run prints the overhead
 # it actually saw at the end, to check the allowance.
+# With -b libvirt, libvirtd and virtlogd are in the budget cgroup too (each
+# QEMU inherits its cgroup from libvirtd).  Measured here, they were charged
+# 9 MiB after start (RSS 20 + 8 MiB, mostly shared libraries whose pages were
+# charged before), 10 MiB with four guests: the limit gets LV_DAEMONS_MIB =
+# 10 MiB more, so that B stays 1024 MiB of guest RAM.  With four idle guests
+# (no ballooning) cgroup usage - guest RAM RSS was 296 MiB = 10 + 4 x 71.5:
+# libvirt's QEMU (q35, the same devices) costs what ours does.
 # The guest kernel (vmlinux, ~58 MiB of file pages mapped by every QEMU) is
 # read before each run so that its page cache is charged outside the budget
 # cgroup, identically for every policy (otherwise the first run would pay it).
@@ -99,19 +111,22 @@ POLICIES=balloond,proxmox,mom,static
 LOAD_SECONDS=170
 TUNE=("ksm = off" "zswap = off")
 usage() {
-	echo "usage: $0 [-p POLICY[,POLICY...]] [-d LOAD_SECONDS] [-k] [BUILD_DIR]" >&2
+	echo "usage: $0 [-p POLICY[,POLICY...]] [-d LOAD_SECONDS] [-k] [-R] [-b qmp|libvirt] [BUILD_DIR]" >&2
 	echo "  policies: balloond proxmox mom static (default: all four, in that order)" >&2
 	echo "  -k: leave KSM and zswap to balloond's defaults (default: off, balloons only)" >&2
 	echo "  -R: no runs; redo the table, results.md and plots from bench/out/ (after editing this script)" >&2
+	echo "  -b: the guests' backend: qmp (default) or libvirt (domains of a private libvirtd)" >&2
 	exit 2
 }
 REPORT_ONLY=0
-while getopts p:d:kRh opt; do
+BACKEND=qmp
+while getopts p:d:kRb:h opt; do
 	case $opt in
 	p) POLICIES=$OPTARG ;;
 	d) LOAD_SECONDS=$OPTARG ;;
 	k) TUNE=() ;;
 	R) REPORT_ONLY=1 ;;
+	b) BACKEND=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -122,6 +137,8 @@ IFS=, read -r -a POLICY_LIST <<<"$POLICIES"
 for p in "${POLICY_LIST[@]}"; do
 	case $p in balloond | proxmox | mom | static) ;; *) echo "unknown policy '$p'" >&2; usage ;; esac
 done
+case $BACKEND in qmp | libvirt) ;; *) echo "unknown backend '$BACKEND'" >&2; usage ;; esac
+export GUESTS_BACKEND=$BACKEND
 
 BUILD=${1:-build}
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "no build directory ${1:-build}" >&2; exit 1; }
@@ -129,6 +146,7 @@ export BUILD
 export GUEST_DIR=${GUEST_DIR:-$BUILD/guest}
 source tests/lib/guest.sh
 source tests/lib/daemon.sh
+source scripts/guests.sh
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench/density.sh needs root (cgroups, QEMU)" >&2
@@ -146,7 +164,11 @@ N=4
 SIZE_MIB=512
 B_MIB=$((N * SIZE_MIB / 2))
 ALLOW_MIB=76
-LIMIT_MIB=$((B_MIB + N * ALLOW_MIB))
+LV_DAEMONS_MIB=0
+[ "$BACKEND" = libvirt ] && LV_DAEMONS_MIB=10
+LIMIT_MIB=$((B_MIB + N * ALLOW_MIB + LV_DAEMONS_MIB))
+DAEMONS_NOTE=
+[ "$LV_DAEMONS_MIB" -eq 0 ] || DAEMONS_NOTE=" + $LV_DAEMONS_MIB MiB for libvirtd and virtlogd"
 BOOT_TIMEOUT=120
 VMS=(web batch cache db)
 declare -A LOAD=(
@@ -156,6 +178,13 @@ declare -A LOAD=(
 	[db]="alloc:140M@14M,hold:90s,free:100M,hold:40s,alloc:120M@12M,idle"
 )
 OUT=$REPO/bench/out
+RESULTS=$REPO/bench/results.md
+GUESTS_WHAT="TCG guests"
+if [ "$BACKEND" = libvirt ]; then
+	OUT=$OUT/libvirt
+	RESULTS=$REPO/bench/results-libvirt.md
+	GUESTS_WHAT="TCG libvirt domains"
+fi
 mkdir -p "$OUT"
 
 # ---- clean-up: the test_begin/test_end pattern, for the run in progress ----
@@ -163,7 +192,7 @@ RUN=
 CG=
 run_end() {
 	[ -n "$RUN" ] && daemon_stop "$RUN"
-	[ -n "$RUN" ] && guest_stop_all "$RUN"
+	[ -n "$RUN" ] && guests_end
 	[ -n "$CG" ] && cgroup_remove "$CG"
 	[ -n "$RUN" ] && rm -rf "$RUN"
 	RUN=
@@ -219,9 +248,10 @@ run_policy() {
 	CG=$(cgroup_create "balloond-bench-$p-$$" $((LIMIT_MIB * MIB))) || { CG=; return 1; }
 	# Page cache of the guest image: charged here, outside the budget cgroup.
 	cat "$GUEST_DIR"/vmlinu[xz] "$GUEST_DIR/initrd.img" >/dev/null
-	daemon_config "$RUN" "$CG" "policy = $p" "${TUNE[@]}"
+	guests_begin "$RUN" "$CG" || return 1
+	daemon_config "$RUN" "$CG" "${GUESTS_CONF[@]}" "policy = $p" "${TUNE[@]}"
 	daemon_start "$RUN" || return 1
-	echo "== $p: $N x $SIZE_MIB MiB guests in a $LIMIT_MIB MiB cgroup (B = $B_MIB MiB + $N x $ALLOW_MIB MiB QEMU allowance), $CG"
+	echo "== $p: $N x $SIZE_MIB MiB guests ($GUESTS_KIND) in a $LIMIT_MIB MiB cgroup (B = $B_MIB MiB + $N x $ALLOW_MIB MiB QEMU allowance$DAEMONS_NOTE), $CG"
 
 	echo "t,vm,target_mib,actual_mib,used_mib,available_mib,rss_mib,pressure,cgroup_usage_mib,held_mib,qemu_alive" >"$csv"
 	echo "vm,free_no,t_free,freed_mib,actual_at_free_mib,t_reclaimed,reclaim_s" >"$ev"
@@ -233,7 +263,7 @@ run_policy() {
 
 	t0=$(now)
 	for vm in "${VMS[@]}"; do
-		guest_start "$vm" "$SIZE_MIB" "${LOAD[$vm]}" "$RUN/qmp" "$RUN" "$CG" || return 1
+		guests_start "$vm" "$SIZE_MIB" "${LOAD[$vm]}" || return 1
 	done
 
 	tick=0
@@ -246,12 +276,12 @@ run_policy() {
 		# Consoles: readiness, memload phases, free events.
 		for vm in "${VMS[@]}"; do
 			alive[$vm]=0
-			guest_pid "$vm" "$RUN" >/dev/null && alive[$vm]=1
-			mapfile -t lines < <(grep -ao 'memload: [a-z]*\(=[a-z]* held_mib=[0-9]*\)\?' "$RUN/$vm.console" 2>/dev/null)
+			guests_pid "$vm" >/dev/null && alive[$vm]=1
+			mapfile -t lines < <(grep -ao 'memload: [a-z]*\(=[a-z]* held_mib=[0-9]*\)\?' "$GUESTS_DIR/$vm.console" 2>/dev/null)
 			n=${#lines[@]}
 			# A memload line still without its newline may be cut short:
 			# leave it for the next second.
-			tailtxt=$(tail -c 200 "$RUN/$vm.console" 2>/dev/null; echo x)
+			tailtxt=$(tail -c 200 "$GUESTS_DIR/$vm.console" 2>/dev/null; echo x)
 			tailtxt=${tailtxt%x}
 			if [ "$n" -gt 0 ] && [[ $tailtxt != *$'\n' ]] && [[ ${tailtxt##*$'\n'} == *memload:* ]]; then
 				n=$((n - 1))
@@ -313,15 +343,15 @@ run_policy() {
 	local host_oom lost=0 goom=0 peak peak_src=cgroup over="" ramk=0 pid changes
 	host_oom=$(cgroup_oom_kills "$CG")
 	for vm in "${VMS[@]}"; do
-		if pid=$(guest_pid "$vm" "$RUN"); then
+		if pid=$(guests_pid "$vm"); then
 			ramk=$((ramk + $(guest_ram_rss_kib "$pid")))
 		else
 			lost=$((lost + 1))
 		fi
-		goom=$((goom + $(guest_oom_count "$vm" "$RUN")))
-		cp "$RUN/$vm.console" "$OUT/$p.$vm.console" 2>/dev/null
+		goom=$((goom + $(guests_oom_count "$vm")))
+		cp "$GUESTS_DIR/$vm.console" "$OUT/$p.$vm.console" 2>/dev/null
 	done
-	[ "$lost" -eq 0 ] && over=$(((($(cg_usage_bytes "$CG") / 1024) - ramk) / 1024 / N))
+	[ "$lost" -eq 0 ] && over=$(((($(cg_usage_bytes "$CG") / 1024 - ramk) / 1024 - LV_DAEMONS_MIB) / N))
 	peak=$(cg_peak_bytes "$CG")
 	if [ -z "$peak" ]; then
 		peak_src=samples
@@ -346,6 +376,11 @@ run_policy() {
 			}
 		}' <(printf '%s\n' "${frees[@]}") "$csv" >>"$ev"
 	echo "$host_oom $lost $goom $((peak / MIB)) $changes" >"$OUT/$p.counters"
+	{
+		printf '%s: run %s, %s s after boot, ' "$p" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$LOAD_SECONDS"
+		if [ ${#TUNE[@]} -gt 0 ]; then echo "balloons only (balloond's KSM and zswap tuning off)."
+		else echo "balloond's KSM and zswap tuning on (its defaults)."; fi
+	} >"$OUT/$p.info"
 	echo "   done: host OOM kills $host_oom, QEMUs lost $lost, guest OOM kills $goom, peak $((peak / MIB)) MiB ($peak_src);" \
 		"QEMU overhead at end: ${over:+$over MiB/guest}${over:-not measured (a QEMU died)} (allowance $ALLOW_MIB MiB)"
 	report_policy "$p"
@@ -393,7 +428,7 @@ plot_policy() {
 	{
 		echo "set terminal $term size 1400,1050 font ',10'"
 		echo "set output '$OUT/$p.png'"
-		echo "set multiplot layout 3,2 title \"policy = $p: 4 x 512 MiB TCG guests, cgroup limit $LIMIT_MIB MiB (B = $B_MIB MiB + QEMU allowance); host OOM kills $2, QEMUs lost $3, guest OOM kills $4\""
+		echo "set multiplot layout 3,2 title \"policy = $p: 4 x 512 MiB $GUESTS_WHAT, cgroup limit $LIMIT_MIB MiB (B = $B_MIB MiB + QEMU allowance); host OOM kills $2, QEMUs lost $3, guest OOM kills $4\""
 		echo "set grid; set key top right; set xlabel 't (s)'; set ylabel 'MiB'"
 		echo "set yrange [0:560]"
 		for vm in "${VMS[@]}"; do
@@ -423,10 +458,9 @@ plot_policy() {
 
 if [ "$REPORT_ONLY" -eq 0 ]; then
 	{
-		echo "Each policy: fresh cgroup, guests and daemon, same memload scripts, ${LOAD_SECONDS} s after boot;"
-		if [ ${#TUNE[@]} -gt 0 ]; then echo "balloons only (balloond's KSM and zswap tuning off for every policy)."
-		else echo "balloond's KSM and zswap tuning on (its defaults), for every policy."; fi
-		echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, $(qemu-system-x86_64 --version | head -1)."
+		printf 'Run on %s cores, %s' "$(nproc)" "$(qemu-system-x86_64 --version | head -1)"
+		[ "$BACKEND" = qmp ] || printf ', %s' "$(libvirtd --version)"
+		echo "."
 	} >"$OUT/run.info"
 fi
 ROWS=$(mktemp /tmp/balloond-bench-rows.XXXXXX)
@@ -446,21 +480,24 @@ SEP='|---|---|---|---|---|---|---|---|---|'
 {
 	echo "# Density benchmark (bench/density.sh)"
 	echo
-	echo "$N TCG guests x $SIZE_MIB MiB = $((N * SIZE_MIB)) MiB configured, in a budget cgroup of $LIMIT_MIB MiB"
-	echo "(B = $B_MIB MiB of guest RAM, 2x overcommitted, + $ALLOW_MIB MiB per guest measured for QEMU's own memory)."
+	echo "$N $GUESTS_WHAT x $SIZE_MIB MiB = $((N * SIZE_MIB)) MiB configured, in a budget cgroup of $LIMIT_MIB MiB"
+	echo "(B = $B_MIB MiB of guest RAM, 2x overcommitted, + $ALLOW_MIB MiB per guest measured for QEMU's own memory$DAEMONS_NOTE)."
+	[ "$BACKEND" = qmp ] || echo "Guests: libvirt domains of a private libvirtd (bench/density.sh -b $BACKEND); balloond with backend = libvirt."
 	echo "Guest demand averages ~40% of size and peaks at 86% of B in total; one guest grows to 1.5x its share."
 	cat "$OUT/run.info" 2>/dev/null
+	echo "Each policy: fresh cgroup, guests and daemon, same memload scripts:"
+	for p in "${POLICY_LIST[@]}"; do cat "$OUT/$p.info" 2>/dev/null; done
 	echo "Reclaim: from a guest's free phase (console) until its balloon's actual fell by 80% of the freed MiB;"
 	echo "a free phase that never came (memload or its QEMU killed first) is not counted."
-	echo "Definitions of every column: header of bench/density.sh. Raw data and plots: bench/out/."
+	echo "Definitions of every column: header of bench/density.sh. Raw data and plots: ${OUT#"$REPO"/}/."
 	echo
 	echo "$HEAD"
 	echo "$SEP"
 	cat "$ROWS"
-} >"$REPO/bench/results.md"
+} >"$RESULTS"
 echo
 echo "$HEAD"
 echo "$SEP"
 cat "$ROWS"
 echo
-echo "written: bench/results.md; raw CSV, events, plots (PNG) and logs in bench/out/"
+echo "written: ${RESULTS#"$REPO"/}; raw CSV, events, plots (PNG) and logs in ${OUT#"$REPO"/}/"
