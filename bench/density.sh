@@ -382,7 +382,7 @@ run_policy() {
 		else echo "balloond's KSM and zswap tuning on (its defaults)."; fi
 	} >"$OUT/$p.info"
 	echo "   done: host OOM kills $host_oom, QEMUs lost $lost, guest OOM kills $goom, peak $((peak / MIB)) MiB ($peak_src);" \
-		"QEMU overhead at end: ${over:+$over MiB/guest}${over:-not measured (a QEMU died)} (allowance $ALLOW_MIB MiB)"
+		"QEMU overhead at end: ${over:-not measured (a QEMU died)}${over:+ MiB/guest} (allowance $ALLOW_MIB MiB)"
 	report_policy "$p"
 }
 
@@ -428,7 +428,7 @@ plot_policy() {
 	{
 		echo "set terminal $term size 1400,1050 font ',10'"
 		echo "set output '$OUT/$p.png'"
-		echo "set multiplot layout 3,2 title \"policy = $p: 4 x 512 MiB $GUESTS_WHAT, cgroup limit $LIMIT_MIB MiB (B = $B_MIB MiB + QEMU allowance); host OOM kills $2, QEMUs lost $3, guest OOM kills $4\""
+		echo "set multiplot layout 3,2 title \"policy = $p: 4 x 512 MiB $GUESTS_WHAT, cgroup limit $LIMIT_MIB MiB (B = $B_MIB MiB + QEMU allowance$DAEMONS_NOTE); host OOM kills $2, QEMUs lost $3, guest OOM kills $4\""
 		echo "set grid; set key top right; set xlabel 't (s)'; set ylabel 'MiB'"
 		echo "set yrange [0:560]"
 		for vm in "${VMS[@]}"; do
