@@ -66,6 +66,15 @@ _guest_alive() {
 	[[ $'\n'$args$'\n' == *$'\n'"file:$3/$2.console"$'\n'* ]]
 }
 
+# _guest_child_alive PID: true while PID (a child of this shell) runs.
+_guest_child_alive() {
+	local stat state
+	read -r stat < "/proc/$1/stat" 2>/dev/null || return 1
+	state=${stat##*) }
+	state=${state%% *}
+	[ "$state" != Z ] && [ "$state" != X ]
+}
+
 # guest_pid NAME RUN_DIR
 #   Print the PID of guest NAME's QEMU process; false if it is not running.
 guest_pid() {
@@ -155,7 +164,11 @@ guest_start() {
 
 	t0=$(_guest_now)
 	while [ ! -S "$sockdir/$name" ]; do
-		if ! _guest_alive "$pid" "$name" "$rundir"; then
+		# Our own child: its PID cannot be recycled before we reap it, so
+		# being alive is enough here. Its command line is not checked: it
+		# reads empty for a moment while sh execs QEMU (a CI run once took
+		# that for "exited at start").
+		if ! _guest_child_alive "$pid"; then
 			_guest_err "$name: QEMU exited at start; its log:"
 			sed 's/^/    /' "$rundir/$name.qemu.log" >&2
 			guest_stop "$name" "$rundir"
