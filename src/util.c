@@ -508,3 +508,23 @@ int mkdir_parent(const char *file)
     *slash = '\0';
     return mkdir_p(dir, 0755);
 }
+
+int grow_reserve(void *bufp, size_t *cap, size_t need, size_t elem_size, size_t first)
+{
+    size_t n = *cap ? *cap : first;
+    void *old, *p;
+
+    if (need <= *cap)
+        return 0;
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return -ENOMEM;
+        n *= 2;
+    }
+    memcpy(&old, bufp, sizeof(old));
+    if (n > SIZE_MAX / elem_size || !(p = realloc(old, n * elem_size)))
+        return -ENOMEM;
+    memcpy(bufp, &p, sizeof(p));
+    *cap = n;
+    return 0;
+}

@@ -96,6 +96,13 @@ int write_file_atomic(const char *path, const char *data, size_t len);
  * struct sockaddr_storage (and its length) when the pointers are not NULL. */
 int listen_parse(const char *listen, void *sockaddr_storage_out, unsigned *len_out);
 
+/* bufp: the address of a pointer to an array of *cap elements of
+ * elem_size bytes (any object pointer type: it is read and written with
+ * memcpy). Makes the array hold at least need elements, doubling from
+ * first (or *cap) until it does. 0, or -ENOMEM with the pointer and *cap
+ * unchanged. */
+int grow_reserve(void *bufp, size_t *cap, size_t need, size_t elem_size, size_t first);
+
 /* strtoull on a whole token, with errors: 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, uint64_t *out);
 

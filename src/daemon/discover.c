@@ -59,14 +59,8 @@ static void mgr_attach_vm(struct mgr *m, const struct backend_ops *ops, const ch
     struct backend_attach attach = {mgr_peer_ok, m, &m->churn_rl, source};
     struct vm *vm;
 
-    if (m->n_vms == m->cap_vms) {
-        size_t cap = m->cap_vms ? m->cap_vms * 2 : 16;
-        struct vm **p = realloc(m->vms, cap * sizeof(*p));
-        if (!p)
-            return;
-        m->vms = p;
-        m->cap_vms = cap;
-    }
+    if (grow_reserve(&m->vms, &m->cap_vms, m->n_vms + 1, sizeof(*m->vms), 16) < 0)
+        return;
     if (vm_attach(ops, m->ev, name, address, &attach, &vm) < 0) {
         log_err("vm %s: out of memory", name);
         return;

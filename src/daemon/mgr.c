@@ -225,19 +225,7 @@ static void mgr_notify(struct mgr *m, size_t managed)
 /* The heap array the tick works on, grown with the VM count. */
 static int mgr_tick_reserve(struct mgr *m)
 {
-    size_t cap = m->cap_tick ? m->cap_tick : 16;
-    struct tick_vm *p;
-
-    if (m->n_vms <= m->cap_tick)
-        return 0;
-    while (cap < m->n_vms)
-        cap *= 2;
-    p = realloc(m->tick_vms, cap * sizeof(*p));
-    if (!p)
-        return -ENOMEM;
-    m->tick_vms = p;
-    m->cap_tick = cap;
-    return 0;
+    return grow_reserve(&m->tick_vms, &m->cap_tick, m->n_vms, sizeof(*m->tick_vms), 16);
 }
 
 static void mgr_decide(struct mgr *m)

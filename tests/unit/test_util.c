@@ -304,9 +304,33 @@ static void test_listen(void **state)
     }
 }
 
+/* grow_reserve: doubles from first until need fits; enough is left alone;
+ * an impossible size is refused with the array unchanged. */
+static void test_grow_reserve(void **state)
+{
+    uint64_t *a = NULL;
+    size_t cap = 0;
+
+    (void)state;
+    assert_int_equal(grow_reserve(&a, &cap, 5, sizeof(*a), 4), 0);
+    assert_int_equal(cap, 8);
+    a[7] = 42;
+    uint64_t *before = a;
+    assert_int_equal(grow_reserve(&a, &cap, 8, sizeof(*a), 4), 0);
+    assert_ptr_equal(a, before);
+    assert_int_equal(grow_reserve(&a, &cap, 33, sizeof(*a), 4), 0);
+    assert_int_equal(cap, 64);
+    assert_int_equal(a[7], 42);
+    assert_int_equal(grow_reserve(&a, &cap, SIZE_MAX / 4, sizeof(*a), 4), -ENOMEM);
+    assert_int_equal(cap, 64);
+    assert_int_equal(a[7], 42);
+    free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grow_reserve),
         cmocka_unit_test(test_size_parse),
         cmocka_unit_test(test_size_or_pct_parse),
         cmocka_unit_test(test_duration_parse),

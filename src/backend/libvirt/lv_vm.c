@@ -384,14 +384,8 @@ static int lv_attach(sd_event *ev, const char *name, const char *address, const 
 
     if (!lv)
         return -EINVAL;
-    if (lv->n_sessions == lv->cap_sessions) {
-        size_t cap = lv->cap_sessions ? lv->cap_sessions * 2 : 16;
-        struct session **p = realloc(lv->sessions, cap * sizeof(*p));
-        if (!p)
-            return -ENOMEM;
-        lv->sessions = p;
-        lv->cap_sessions = cap;
-    }
+    if (grow_reserve(&lv->sessions, &lv->cap_sessions, lv->n_sessions + 1, sizeof(*lv->sessions), 16) < 0)
+        return -ENOMEM;
     s = calloc(1, sizeof(*s));
     if (!s || !(s->name = strdup(name))) {
         free(s);

@@ -160,17 +160,8 @@ static int qmp_flush(struct qmp *q)
  * not one for the JSON and another for its newline. */
 static int qmp_queue_line(struct qmp *q, const char *s, size_t len)
 {
-    if (q->out_len + len + 1 > q->out_cap) {
-        size_t cap = q->out_cap ? q->out_cap : 1024;
-        char *p;
-        while (cap < q->out_len + len + 1)
-            cap *= 2;
-        p = realloc(q->out, cap);
-        if (!p)
-            return -ENOMEM;
-        q->out = p;
-        q->out_cap = cap;
-    }
+    if (grow_reserve(&q->out, &q->out_cap, q->out_len + len + 1, 1, 1024) < 0)
+        return -ENOMEM;
     memcpy(q->out + q->out_len, s, len);
     q->out[q->out_len + len] = '\n';
     q->out_len += len + 1;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 int qmp_classify(json_object *obj, struct qmp_msg *out)
 {
     struct qmp_msg m = {0};
@@ -181,18 +183,9 @@ int qmp_reader_feed(struct qmp_reader *r, const char *buf, size_t len, qmp_reade
             *why = "a line longer than 1 MiB";
             return -EMSGSIZE;
         }
-        if (r->len + chunk + 1 > r->cap) {
-            size_t cap = r->cap ? r->cap : 4096;
-            char *p;
-            while (cap < r->len + chunk + 1)
-                cap *= 2;
-            p = realloc(r->line, cap);
-            if (!p) {
-                *why = "out of memory";
-                return -ENOMEM;
-            }
-            r->line = p;
-            r->cap = cap;
+        if (grow_reserve(&r->line, &r->cap, r->len + chunk + 1, 1, 4096) < 0) {
+            *why = "out of memory";
+            return -ENOMEM;
         }
         memcpy(r->line + r->len, buf, chunk);
         r->len += chunk;

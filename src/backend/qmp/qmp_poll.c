@@ -128,14 +128,8 @@ bool qmp_poll_busy(const struct qmp_poller *p)
 
 int qmp_poll_defer(struct qmp_poller *p, void (*destroy)(void *obj), void *obj)
 {
-    if (p->n_deferred == p->cap_deferred) {
-        size_t cap = p->cap_deferred ? p->cap_deferred * 2 : 16;
-        struct deferred *d = realloc(p->deferred, cap * sizeof(*d));
-        if (!d)
-            return -ENOMEM;
-        p->deferred = d;
-        p->cap_deferred = cap;
-    }
+    if (grow_reserve(&p->deferred, &p->cap_deferred, p->n_deferred + 1, sizeof(*p->deferred), 16) < 0)
+        return -ENOMEM;
     p->deferred[p->n_deferred++] = (struct deferred){destroy, obj};
     return 0;
 }
