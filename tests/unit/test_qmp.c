@@ -344,6 +344,40 @@ static void test_client_silent_peer_times_out(void **state)
     print_message("  %s\n", p->why);
 }
 
+/* The timer is armed lazily (issue 12): for the oldest command's deadline
+ * only when nothing earlier is armed, and re-armed when it fires early.
+ * A command that is never answered still closes the connection on time,
+ * whether it was first in the queue or sent after answered ones. */
+static void test_client_command_timeout(void **state)
+{
+    struct peer *p = *state;
+    uint64_t id, t0;
+    char buf[128];
+
+    handshake(p);
+    qmp_set_command_timeout(p->q, 400);
+    assert_int_equal(qmp_command(p->q, "query-status", NULL, on_reply, p), 0); /* answered */
+    id = peer_read_command(p, "query-status");
+    snprintf(buf, sizeof(buf), "{\"return\":{},\"id\":%llu}\r\n", (unsigned long long)id);
+    peer_send(p, buf);
+    run_until(p, &p->replies, 1, 1000);
+    assert_int_equal(p->replies, 1);
+    /* The timer still waits for the first command's deadline; the next,
+     * sent 200 ms later, is never answered: closed at its own deadline. */
+    for (t0 = now_ms(); now_ms() - t0 < 200;)
+        sd_event_run(p->ev, 10000);
+    t0 = now_ms();
+    assert_int_equal(qmp_command(p->q, "query-balloon", NULL, on_reply, p), 0);
+    peer_read_command(p, "query-balloon");
+    run_until(p, &p->closed, 1, 3000);
+    print_message("  closed after %llu ms: %s\n", (unsigned long long)(now_ms() - t0), p->why);
+    assert_int_equal(p->closed, 1);
+    assert_int_equal(p->last_err, -ETIMEDOUT);
+    assert_string_equal(p->why, "no reply to query-balloon within 0.4 s");
+    assert_true(now_ms() - t0 >= 390);
+    assert_true(now_ms() - t0 < 1000);
+}
+
 static void test_client_peer_hangs_up(void **state)
 {
     struct peer *p = *state;
@@ -399,6 +433,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_events_and_ids, peer_setup, peer_teardown),
         cmocka_unit_test_setup_teardown(test_client_garbage_closes, peer_setup, peer_teardown),
         cmocka_unit_test_setup_teardown(test_client_silent_peer_times_out, peer_setup, peer_teardown),
+        cmocka_unit_test_setup_teardown(test_client_command_timeout, peer_setup, peer_teardown),
         cmocka_unit_test_setup_teardown(test_client_peer_hangs_up, peer_setup, peer_teardown),
         cmocka_unit_test_setup_teardown(test_client_freed_from_callback, peer_setup, peer_teardown),
     };

@@ -123,6 +123,9 @@ pid_t qmp_peer_pid(const struct qmp *q);
 /* The serving process's uid and gid (SO_PEERCRED) since the last
  * qmp_connect(); -1 when unknown. */
 void qmp_peer_ids(const struct qmp *q, uid_t *uid, gid_t *gid);
+/* How long a command may wait for its reply before the connection is
+ * closed (default QMP_COMMAND_TIMEOUT_MS); for commands sent later. */
+void qmp_set_command_timeout(struct qmp *q, unsigned ms);
 /* Sends cmd with args (taken over, may be NULL). fn may be NULL.
  * Returns 0 or -ENOTCONN. */
 int qmp_command(struct qmp *q, const char *cmd, json_object *args, qmp_reply_fn fn, void *userdata);
