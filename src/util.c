@@ -264,6 +264,23 @@ int read_file(const char *path, char *buf, size_t size)
     return r;
 }
 
+int read_file_once(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return -errno;
+    do
+        n = read(fd, buf, size);
+    while (n < 0 && errno == EINTR);
+    n = n < 0 ? -errno : (size_t)n >= size ? -EFBIG : n;
+    close(fd);
+    if (n >= 0)
+        buf[n] = '\0';
+    return (int)n;
+}
+
 /* Reads fd to its end into a malloc'ed, NUL-terminated *out: a buffer of
  * hint bytes first (the size fstat saw), grown only when the file turns
  * out longer (it grew meanwhile, or fstat says 0 as in /proc), never

@@ -81,6 +81,10 @@ uint64_t wall_now_s(void);  /* CLOCK_REALTIME, seconds */
 /* Read a whole small file into buf (NUL-terminated). Returns the length
  * or -errno; -EFBIG when it does not fit. */
 int read_file(const char *path, char *buf, size_t size);
+/* The same in one read(2), for a /proc file the kernel writes whole in
+ * one read (a one-line seq_file such as /proc/PID/statm): three system
+ * calls instead of four. -EFBIG when the read filled buf. */
+int read_file_once(const char *path, char *buf, size_t size);
 /* Read a whole regular file of at most max_bytes into a malloc'ed,
  * NUL-terminated *out (length in *len_out). Never blocks on a FIFO or a
  * device: -EINVAL when path is not a regular file, -EFBIG when larger

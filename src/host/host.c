@@ -102,9 +102,12 @@ int host_read_proc_rss(const char *proc_root, pid_t pid, uint64_t *out_rss_bytes
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
     int r;
 
+    /* Read every few ticks for every VM: one read(2), not to EOF. */
     if ((r = sysfs_path(path, "%s/%d/statm", proc_root, (int)pid)) < 0 ||
-        (r = sysfs_read_line(path, SYSFS_EOL_REQUIRED, line, sizeof(line))) < 0)
+        (r = read_file_once(path, line, sizeof(line))) < 0)
         return r;
+    if (r == 0 || line[r - 1] != '\n')
+        return -EINVAL;
     errno = 0;
     size = strtoull(line, &end, 10);
     if (end == line || *end != ' ')

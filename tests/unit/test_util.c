@@ -249,6 +249,20 @@ static void test_read_regular_file(void **state)
 
 /* Descriptors are handed out lowest first: one within the reserve of the
  * limit means fewer than the reserve are left. */
+/* One read(2) of a /proc file: the real statm of this process, whole;
+ * too small a buffer is -EFBIG, never a cut line taken as the value. */
+static void test_read_file_once(void **state)
+{
+    char buf[256], tiny[4];
+    int n = read_file_once("/proc/self/statm", buf, sizeof(buf));
+
+    assert_true(n > 0);
+    assert_int_equal((size_t)n, strlen(buf));
+    assert_int_equal(buf[n - 1], '\n');
+    assert_int_equal(read_file_once("/proc/self/statm", tiny, sizeof(tiny)), -EFBIG);
+    assert_int_equal(read_file_once("/proc/self/no-such-file", buf, sizeof(buf)), -ENOENT);
+}
+
 static void test_fd_headroom(void **state)
 {
     struct rlimit old, rl;
@@ -339,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_parse_u64),
         cmocka_unit_test(test_ratelimit),
         cmocka_unit_test(test_read_regular_file),
+        cmocka_unit_test(test_read_file_once),
         cmocka_unit_test(test_fd_headroom),
         cmocka_unit_test(test_trust),
         cmocka_unit_test(test_listen),
