@@ -52,6 +52,10 @@ struct backend_attach {
     struct ratelimit *churn_rl;
     /* The backend's instance that found the VM (libvirt: its struct lv). */
     void *source;
+    /* The answers to poll(round) are in (or failed): the tick decides as
+     * soon as every VM it waits for has answered. NULL: nobody waits. */
+    void (*answered)(void *ctx, uint64_t round);
+    void *answered_ctx;
 };
 
 struct backend_ops {
@@ -64,8 +68,12 @@ struct backend_ops {
     void (*start)(struct session *s);
     /* Gone: frees it, the balloon left where it is. Accepts NULL. */
     void (*detach)(struct session *s);
-    /* Asks for fresh observations; they arrive on the loop, later. */
-    void (*poll)(struct session *s);
+    /* Asks for fresh observations for the tick round; they arrive on the
+     * loop, later. True when it asked, and will call attach->answered
+     * once for this round; false when there is nothing to wait for (not
+     * ready, the last question still unanswered, or a backend that
+     * samples every VM at once). */
+    bool (*poll)(struct session *s, uint64_t round);
     /* Sends a target the manager has already held within the VM's
      * [min, max] (vm_send_target): 0 or -ENOTCONN. */
     int (*set_target)(struct session *s, uint64_t target_bytes);

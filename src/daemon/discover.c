@@ -56,7 +56,14 @@ static bool mgr_owner_ok(struct mgr *m, const char *name, const struct stat *st)
 static void mgr_attach_vm(struct mgr *m, const struct backend_ops *ops, const char *name, const char *address,
                           void *source, const char *what)
 {
-    struct backend_attach attach = {mgr_peer_ok, m, &m->churn_rl, source};
+    struct backend_attach attach = {
+        .peer_ok = mgr_peer_ok,
+        .peer_ctx = m,
+        .churn_rl = &m->churn_rl,
+        .source = source,
+        .answered = mgr_answered,
+        .answered_ctx = m,
+    };
     struct vm *vm;
 
     if (grow_reserve(&m->vms, &m->cap_vms, m->n_vms + 1, sizeof(*m->vms), 16) < 0)
@@ -134,7 +141,7 @@ static void mgr_lv_gone(void *ctx, const char *name, const char *why)
 
 int mgr_libvirt_open(struct mgr *m)
 {
-    struct lv_host host = {.ctx = m, .found = mgr_lv_found, .gone = mgr_lv_gone};
+    struct lv_host host = {.ctx = m, .found = mgr_lv_found, .gone = mgr_lv_gone, .answered = mgr_answered};
     int r = lv_new(m->ev, m->conf->host.libvirt_uri, &host, &m->lv);
 
     if (r < 0)

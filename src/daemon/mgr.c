@@ -100,8 +100,10 @@ static int mgr_change_level(struct mgr *m, struct vm *vm, const struct tick_acti
 
     if (vm->control.log_rl.interval_ms == 0)
         vm->control.log_rl = (struct ratelimit){.interval_ms = 60000, .burst = VM_LOG_BURST};
-    if (ratelimit_pass(routine ? &m->change_rl : &vm->control.log_rl, now, NULL))
+    if (routine ? ratelimit_pass(&m->change_rl, now, NULL)
+                : ratelimit_pass(&vm->control.log_rl, now, NULL) && ratelimit_pass(&m->urgent_rl, now, NULL))
         return level;
+    m->quiet.urgent += !routine;
     if (a->kind != TICK_ADOPT) {
         bool down = a->target_bytes < a->from_bytes;
         m->quiet.n[down]++;
@@ -118,11 +120,13 @@ static void mgr_log_summary(struct mgr *m, uint64_t now)
     if (now - m->quiet.since_ms < 60000)
         return;
     if (m->quiet.n[0] + m->quiet.n[1])
-        log_info("target changes in the last %llu s not logged one by one: %llu VMs squeezed by %s in all, "
-                 "%llu given %s (balloonctl events shows each)",
-                 (unsigned long long)((now - m->quiet.since_ms) / 1000), (unsigned long long)m->quiet.n[1],
-                 size_format(m->quiet.bytes[1], down), (unsigned long long)m->quiet.n[0],
-                 size_format(m->quiet.bytes[0], up));
+        log_msg(m->quiet.urgent ? LOG_NOTICE : LOG_INFO,
+                "target changes in the last %llu s not logged one by one: %llu VMs squeezed by %s in all, "
+                "%llu given %s, %llu of them rescues from pressure, resets or stalls (balloonctl events "
+                "shows each)", (unsigned long long)((now - m->quiet.since_ms) / 1000),
+                (unsigned long long)m->quiet.n[1], size_format(m->quiet.bytes[1], down),
+                (unsigned long long)m->quiet.n[0], size_format(m->quiet.bytes[0], up),
+                (unsigned long long)m->quiet.urgent);
     m->quiet = (struct quiet_changes){.since_ms = now};
 }
 
@@ -188,6 +192,19 @@ static void mgr_driver_log(struct mgr *m, struct vm *vm, enum tick_step step, ui
     }
 }
 
+/* The guest's largest burst goes to the state file; a hash lookup per
+ * VM per tick only when it changed. */
+static void mgr_save_burst(struct mgr *m, struct vm *vm)
+{
+    const struct vm_history *h = &vm->link.obs.history;
+
+    if (h->burst_t_s == vm->control.burst_saved_t_s && h->burst_bytes == vm->control.burst_saved_bytes)
+        return;
+    state_set_burst(m->state, vm->name, vm->link.pid, h->burst_bytes, h->burst_t_s);
+    vm->control.burst_saved_bytes = h->burst_bytes;
+    vm->control.burst_saved_t_s = h->burst_t_s;
+}
+
 /* After the tick, per VM: the event log, and for the VMs the policy
  * decided, QEMU's RSS and the burst learned (kept with the target). */
 static size_t mgr_after_tick(struct mgr *m, uint64_t now)
@@ -204,7 +221,7 @@ static size_t mgr_after_tick(struct mgr *m, uint64_t now)
         if ((vm->control.rss_bytes == 0 || (m->ticks + i) % RSS_EVERY_TICKS == 0) &&
             host_read_proc_rss(m->opt.proc_root, vm->link.pid, &vm->control.rss_bytes) < 0)
             vm->control.rss_bytes = 0;
-        state_set_burst(m->state, vm->name, vm->link.pid, vm->link.obs.history.burst_bytes, vm->link.obs.history.burst_t_s);
+        mgr_save_burst(m, vm);
     }
     return managed;
 }
@@ -277,24 +294,47 @@ static void mgr_decide(struct mgr *m)
 
 static int mgr_on_decide(sd_event_source *s, uint64_t usec, void *userdata)
 {
-    mgr_decide(userdata);
+    struct mgr *m = userdata;
+
+    m->awaiting = 0; /* late answers of this round wait for the next */
+    mgr_decide(m);
     return 0;
 }
 
-/* The tick: find sockets, ask every VM for samples, decide a little later. */
+void mgr_answered(void *ctx, uint64_t round)
+{
+    struct mgr *m = ctx;
+    uint64_t now_us;
+
+    if (round != m->poll_round || m->awaiting == 0 || --m->awaiting > 0)
+        return;
+    /* Every answer is in: decide now (after the poller's batch, which
+     * runs at a lower priority than the timer). */
+    if (sd_event_now(m->ev, CLOCK_MONOTONIC, &now_us) >= 0)
+        sd_event_source_set_time(m->decide, now_us);
+}
+
+/* The tick: find sockets, ask every VM for samples, decide when every
+ * answer is in, and at most TICK_DECIDE_DELAY_MS (a third of the
+ * interval, if shorter) later: a VM that has not answered by then is
+ * decided on its previous sample, never waited for. */
 static int mgr_on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 {
     struct mgr *m = userdata;
     uint64_t delay_ms = m->conf->host.interval_ms / 3;
 
+    m->poll_round++;
+    m->awaiting = 0;
     if (conf_backend_has_qmp(m->conf->host.backend))
         mgr_discover(m);
-    if (m->lv)
-        lv_tick(m->lv);
+    if (m->lv && lv_tick(m->lv, m->poll_round))
+        m->awaiting++;
     for (size_t i = 0; i < m->n_vms; i++)
-        m->vms[i]->ops->poll(m->vms[i]->session);
+        m->awaiting += m->vms[i]->ops->poll(m->vms[i]->session, m->poll_round);
     if (delay_ms > TICK_DECIDE_DELAY_MS)
         delay_ms = TICK_DECIDE_DELAY_MS;
+    if (m->awaiting == 0)
+        delay_ms = 0;
     sd_event_source_set_time(m->decide, usec + delay_ms * 1000);
     sd_event_source_set_enabled(m->decide, SD_EVENT_ONESHOT);
     sd_event_source_set_time(s, usec + m->conf->host.interval_ms * 1000);
@@ -404,6 +444,7 @@ int mgr_new(sd_event *ev, struct conf *conf, const struct mgr_options *opt, stru
     }
     m->churn_rl = (struct ratelimit){.interval_ms = 10000, .burst = 100};
     m->change_rl = (struct ratelimit){.interval_ms = 60000, .burst = CHANGE_LOG_BURST};
+    m->urgent_rl = (struct ratelimit){.interval_ms = 60000, .burst = URGENT_LOG_BURST};
     m->quiet.since_ms = now_ms();
     m->ev = sd_event_ref(ev);
     m->conf = conf;

@@ -24,6 +24,7 @@ struct vm_control {
     char last_change[128];    /* why the target last changed */
     bool no_driver_logged;    /* the event log said so */
     uint64_t rss_bytes;       /* QEMU's RSS, read after the tick */
+    uint64_t burst_saved_bytes, burst_saved_t_s; /* last handed to the state file */
     struct ratelimit log_rl;  /* its rescues, resets, stalls in the journal */
 };
 

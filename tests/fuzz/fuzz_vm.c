@@ -290,7 +290,7 @@ static void act(struct peer *p, struct in *in, unsigned op)
         /* Unanswered commands pile up without bound otherwise: an input
          * of a few hundred polls took 40 ms of CPU (1 ms is usual). */
         if (p->n_cmds < 16)
-            p->vm->ops->poll(p->vm->session);
+            p->vm->ops->poll(p->vm->session, 1);
         break;
     case 10:
         while (p->n_cmds)

@@ -41,14 +41,27 @@ struct peer {
     int balloons;
 };
 
+/* The tick rounds the session said were answered (test_answered). */
+static uint64_t answered[8];
+static size_t n_answered;
+
+static void on_answered(void *ctx, uint64_t round)
+{
+    if (n_answered < ARRAY_SIZE(answered))
+        answered[n_answered] = round;
+    n_answered++;
+}
+
 static int peer_setup(void **state)
 {
     struct peer *p = calloc(1, sizeof(*p));
+    struct backend_attach a = {.answered = on_answered};
 
     snprintf(p->path, sizeof(p->path), "/tmp/balloond-test-vm.%d", getpid());
     p->lfd = fixture_listen(p->path);
+    n_answered = 0;
     assert_int_equal(sd_event_new(&p->ev), 0);
-    assert_int_equal(vm_attach(&backend_qmp, p->ev, "t1", p->path, &(struct backend_attach){0}, &p->vm), 0);
+    assert_int_equal(vm_attach(&backend_qmp, p->ev, "t1", p->path, &a, &p->vm), 0);
     p->vm->ops->start(p->vm->session);
     p->fd = accept(p->lfd, NULL, NULL);
     assert_true(p->fd >= 0);
@@ -247,6 +260,45 @@ static void test_target_clamped(void **state)
     assert_int_equal(p->balloons, (int)ARRAY_SIZE(cases));
 }
 
+/* No reply to guest-stats: the question stays open. */
+static const char *answer_no_stats(const char *cmd, json_object *args)
+{
+    return strcmp(cmd, "qom-get") == 0 ? NULL : answer_good(cmd, args);
+}
+
+/* The tick decides when every VM has answered (issue 12): a poll for a
+ * round is answered once, whatever becomes of the question; a VM whose
+ * last question is open is not asked again (nor waited for). */
+static void test_answered(void **state)
+{
+    struct peer *p = *state;
+    struct session *s;
+
+    peer_send(p, greeting);
+    peer_serve(p, answer_good, 300);
+    assert_int_equal(p->vm->link.conn, VM_READY);
+    s = p->vm->session;
+    n_answered = 0;
+    assert_true(p->vm->ops->poll(s, 7));
+    assert_false(p->vm->ops->poll(s, 8)); /* 7's question is still out */
+    peer_serve(p, answer_good, 50);
+    assert_int_equal(n_answered, 1);
+    assert_int_equal(answered[0], 7);
+
+    assert_true(p->vm->ops->poll(s, 9));
+    peer_serve(p, answer_no_stats, 50);
+    assert_int_equal(n_answered, 1); /* no reply, no answer */
+    assert_false(p->vm->ops->poll(s, 10));
+    close(p->fd); /* QEMU goes: the open question is answered by the close */
+    p->fd = -1;
+    for (int i = 0; i < 20 && n_answered < 2; i++)
+        sd_event_run(p->ev, 10 * 1000);
+    assert_int_equal(n_answered, 2);
+    assert_int_equal(answered[1], 9);
+    assert_int_equal(p->vm->link.conn, VM_RETRY);
+    assert_false(p->vm->ops->poll(s, 11)); /* not connected */
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +306,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_no_base_memory, peer_setup, peer_teardown),
         cmocka_unit_test_setup_teardown(test_qom_list_null_type, peer_setup, peer_teardown),
         cmocka_unit_test_setup_teardown(test_target_clamped, peer_setup, peer_teardown),
+        cmocka_unit_test_setup_teardown(test_answered, peer_setup, peer_teardown),
     };
     log_setup(LOG_ERR, false);
     if (argc > 1)

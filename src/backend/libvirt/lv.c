@@ -260,6 +260,7 @@ struct stats_job {
     struct lv *lv;
     virConnectPtr conn;
     uint64_t asked_ms;
+    uint64_t round;           /* the manager's tick round (lv_tick) */
     struct lv_dom_stats *recs;
     size_t n;
     char error[200];
@@ -313,22 +314,25 @@ static void stats_done(void *arg)
         log_limited(&lv->rl, LOG_WARNING, "libvirt %s: domain stats: %s", lv->uri, j->error);
     else if (lv->state == LV_UP && j->conn == lv->conn)
         stats_dispatch(lv, j);
+    if (j->round && lv->host.answered)
+        lv->host.answered(lv->host.ctx, j->round);
     free(j->recs);
     free(j);
 }
 
-static void lv_ask_stats(struct lv *lv)
+static bool lv_ask_stats(struct lv *lv, uint64_t round)
 {
     struct stats_job *j = calloc(1, sizeof(*j));
 
     if (!j)
-        return;
-    *j = (struct stats_job){.lv = lv, .conn = lv->conn, .asked_ms = now_ms()};
+        return false;
+    *j = (struct stats_job){.lv = lv, .conn = lv->conn, .asked_ms = now_ms(), .round = round};
     if (lv_worker_submit(lv->w, stats_run, stats_done, j) < 0) {
         free(j);
-        return;
+        return false;
     }
     lv->stats_inflight = true;
+    return true;
 }
 
 /* ---- life ---------------------------------------------------------------- */
@@ -344,7 +348,7 @@ static void lv_lost(struct lv *lv)
     lv_schedule_retry(lv);
 }
 
-void lv_tick(struct lv *lv)
+bool lv_tick(struct lv *lv, uint64_t round)
 {
     uint64_t now = now_ms(), busy = lv_worker_busy_ms(lv->w, now);
 
@@ -360,8 +364,7 @@ void lv_tick(struct lv *lv)
         lv_lost(lv);
     if (lv->state == LV_DOWN && now >= lv->retry_at_ms)
         lv_open(lv);
-    if (lv->state == LV_UP && !lv->stats_inflight)
-        lv_ask_stats(lv);
+    return lv->state == LV_UP && !lv->stats_inflight && lv_ask_stats(lv, round);
 }
 
 int lv_new(sd_event *ev, const char *uri, const struct lv_host *host, struct lv **out)

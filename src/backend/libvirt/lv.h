@@ -29,6 +29,8 @@ struct lv_host {
     void (*found)(void *ctx, const char *name);
     /* The domain stopped, or went away: detach its VM. */
     void (*gone)(void *ctx, const char *name, const char *why);
+    /* The bulk stats asked for by lv_tick(round) are in, or failed. */
+    void (*answered)(void *ctx, uint64_t round);
 };
 
 /* Starts connecting to uri (on the worker). Registers libvirt's event
@@ -37,8 +39,9 @@ int lv_new(sd_event *ev, const char *uri, const struct lv_host *host, struct lv 
 /* At exit, after every VM is detached: the statistics periods balloond
  * turned on are put back (given LV_WORKER_EXIT_MS), the connection closed. */
 void lv_free(struct lv *lv);
-/* Once a tick: the bulk stats, a due reconnect, a lost connection. */
-void lv_tick(struct lv *lv);
+/* Once a tick: the bulk stats, a due reconnect, a lost connection. True
+ * when it asked for stats for round (host->answered follows). */
+bool lv_tick(struct lv *lv, uint64_t round);
 
 /* The backend's ops; attach wants the struct lv as backend_attach.source. */
 extern const struct backend_ops backend_libvirt;

@@ -421,11 +421,13 @@ static void lv_start(struct session *s)
     lv_vm_setup(s);
 }
 
-/* The bulk stats of lv_tick() serve every domain: nothing per VM. */
-static void lv_poll(struct session *s)
+/* The bulk stats of lv_tick() serve every domain: nothing per VM to
+ * wait for (the tick waits for the bulk answer). */
+static bool lv_poll(struct session *s, uint64_t round)
 {
     if (s->link->conn == VM_RETRY && s->lv->state == LV_UP)
         lv_vm_setup(s);
+    return false;
 }
 
 static const char *lv_why_not_ready(const struct vm_link *link)

@@ -58,9 +58,14 @@ static void vm_schedule_retry(struct session *vm)
 static void vm_on_closed(struct qmp *q, int err, const char *why, void *userdata)
 {
     struct session *vm = userdata;
+    uint64_t round = vm->stats_asked ? vm->stats_round : 0;
 
+    vm->stats_asked = false; /* the question went with the connection */
+    vm->stats_round = 0;
     vm_fail(vm, why);
     vm_schedule_retry(vm);
+    if (round && vm->answered)
+        vm->answered(vm->answered_ctx, round); /* no answer will come */
 }
 
 static void vm_on_event(struct qmp *q, const struct qmp_msg *ev, void *userdata)
@@ -113,7 +118,7 @@ static void vm_ready(struct session *vm)
     vm->logged_failure = false;
     vm->link->last_error[0] = '\0';
     vm->backoff_ms = 0;
-    qmp_vm_poll(vm);
+    qmp_vm_poll(vm, 0);
 }
 
 static void vm_on_polling_set(struct qmp *q, const struct qmp_msg *m, void *userdata)
@@ -236,7 +241,7 @@ static void vm_setup(struct session *vm)
 
     json_object_object_add(args, "path", json_object_new_string("/machine/peripheral"));
     qmp_command(vm->qmp, "qom-list", args, vm_on_list_peripheral, vm);
-    qmp_vm_poll(vm); /* run state and balloon, in parallel with the setup */
+    qmp_vm_poll(vm, 0); /* run state and balloon, in parallel with the setup */
 }
 
 /* ---- sampling ----------------------------------------------------------- */
@@ -262,13 +267,18 @@ static void vm_on_stats(struct qmp *q, const struct qmp_msg *m, void *userdata)
 {
     struct session *vm = userdata;
     struct qmp_guest_stats st;
+    uint64_t round = vm->stats_round;
 
+    vm->stats_asked = false;
+    vm->stats_round = 0;
     if (m->type == QMP_MSG_ERROR || qmp_guest_stats_parse(m->ret, &st) < 0) {
         if (observe_no_stats(&vm->link->obs))
             log_warn("vm %s: guest-stats unreadable", vm->name);
-        return;
+    } else {
+        observe_stats(&vm->link->obs, &st, now_ms(), wall_now_s());
     }
-    observe_stats(&vm->link->obs, &st, now_ms(), wall_now_s());
+    if (round && vm->answered)
+        vm->answered(vm->answered_ctx, round); /* last: it may decide the tick */
 }
 
 static void vm_on_status(struct qmp *q, const struct qmp_msg *m, void *userdata)
@@ -285,21 +295,28 @@ static void vm_on_status(struct qmp *q, const struct qmp_msg *m, void *userdata)
 /* The balloon's size and the run state come with QEMU's events
  * (BALLOON_CHANGE, STOP, RESUME, SHUTDOWN): asked for only until known,
  * and then every VM_RECHECK_POLLS polls for what no event announces
- * (a run state such as guest-panicked). The guest's stats, every poll. */
-void qmp_vm_poll(struct session *vm)
+ * (a run state such as a guest error). The guest's stats, every poll,
+ * unless the last question is still unanswered: a slow QEMU is not
+ * given a queue of them. */
+bool qmp_vm_poll(struct session *vm, uint64_t round)
 {
     bool recheck = vm->link->conn != VM_READY || !vm->link->obs.have_actual ||
                    vm->polls % VM_RECHECK_POLLS == 0;
 
     if (!qmp_is_ready(vm->qmp))
-        return;
+        return false;
     vm->polls++;
     if (recheck) {
         qmp_command(vm->qmp, "query-status", NULL, vm_on_status, vm);
         qmp_command(vm->qmp, "query-balloon", NULL, vm_on_balloon, vm);
     }
-    if (vm->link->conn == VM_READY)
-        qmp_command(vm->qmp, "qom-get", qom_args(vm->balloon_path, "guest-stats"), vm_on_stats, vm);
+    if (vm->link->conn != VM_READY || vm->stats_asked)
+        return false;
+    if (qmp_command(vm->qmp, "qom-get", qom_args(vm->balloon_path, "guest-stats"), vm_on_stats, vm) < 0)
+        return false;
+    vm->stats_asked = true;
+    vm->stats_round = round;
+    return round != 0;
 }
 
 /* ---- acting ------------------------------------------------------------- */
@@ -437,6 +454,8 @@ static int qmp_attach(sd_event *ev, const char *name, const char *address, const
     vm->peer_ok = a->peer_ok;
     vm->peer_ctx = a->peer_ctx;
     vm->churn_rl = a->churn_rl;
+    vm->answered = a->answered;
+    vm->answered_ctx = a->answered_ctx;
     *out = vm;
     return 0;
 }

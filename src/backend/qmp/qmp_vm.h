@@ -19,8 +19,9 @@
 /* How often the guest driver is asked for stats, in seconds. */
 #define VM_STATS_POLL_S 1
 /* query-status and query-balloon every this many polls (events keep both
- * current in between). */
-#define VM_RECHECK_POLLS 10
+ * current in between: BALLOON_CHANGE, STOP, RESUME, SHUTDOWN, RESET,
+ * GUEST_PANICKED). */
+#define VM_RECHECK_POLLS 30
 
 struct session {
     char *name;
@@ -31,6 +32,10 @@ struct session {
     sd_event_source *retry;
     uint64_t backoff_ms;
     unsigned polls;           /* since the connection was set up */
+    bool stats_asked;         /* a guest-stats question is unanswered */
+    uint64_t stats_round;     /* the tick round it was asked for; 0: none */
+    void (*answered)(void *ctx, uint64_t round);  /* backend_attach */
+    void *answered_ctx;
     bool logged_failure;      /* a repeat of the same failure is not logged again */
     /* Whether the serving process may be spoken to (trust.h); NULL: any. */
     bool (*peer_ok)(void *ctx, uid_t uid, gid_t gid);
@@ -45,8 +50,10 @@ int qmp_vm_new(sd_event *ev, const char *name, const char *sock_path, struct vm_
 void qmp_vm_free(struct session *s);
 /* Starts connecting (now). */
 void qmp_vm_start(struct session *s);
-/* Asks for fresh samples; replies update link->obs as they come. */
-void qmp_vm_poll(struct session *s);
+/* Asks for fresh samples for the tick round (0: for no tick); replies
+ * update link->obs as they come. True when guest-stats was asked for
+ * round (the answered callback follows). */
+bool qmp_vm_poll(struct session *s, uint64_t round);
 /* Sends balloon(target_bytes), a target already held within the VM's
  * bounds by the manager (vm_send_target). 0 or -ENOTCONN. */
 int qmp_vm_send(struct session *s, uint64_t target_bytes);
