@@ -1,11 +1,24 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need, from Debian's
-# packages. Idempotent: installs only what is missing. Starts no service:
-# while apt-get runs, a policy-rc.d that denies everything (exit 101) is in
-# place, so the libvirt packages' maintainer scripts start no daemon (the
-# tests run a private libvirtd, tests/lib/libvirt.sh).
+# packages. Idempotent: installs only what is missing.
+#
+# Starts no service, and leaves none to start at the next boot. Several of
+# these packages ship daemons: prometheus (a server on :9090, enabled by its
+# postinst; we only want promtool), systemd-container (systemd-machined), the
+# libvirt packages (libvirtd, virtlogd). While apt-get runs, a policy-rc.d
+# that denies every action (exit 101) is in place: both invoke-rc.d and
+# deb-systemd-invoke (what dh_installsystemd's postinst snippets call) ask it
+# before starting anything. It is removed when this script ends, whatever
+# happens (EXIT trap; a policy-rc.d that was there before is put back).
+# Then the units that the packages installed here enabled are disabled again
+# (deb-systemd-helper, so that an upgrade keeps them disabled), so a reboot
+# of a systemd host does not start them either. The tests run their own
+# private libvirtd (tests/lib/libvirt.sh) and promtool, never the services.
+#
 # `scripts/deps.sh fuzz` adds clang's libFuzzer, for make fuzz only (the
 # replay of the fuzz corpora in make check builds with gcc).
+# `scripts/deps.sh systemd` adds debootstrap and systemd-nspawn, for make
+# check-systemd only.
 set -euo pipefail
 
 pkgs=(
@@ -18,11 +31,16 @@ pkgs=(
     # driver and virsh for tests/lib/libvirt.sh. Not libvirt-daemon-system:
     # it would add the system services, users and a default network.
     libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+    # make deb (dpkg-buildpackage, dh) and lintian on the result.
+    dpkg-dev debhelper lintian
 )
 
-if [ "${1:-}" = fuzz ]; then
-    pkgs+=(clang libclang-rt-14-dev)
-fi
+case "${1:-}" in
+fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
+systemd) pkgs+=(debootstrap systemd-container debian-archive-keyring) ;;
+"") ;;
+*) echo "deps: unknown set '$1' (known: fuzz, systemd)" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -30,22 +48,50 @@ for p in "${pkgs[@]}"; do
         missing+=("$p")
     fi
 done
-if ((${#missing[@]})); then
-    echo "deps: installing ${missing[*]}"
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "deps: missing packages and not root: run as root, or install: ${missing[*]}" >&2
-        exit 1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    # invoke-rc.d asks policy-rc.d before it starts anything; 101 = denied.
-    # Removed afterwards, and only if it was ours.
-    policy=/usr/sbin/policy-rc.d
-    if [ ! -e "$policy" ]; then
-        trap 'rm -f "$policy"' EXIT
-        trap 'exit 130' INT TERM HUP
-        printf '#!/bin/sh\n# from balloond scripts/deps.sh, removed when it ends\nexit 101\n' >"$policy"
-        chmod 0755 "$policy"
-    fi
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+((${#missing[@]})) || exit 0
+
+echo "deps: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing packages and not root: run as root, or install: ${missing[*]}" >&2
+    exit 1
 fi
+export DEBIAN_FRONTEND=noninteractive
+
+# invoke-rc.d and deb-systemd-invoke ask policy-rc.d before they start,
+# restart or reload anything; 101 = action forbidden.
+policy=/usr/sbin/policy-rc.d
+saved=
+policy_restore() {
+    rm -f "$policy"
+    [ -n "$saved" ] && mv -f "$saved" "$policy"
+    return 0
+}
+if [ -e "$policy" ]; then
+    saved=$(mktemp "$policy.balloond-deps.XXXXXX")
+    cp -a "$policy" "$saved"
+fi
+trap policy_restore EXIT
+trap 'exit 130' INT TERM HUP
+printf '#!/bin/sh\n# from balloond scripts/deps.sh, removed when it ends\nexit 101\n' >"$policy"
+chmod 0755 "$policy"
+
+# The units enabled before, so that only what this install enabled is undone.
+enabled_units() {
+    find /etc/systemd/system -path '*.wants/*' -printf '%f\n' 2>/dev/null | sort -u
+}
+before=$(enabled_units)
+
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# Daemons (services, sockets) of the packages just installed that their
+# postinst enabled; systemd's own units are left alone.
+ours=$(printf '%s\n' "${missing[@]}" | grep -v '^systemd' | xargs -r dpkg -L 2>/dev/null |
+    sed -n 's|^/lib/systemd/system/\([^/]*\.\(service\|socket\)\)$|\1|p' | sort -u || true)
+for unit in $(comm -13 <(echo "$before") <(enabled_units) | grep -Fxf <(echo "$ours") || true); do
+    echo "deps: disabling $unit (installed for its tools, not to run)"
+    deb-systemd-helper disable "$unit" >/dev/null 2>&1 || true
+    # The SysV link of a non-systemd host (update-rc.d's S links).
+    svc=${unit%.service}
+    [ -x "/etc/init.d/$svc" ] && update-rc.d "$svc" disable >/dev/null 2>&1 || true
+done
