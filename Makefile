@@ -41,13 +41,13 @@ HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(wildcard tests/helper
 all: $(BUILD)/balloond $(BUILD)/balloonctl $(BUILD)/balloond-sim
 
 $(BUILD)/obj/%.o: %.c $(HDRS) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 $(BUILD)/san/%.o: %.c $(HDRS) | $(BUILD)/san
 	$(CC) $(CFLAGS) $(SAN) -O1 -c -o $@ $<
 $(BUILD)/balloond: $(BUILD)/obj/balloond.o $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/balloonctl: $(BUILD)/obj/balloonctl.o $(BUILD)/obj/vmlist.o $(BUILD)/obj/ctl.o $(BUILD)/obj/util.o
-	$(CC) $(CFLAGS) -o $@ $^ $(CTLLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CTLLIBS)
 # Unit tests share tests/unit/fixture.c (fixture paths and writable trees).
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/fixture.c tests/unit/fixture.h $(SANOBJ) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(SAN) -O1 -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
@@ -145,7 +145,7 @@ SIMCORE := $(addprefix $(BUILD)/obj/,control.o observe.o tick.o policy.o peers.o
 # No libmicrohttpd: the simulator serves no metrics.
 SIMLIBS := $(shell pkg-config --libs json-c inih libsystemd 2>/dev/null) -lm
 $(BUILD)/balloond-sim: sim/main.c $(SIMSRC) $(wildcard sim/*.h) $(SIMCORE)
-	$(CC) $(CFLAGS) -o $@ sim/main.c $(SIMSRC) $(SIMCORE) $(SIMLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ sim/main.c $(SIMSRC) $(SIMCORE) $(SIMLIBS)
 $(BUILD)/tests/test_sim: tests/unit/test_sim.c $(SIMSRC) $(wildcard sim/*.h) $(SANOBJ) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(SAN) -O1 -Isim -o $@ tests/unit/test_sim.c $(SIMSRC) $(SANOBJ) $(LDLIBS) -lcmocka
 
@@ -202,3 +202,9 @@ fuzz-build:
 	$(MAKE) $(FUZZ:%=$(BUILD)/fuzz/fuzz_%)
 fuzz: fuzz-build
 	tests/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS) $(FUZZ)
+
+# Debian package (issue 14): dpkg-buildpackage -us -uc -b on a copy of the
+# tree (debian/), then lintian; balloond_*.deb in build/deb/.
+.PHONY: deb
+deb: deps
+	scripts/mkdeb.sh $(BUILD)/deb
