@@ -110,6 +110,17 @@ static const struct {
     {PROTO_KEY_HEADROOM_BYTES, "balloond_host_headroom_bytes", "Budget minus reserve minus used; negative when into the reserve.", 1},
     {PROTO_KEY_PSI_SOME_AVG10, "balloond_host_pressure_some_ratio", "PSI memory some avg10 of the budget (cgroup v2) or host.", 0.01},
     {PROTO_KEY_PSI_FULL_AVG10, "balloond_host_pressure_full_ratio", "PSI memory full avg10 of the budget (cgroup v2) or host.", 0.01},
+    {PROTO_KEY_MEM_TOTAL_BYTES, "balloond_host_memory_total_bytes", "The host's MemTotal.", 1},
+    {PROTO_KEY_MEM_AVAILABLE_BYTES, "balloond_host_memory_available_bytes", "The host's MemAvailable.", 1},
+};
+
+/* The host's swap traffic (/proc/vmstat pswpin, pswpout), so that an alert
+ * can tell a host that swaps while its guests hold idle memory. */
+static const struct {
+    const char *key, *name, *help;
+} host_counters[] = {
+    {PROTO_KEY_SWAP_IN_PAGES_TOTAL, "balloond_host_swap_in_pages_total", "Pages the host swapped in (/proc/vmstat pswpin)."},
+    {PROTO_KEY_SWAP_OUT_PAGES_TOTAL, "balloond_host_swap_out_pages_total", "Pages the host swapped out (/proc/vmstat pswpout)."},
 };
 
 static const struct {
@@ -213,6 +224,12 @@ char *metrics_render(json_object *status)
     for (size_t i = 0; i < ARRAY_SIZE(states); i++)
         bprintf(&b, "balloond_host_state{state=\"%s\"} %d\n", states[i],
                 st && strcmp(json_object_get_string(st), states[i]) == 0);
+    for (size_t i = 0; host && i < ARRAY_SIZE(host_counters); i++) {
+        if (!num(host, host_counters[i].key, &v))
+            continue;
+        header(&b, host_counters[i].name, "counter", host_counters[i].help);
+        bprintf(&b, "%s %.0f\n", host_counters[i].name, v);
+    }
     if (host && num(host, PROTO_KEY_CGROUP_OOM_KILLS_TOTAL, &v)) {
         header(&b, "balloond_host_cgroup_oom_kills_total", "counter",
                "OOM kills in the budget cgroup (a QEMU killed).");

@@ -16,7 +16,9 @@
 static const char *status_json =
     "{\"policy\":\"balloond\",\"host\":{\"state\":\"tight\",\"budget_bytes\":1073741824,"
     "\"reserve_bytes\":67108864,\"used_bytes\":900000000,\"headroom_bytes\":-5,"
-    "\"psi_some_avg10\":12.5,\"psi_full_avg10\":0.0,\"cgroup_oom_kills_total\":0},"
+    "\"psi_some_avg10\":12.5,\"psi_full_avg10\":0.0,\"cgroup_oom_kills_total\":0,"
+    "\"mem_total_bytes\":25769803776,\"mem_available_bytes\":null,"
+    "\"swap_in_pages_total\":12,\"swap_out_pages_total\":3456},"
     "\"vms\":[{\"name\":\"web1\",\"state\":\"managed\",\"actual_bytes\":268435456,"
     "\"target_bytes\":268435456,\"used_bytes\":100000000,\"available_bytes\":null,"
     "\"rss_bytes\":300000000,\"pressure\":\"guest is swapping in\",\"stalled\":false},"
@@ -34,6 +36,9 @@ static void test_render(void **state)
         "balloond_host_pressure_some_ratio 0.1250\n",
         "balloond_host_state{state=\"plenty\"} 0\nballoond_host_state{state=\"tight\"} 1\n",
         "# TYPE balloond_host_cgroup_oom_kills_total counter\nballoond_host_cgroup_oom_kills_total 0\n",
+        "# TYPE balloond_host_memory_total_bytes gauge\nballoond_host_memory_total_bytes 25769803776\n",
+        "# TYPE balloond_host_swap_in_pages_total counter\nballoond_host_swap_in_pages_total 12\n",
+        "# TYPE balloond_host_swap_out_pages_total counter\nballoond_host_swap_out_pages_total 3456\n",
         "balloond_vm_actual_bytes{vm=\"web1\"} 268435456\n",
         "balloond_vm_rss_bytes{vm=\"web1\"} 300000000\n",
         "balloond_vm_managed{vm=\"web1\"} 1\n",
@@ -53,6 +58,7 @@ static void test_render(void **state)
     }
     /* Unknown values are left out, not rendered as 0. */
     assert_null(strstr(text, "balloond_vm_available_bytes{vm=\"web1\"}"));
+    assert_null(strstr(text, "balloond_host_memory_available_bytes"));
     assert_null(strstr(text, "balloond_vm_actual_bytes{vm=\"we\\\""));
     /* Every sample line belongs to a declared family. */
     for (char *line = text; *line; line = strchr(line, '\n') + 1) {
