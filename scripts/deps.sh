@@ -26,7 +26,7 @@ pkgs=(
     libjson-c-dev libinih-dev libsystemd-dev libcmocka-dev libmicrohttpd-dev
     qemu-system-x86 busybox-static cpio gzip xz-utils kmod
     gnuplot-nox jq curl prometheus man-db groff-base mandoc systemd
-    python3 iproute2 util-linux passwd
+    python3 python3-yaml iproute2 util-linux passwd
     # The libvirt backend: headers, and libvirtd + virtlogd with the QEMU
     # driver and virsh for tests/lib/libvirt.sh. Not libvirt-daemon-system:
     # it would add the system services, users and a default network.
