@@ -5,39 +5,41 @@
 # image cache). Then runs lintian on the result: errors fail the build,
 # warnings are printed.
 #
-# Usage: scripts/mkdeb.sh [-v VERSION] [-i] OUTDIR
+# Usage: scripts/mkdeb.sh [-v VERSION] [-i] [-L] OUTDIR
 #   -v VERSION  add a debian/changelog entry for VERSION in the copy (the
 #               upgrade test builds a second, higher version this way)
 #   -i          incremental: keep OUTDIR's earlier copy and its compiled
 #               objects (dpkg-buildpackage -nc); make rebuilds what changed
+#   -L          no lintian (the install test, which lints nothing)
 # The .deb, .buildinfo and .changes land in OUTDIR; the last line printed is
 # the .deb's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-version= incremental=0
-while getopts v:i opt; do
+version= incremental=0 lint=1
+while getopts v:iL opt; do
     case $opt in
     v) version=$OPTARG ;;
     i) incremental=1 ;;
-    *) echo "usage: $0 [-v VERSION] [-i] OUTDIR" >&2; exit 2 ;;
+    L) lint=0 ;;
+    *) echo "usage: $0 [-v VERSION] [-i] [-L] OUTDIR" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
-[ $# -eq 1 ] || { echo "usage: $0 [-v VERSION] [-i] OUTDIR" >&2; exit 2; }
+[ $# -eq 1 ] || { echo "usage: $0 [-v VERSION] [-i] [-L] OUTDIR" >&2; exit 2; }
 out=$(mkdir -p "$1" && cd "$1" && pwd)
 src=$out/balloond
 
-for tool in dpkg-buildpackage dh lintian; do
+for tool in dpkg-buildpackage dh $([ "$lint" -eq 1 ] && echo lintian); do
     command -v "$tool" >/dev/null || { echo "mkdeb: $tool not found (scripts/deps.sh installs it)" >&2; exit 1; }
 done
 
 [ "$incremental" -eq 1 ] || rm -rf "$src"
 mkdir -p "$src"
-# cp -a keeps the sources' times, so an incremental build recompiles only
-# what changed since the last copy.
+# -m keeps the sources' times, so an incremental build recompiles only what
+# changed since the last copy; -u replaces what an earlier -v changed.
 if git rev-parse --git-dir >/dev/null 2>&1; then
-    git ls-files -z --cached --others --exclude-standard | cpio -0 -pdm --quiet "$src"
+    git ls-files -z --cached --others --exclude-standard | cpio -0 -pdmu --quiet "$src"
 else
     tar -c --exclude=./build . | tar -x -C "$src"
 fi
@@ -66,6 +68,7 @@ changes=$out/balloond_${ver}_${arch}.changes
 [ -f "$deb" ] || { echo "mkdeb: $deb was not made" >&2; exit 1; }
 
 # lintian exits non-zero on errors (its default --fail-on error).
+[ "$lint" -eq 1 ] || { echo "$deb"; exit 0; }
 echo "lintian $(basename "$changes"):"
 lintian --info --display-info "$changes" || { echo "mkdeb: lintian reports errors" >&2; exit 1; }
 echo "$deb"
