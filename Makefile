@@ -141,7 +141,7 @@ uninstall:
 # hold the daemon's own estimator, control steps, guard and policy. Its unit test gets
 # sim/*.c (but sim/main.c) compiled in, under the sanitizers.
 SIMSRC  := $(filter-out sim/main.c,$(wildcard sim/*.c))
-SIMCORE := $(addprefix $(BUILD)/obj/,control.o observe.o tick.o policy.o peers.o estimate.o guard.o conf.o conf_keys.o trust.o util.o)
+SIMCORE := $(addprefix $(BUILD)/obj/,control.o observe.o tick.o policy.o peers.o estimate.o guard.o vmem.o conf.o conf_keys.o trust.o util.o)
 # No libmicrohttpd: the simulator serves no metrics.
 SIMLIBS := $(shell pkg-config --libs json-c inih libsystemd 2>/dev/null) -lm
 $(BUILD)/balloond-sim: sim/main.c $(SIMSRC) $(wildcard sim/*.h) $(SIMCORE)

@@ -172,8 +172,10 @@ add_module() {
 	load_order+=("$m")
 }
 # The balloon is a PCI device (-device virtio-balloon-pci): it needs the
-# virtio PCI transport as well as the balloon driver itself.
-for m in virtio_pci virtio_balloon; do
+# virtio PCI transport as well as the balloon driver itself; virtio_mem
+# drives a virtio-mem-pci device when the guest has one (issue 13), and is
+# idle otherwise.
+for m in virtio_pci virtio_balloon virtio_mem; do
 	add_module "$m"
 done
 

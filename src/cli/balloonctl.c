@@ -98,6 +98,8 @@ static void print_vm(json_object *vm)
         why = json_object_get_string(v);
     else if (json_object_object_get_ex(vm, PROTO_KEY_PRESSURE, &v) && v)
         why = json_object_get_string(v);
+    else if (json_object_object_get_ex(vm, PROTO_KEY_STALL_REASON, &v) && v)
+        why = json_object_get_string(v);
     const char *state = str(vm, PROTO_KEY_STATE);
     char held[32] = "";
     if (json_object_object_get_ex(vm, PROTO_KEY_PAUSED, &v) && json_object_get_boolean(v))
@@ -112,6 +114,27 @@ static void print_vm(json_object *vm)
            str(vm, PROTO_KEY_RUNSTATE), size_of(vm, PROTO_KEY_MAX_BYTES, mx), size_of(vm, PROTO_KEY_ACTUAL_BYTES, a),
            size_of(vm, PROTO_KEY_TARGET_BYTES, t), size_of(vm, PROTO_KEY_USED_BYTES, u),
            size_of(vm, PROTO_KEY_AVAILABLE_BYTES, av), size_of(vm, PROTO_KEY_RSS_BYTES, rss), why, held);
+}
+
+/* Under a VM with virtio-mem or free page reporting, one more line. */
+static void print_vm_actuators(json_object *vm)
+{
+    char pl[SIZE_FMT_MAX], rq[SIZE_FMT_MAX], mx[SIZE_FMT_MAX], bl[SIZE_FMT_MAX], gr[SIZE_FMT_MAX];
+    json_object *v;
+    bool vmem = json_object_object_get_ex(vm, PROTO_KEY_VMEM_MAX_BYTES, &v) && v;
+    bool fpr = json_object_object_get_ex(vm, PROTO_KEY_FREE_PAGE_REPORTING, &v) && json_object_get_boolean(v);
+
+    if (!vmem && !fpr)
+        return;
+    printf("%-16s %s", "", str(vm, PROTO_KEY_ACTUATORS));
+    if (vmem)
+        printf(": virtio-mem %s plugged of %s (asked %s, blocks of %s)", size_of(vm, PROTO_KEY_VMEM_PLUGGED_BYTES, pl),
+               size_of(vm, PROTO_KEY_VMEM_MAX_BYTES, mx), size_of(vm, PROTO_KEY_VMEM_REQUESTED_BYTES, rq),
+               size_of(vm, PROTO_KEY_VMEM_BLOCK_BYTES, bl));
+    if (fpr)
+        printf("%s free page reporting on, %s given back by the guest itself", vmem ? ";" : ":",
+               size_of(vm, PROTO_KEY_GUEST_RETURNED_BYTES, gr));
+    printf("\n");
 }
 
 static void print_patterns(const struct vmlist_opts *o)
@@ -155,8 +178,10 @@ static void print_status(json_object *d, const struct vmlist_opts *o, const stru
     }
     printf("%-16s %-10s %-12s %7s %7s %7s %7s %7s %7s  %s\n", "VM", "STATE", "RUN", "MAX", "ACTUAL",
            "TARGET", "USED", "AVAIL", "RSS", "LAST CHANGE");
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         print_vm(json_object_array_get_idx(vms, i));
+        print_vm_actuators(json_object_array_get_idx(vms, i));
+    }
     print_left_out(o, c);
 }
 

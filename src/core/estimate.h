@@ -8,6 +8,7 @@
 #include "host.h"
 #include "policy.h"
 #include "qmp.h"
+#include "vmem.h"
 
 /* Guest stats older than this are not believed. The daemon asks for them
  * every second; a TCG guest under load was seen 2 s late, never 5. */
@@ -116,6 +117,9 @@ uint64_t estimate_history_peak(const struct vm_history *h, uint64_t now_s, uint6
 struct vm_observed {
     bool running;
     bool deflate_on_oom;       /* the balloon device's property */
+    bool has_balloon;          /* the VM has a balloon (else virtio-mem alone) */
+    bool free_page_reporting;  /* the balloon device's free-page-reporting */
+    struct vmem_obs vmem;      /* its virtio-mem device, if any (vmem.h) */
     uint64_t size_bytes;       /* the VM's configured RAM */
     /* actual - MemTotal, measured while the balloon stood still: what the
      * guest kernel keeps for itself. 0 until measured. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "util.h"
+#include "vmem.h"
 
 void tick_scratch_free(struct tick_scratch *s)
 {
@@ -66,7 +67,11 @@ static void record(const struct tick_params *p, struct tick_scratch *s, size_t i
     if (p->dry_run) {
         v->ctl->last_change_ms = p->now_ms;
     } else {
-        uint64_t held = tick_clamp(v->min_bytes, v->max_bytes, a.target_bytes);
+        /* Virtio-mem alone moves whole blocks: rounded up, so that the
+         * target held is one the VM can reach (no false stall). */
+        uint64_t held = vmem_round_target(&v->obs->vmem, v->obs->has_balloon,
+                                          tick_clamp(v->min_bytes, v->max_bytes, a.target_bytes),
+                                          v->max_bytes);
         a.held = held != 0;
         if (a.held)
             control_set_target(v->ctl, held, p->now_ms);

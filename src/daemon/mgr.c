@@ -169,7 +169,9 @@ static void mgr_apply(struct mgr *m, const struct tick_action *a, uint64_t now)
     }
     if (a->kind == TICK_GUARD)
         m->guard_actions[a->guard]++;
-    else
+    if (a->kind == TICK_GUARD && a->guard == GUARD_STALL)
+        vm_stall_why(vm, vm->control.stall_why, sizeof(vm->control.stall_why));
+    if (a->kind != TICK_GUARD)
         m->decisions[a->reason]++;
     mgr_log_change(m, vm, a, now);
     if (!a->held)

@@ -2,6 +2,7 @@
 #include "vm.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,9 +120,33 @@ const char *vm_why_not_settable(const struct vm *vm, uint64_t now_ms)
 {
     if (!vm_is_ready(vm))
         return vm->ops->why_not_ready(&vm->link);
+    if (vm_no_driver(vm, now_ms) && !vm->link.obs.has_balloon)
+        return "virtio-mem without a balloon device: no guest stats to decide on "
+               "(add -device virtio-balloon-pci for its stats)";
     if (vm_no_driver(vm, now_ms))
         return "the guest's balloon driver is not loaded (no balloon stats from it since connecting)";
     if (!vm->link.size_bytes)
         return "its size is not known yet (QEMU has not answered)";
     return NULL;
+}
+
+void vm_stall_why(const struct vm *vm, char *buf, size_t len)
+{
+    const struct vmem_obs *v = &vm->link.obs.vmem;
+    char size[SIZE_FMT_MAX], req[SIZE_FMT_MAX];
+
+    if (vmem_unplug_pending(v))
+        snprintf(buf, len, "virtio-mem: the guest unplugged down to %s of the %s asked (its memory is busy); "
+                 "not counted as reclaimed, asked again after the hold",
+                 size_format(v->size_bytes, size), size_format(v->requested_bytes, req));
+    else
+        snprintf(buf, len, "the balloon did not inflate to the target (the guest could not free the memory); "
+                 "not counted as reclaimed, asked again after the hold");
+}
+
+const char *vm_actuators_str(const struct vm *vm)
+{
+    bool b = vm->link.obs.has_balloon, m = vm->link.obs.vmem.present;
+
+    return b && m ? "balloon+virtio-mem" : m ? "virtio-mem" : b ? "balloon" : "none";
 }

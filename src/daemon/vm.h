@@ -25,6 +25,7 @@ struct vm_control {
     bool no_driver_logged;    /* the event log said so */
     uint64_t rss_bytes;       /* QEMU's RSS, read after the tick */
     uint64_t burst_saved_bytes, burst_saved_t_s; /* last handed to the state file */
+    char stall_why[160];      /* what was not reached at the last stall */
     struct ratelimit log_rl;  /* its rescues, resets, stalls in the journal */
 };
 
@@ -80,3 +81,10 @@ bool vm_no_driver(const struct vm *vm, uint64_t now_ms);
 const char *vm_state_str(const struct vm *vm, uint64_t now_ms);
 /* Why the VM cannot be given a target now, or NULL when it can. */
 const char *vm_why_not_settable(const struct vm *vm, uint64_t now_ms);
+/* Why the guest did not reach its target, said at a stall (guard.h):
+ * virtio-mem blocks the guest did not unplug (its memory is busy), or a
+ * balloon that did not inflate. */
+void vm_stall_why(const struct vm *vm, char *buf, size_t len);
+/* "balloon", "virtio-mem", "balloon+virtio-mem" or "none": what moves
+ * the VM's memory. */
+const char *vm_actuators_str(const struct vm *vm);

@@ -136,6 +136,10 @@ static const struct {
     {PROTO_KEY_NEED_BYTES, "balloond_vm_need_bytes", "What balloond estimates the guest needs."},
     {PROTO_KEY_RSS_BYTES, "balloond_vm_rss_bytes", "Resident memory of the VM's QEMU process."},
     {PROTO_KEY_STALL_HOLD_S, "balloond_vm_stall_hold_seconds", "Seconds left of a stalled VM's hold (no inflation)."},
+    {PROTO_KEY_RECLAIMED_BYTES, "balloond_vm_reclaimed_bytes", "Memory the balloon and virtio-mem took back (size minus actual)."},
+    {PROTO_KEY_GUEST_RETURNED_BYTES, "balloond_vm_guest_returned_bytes", "With free page reporting: logical size not resident in QEMU (actual minus RSS), given back by the guest itself; not counted as reclaimed."},
+    {PROTO_KEY_VMEM_PLUGGED_BYTES, "balloond_vm_vmem_plugged_bytes", "Memory plugged in the VM's virtio-mem device."},
+    {PROTO_KEY_VMEM_REQUESTED_BYTES, "balloond_vm_vmem_requested_bytes", "The virtio-mem requested-size balloond asked for."},
 };
 
 static void render_vm_gauge(struct buf *b, json_object *vms, size_t g)
@@ -162,6 +166,7 @@ static void render_vm_flags(struct buf *b, json_object *vms)
         {"balloond_vm_managed", "1 when balloond manages the VM (connected, balloon found)."},
         {"balloond_vm_pressure", "1 when the guest shows memory pressure."},
         {"balloond_vm_stalled", "1 when the guest did not reach its last target."},
+        {"balloond_vm_free_page_reporting", "1 when the VM's balloon has free page reporting on."},
     };
     size_t n = json_object_array_length(vms);
 
@@ -176,7 +181,8 @@ static void render_vm_flags(struct buf *b, json_object *vms)
             else if (f == 1)
                 v = json_object_object_get_ex(vm, PROTO_KEY_PRESSURE, &x) && x != NULL;
             else
-                v = json_object_object_get_ex(vm, PROTO_KEY_STALLED, &x) && json_object_get_boolean(x);
+                v = json_object_object_get_ex(vm, f == 2 ? PROTO_KEY_STALLED : PROTO_KEY_FREE_PAGE_REPORTING, &x) &&
+                    json_object_get_boolean(x);
             bprintf(b, "%s{vm=\"", flags[f].name);
             label_value(b, json_object_get_string(name));
             bprintf(b, "\"} %d\n", v);

@@ -91,6 +91,20 @@
 #define PROTO_KEY_DEFLATE_ON_OOM  "deflate_on_oom"
 #define PROTO_KEY_LAST_CHANGE     "last_change"
 #define PROTO_KEY_KSM_SAVED_BYTES "ksm_saved_bytes"
+#define PROTO_KEY_STALL_REASON    "stall_reason"
+/* What moves its memory (vm_actuators_str), its virtio-mem device, and
+ * free page reporting (issue 13). */
+#define PROTO_KEY_ACTUATORS            "actuators"
+#define PROTO_KEY_VMEM_PLUGGED_BYTES   "vmem_plugged_bytes"
+#define PROTO_KEY_VMEM_REQUESTED_BYTES "vmem_requested_bytes"
+#define PROTO_KEY_VMEM_MAX_BYTES       "vmem_max_bytes"
+#define PROTO_KEY_VMEM_BLOCK_BYTES     "vmem_block_bytes"
+#define PROTO_KEY_FREE_PAGE_REPORTING  "free_page_reporting"
+/* size - actual: what the balloon and virtio-mem took back */
+#define PROTO_KEY_RECLAIMED_BYTES      "reclaimed_bytes"
+/* actual - QEMU's RSS, with free page reporting on: what the guest gave
+ * back by itself (at least; QEMU's own memory is in the RSS) */
+#define PROTO_KEY_GUEST_RETURNED_BYTES "guest_returned_bytes"
 /* A VM's "state" when balloond manages it (vm_conn_str(VM_READY)). */
 #define PROTO_VM_STATE_MANAGED    "managed"
 

@@ -36,10 +36,33 @@ static json_object *report_host(const struct report_view *v)
 
 static json_object *report_vm_error(const struct report_view *v, const struct vm *vm)
 {
+    if (vm_no_driver(vm, v->now_ms) && !vm->link.obs.has_balloon)
+        return json_object_new_string(vm_why_not_settable(vm, v->now_ms));
     if (vm_no_driver(vm, v->now_ms))
         return json_object_new_string("no balloon stats from the guest since connecting: "
                                       "virtio_balloon is not loaded in it; not managed");
     return vm->link.last_error[0] ? json_object_new_string(vm->link.last_error) : NULL;
+}
+
+/* The actuators, and what each gave back: the balloon and virtio-mem
+ * (size - actual), the guest by itself (free page reporting: the part of
+ * its logical size QEMU does not hold resident). */
+static void report_actuators(json_object *o, const struct vm *vm)
+{
+    const struct vm_observed *ob = &vm->link.obs;
+    const struct vmem_obs *vm_ = &ob->vmem;
+    bool sized = vm->link.size_bytes && ob->have_actual && ob->actual_bytes <= vm->link.size_bytes;
+    bool fpr = ob->free_page_reporting && ob->have_actual && vm->control.rss_bytes;
+
+    json_object_object_add(o, PROTO_KEY_ACTUATORS, json_object_new_string(vm_actuators_str(vm)));
+    add_u64(o, PROTO_KEY_VMEM_PLUGGED_BYTES, vm_->present, vm_->size_bytes);
+    add_u64(o, PROTO_KEY_VMEM_REQUESTED_BYTES, vm_->present, vm_->requested_bytes);
+    add_u64(o, PROTO_KEY_VMEM_MAX_BYTES, vm_->present, vm_->max_bytes);
+    add_u64(o, PROTO_KEY_VMEM_BLOCK_BYTES, vm_->present, vm_->block_bytes);
+    json_object_object_add(o, PROTO_KEY_FREE_PAGE_REPORTING, json_object_new_boolean(ob->free_page_reporting));
+    add_u64(o, PROTO_KEY_RECLAIMED_BYTES, sized, sized ? vm->link.size_bytes - ob->actual_bytes : 0);
+    add_u64(o, PROTO_KEY_GUEST_RETURNED_BYTES, fpr,
+            fpr && ob->actual_bytes > vm->control.rss_bytes ? ob->actual_bytes - vm->control.rss_bytes : 0);
 }
 
 static json_object *report_vm(const struct report_view *v, const struct vm *vm)
@@ -76,6 +99,9 @@ static json_object *report_vm(const struct report_view *v, const struct vm *vm)
     json_object_object_add(o, PROTO_KEY_STALL_HOLD_S, hold_ms ? json_object_new_uint64((hold_ms + 999) / 1000) : NULL);
     json_object_object_add(o, PROTO_KEY_DEFLATE_ON_OOM, json_object_new_boolean(vm->link.obs.deflate_on_oom));
     json_object_object_add(o, PROTO_KEY_LAST_CHANGE, json_object_new_string(vm->control.last_change));
+    json_object_object_add(o, PROTO_KEY_STALL_REASON, hold_ms && vm->control.stall_why[0]
+                                                          ? json_object_new_string(vm->control.stall_why) : NULL);
+    report_actuators(o, vm);
     return o;
 }
 

@@ -23,6 +23,10 @@
 #                        "module_blacklist=virtio_balloon" (the guest's insmod
 #                        of the driver then fails: a guest without the driver)
 #   GUEST_BALLOON        "off": no virtio-balloon device at all
+#   GUEST_VMEM_MIB       a virtio-mem-pci device (id vmem0) of this many MiB
+#                        beside the MEM_MIB of boot RAM (-m MEM,maxmem=...),
+#                        GUEST_VMEM_REQUESTED_MIB plugged at start (default
+#                        0); the guest onlines it movable (memhp_default_state)
 #
 # Files a guest NAME leaves in RUN_DIR: NAME.pid (QEMU's PID), NAME.console
 # (serial console, ttyS0), NAME.qemu.log (QEMU's own stdout/stderr) and
@@ -140,16 +144,25 @@ guest_start() {
 	fi
 	rm -f "$sockdir/$name" "$rundir/$name.console" "$rundir/$name.qemu.log"
 
-	cmd=(qemu-system-x86_64 -name "$name" -accel tcg -m "$mem" -smp 1
+	local mopt=$mem append=${GUEST_APPEND:-}
+	if [ -n "${GUEST_VMEM_MIB:-}" ]; then
+		# Boot RAM plus room for the device; the guest's virtio_mem
+		# onlines what is plugged as movable, so it can be unplugged.
+		mopt="${mem}M,maxmem=$((mem + GUEST_VMEM_MIB))M,slots=1"
+		append="memhp_default_state=online_movable${append:+ $append}"
+		extra+=(-object "memory-backend-ram,id=vmem0mem,size=${GUEST_VMEM_MIB}M"
+			-device "virtio-mem-pci,id=vmem0,memdev=vmem0mem,requested-size=${GUEST_VMEM_REQUESTED_MIB:-0}M")
+	fi
+	cmd=(qemu-system-x86_64 -name "$name" -accel tcg -m "$mopt" -smp 1
 	     -nodefaults -display none -no-reboot
 	     -kernel "$kernel" -initrd "$dir/initrd.img"
-	     -append "console=ttyS0 quiet memload=$spec${GUEST_APPEND:+ $GUEST_APPEND}"
+	     -append "console=ttyS0 quiet memload=$spec${append:+ $append}"
 	     -serial "file:$rundir/$name.console"
 	     -qmp "unix:$sockdir/$name,server=on,wait=off")
 	[ "${GUEST_BALLOON:-on}" = off ] ||
 		cmd+=(-device "virtio-balloon-pci,id=balloon0${GUEST_BALLOON_PROPS:+,$GUEST_BALLOON_PROPS}")
 	# shellcheck disable=SC2206  # splitting GUEST_QEMU_ARGS is the point
-	[ -z "${GUEST_QEMU_ARGS:-}" ] || extra=($GUEST_QEMU_ARGS)
+	[ -z "${GUEST_QEMU_ARGS:-}" ] || extra+=($GUEST_QEMU_ARGS)
 	cmd+=("${extra[@]}")
 	if [ -n "$cg" ]; then
 		# Join the cgroup first, then become QEMU (same PID), so that

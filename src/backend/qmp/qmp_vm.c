@@ -74,8 +74,13 @@ static void vm_on_event(struct qmp *q, const struct qmp_msg *ev, void *userdata)
 
     if (strcmp(ev->event, "BALLOON_CHANGE") == 0) {
         uint64_t actual = qmp_u64(ev->data, "actual");
-        if (actual != QMP_UNKNOWN)
-            observe_actual(&vm->link->obs, actual, now_ms());
+        if (actual != QMP_UNKNOWN) {
+            vm->balloon_actual_bytes = actual;
+            vm->have_balloon_actual = true;
+            qmp_vmem_observe(vm);
+        }
+    } else if (strcmp(ev->event, "MEMORY_DEVICE_SIZE_CHANGE") == 0) {
+        qmp_vmem_event(vm, ev->data);
     } else if (strcmp(ev->event, "STOP") == 0) {
         vm->link->obs.running = false;
         snprintf(vm->link->runstate, sizeof(vm->link->runstate), "paused");
@@ -88,6 +93,10 @@ static void vm_on_event(struct qmp *q, const struct qmp_msg *ev, void *userdata)
     } else if (strcmp(ev->event, "RESET") == 0) {
         observe_reset(&vm->link->obs);
         log_limited(&vm->reset_rl, LOG_INFO, "vm %s: guest reset", vm->name);
+        /* QEMU unplugs all of virtio-mem at a reset; the guest plugs
+         * up to requested-size again when its driver loads. */
+        if (vm->link->obs.vmem.present)
+            qmp_vmem_poll(vm);
     }
 }
 
@@ -110,7 +119,9 @@ static const struct qmp_ops vm_qmp_ops = {
 static void vm_ready(struct session *vm)
 {
     if (vm->logged_failure || vm->link->conn != VM_READY)
-        log_info("vm %s: managed (pid %d, balloon %s)", vm->name, (int)vm->link->pid, vm->balloon_path);
+        log_info("vm %s: managed (pid %d, balloon %s%s%s)", vm->name, (int)vm->link->pid,
+                 vm->balloon_path ? vm->balloon_path : "none", vm->link->obs.vmem.present ? ", virtio-mem " : "",
+                 vm->link->obs.vmem.present ? vm->vmem_id : "");
     if (vm->link->conn != VM_READY)
         vm->link->ready_ms = now_ms();
     vm->link->conn = VM_READY;
@@ -133,21 +144,43 @@ static void vm_on_polling_set(struct qmp *q, const struct qmp_msg *m, void *user
 static void vm_on_size(struct qmp *q, const struct qmp_msg *m, void *userdata)
 {
     struct session *vm = userdata;
+    struct vmem_obs *v = &vm->link->obs.vmem;
     uint64_t base = m->type == QMP_MSG_RETURN ? qmp_u64(m->ret, "base-memory") : QMP_UNKNOWN;
-    uint64_t plugged = m->type == QMP_MSG_RETURN ? qmp_u64(m->ret, "plugged-memory") : QMP_UNKNOWN;
 
     if (base == QMP_UNKNOWN || base == 0) {
         qmp_close(q, -EPROTO, "query-memory-size-summary gave no base-memory");
         return;
     }
-    if (plugged == QMP_UNKNOWN)
-        plugged = 0;
-    if (base > VM_SIZE_MAX_BYTES || plugged > VM_SIZE_MAX_BYTES - base) {
-        qmp_close(q, -EPROTO, "query-memory-size-summary gave a size above 4 PiB");
+    /* The balloon counts -m and the DIMMs (query-memory-devices, read
+     * just before); virtio-mem adds up to its max-size. */
+    if (base > VM_SIZE_MAX_BYTES || vm->dimm_bytes > VM_SIZE_MAX_BYTES - base ||
+        v->max_bytes > VM_SIZE_MAX_BYTES - base - vm->dimm_bytes) {
+        qmp_close(q, -EPROTO, "the VM's memory devices add up to more than 4 PiB");
         return;
     }
-    vm->link->size_bytes = base + plugged;
+    v->base_bytes = base + vm->dimm_bytes;
+    vm->link->size_bytes = vmem_size_bytes(v);
     vm->link->obs.size_bytes = vm->link->size_bytes;
+}
+
+/* query-memory-devices at setup: the virtio-mem device to drive, if any,
+ * and the DIMMs. Older QEMUs without the command have neither. */
+static void vm_on_devices(struct qmp *q, const struct qmp_msg *m, void *userdata)
+{
+    struct session *vm = userdata;
+    struct vmem_obs v = {0};
+    bool anon = false;
+
+    vm->dimm_bytes = 0;
+    if (m->type == QMP_MSG_RETURN && qmp_vmem_parse(m->ret, &v, vm->vmem_id, &vm->dimm_bytes, &anon) < 0) {
+        log_warn("vm %s: query-memory-devices gave a malformed virtio-mem device; left alone", vm->name);
+        v = (struct vmem_obs){0};
+    }
+    if (anon && !v.present && !vm->vmem_anon_logged)
+        log_warn("vm %s: a virtio-mem device has no id, so it cannot be addressed; left alone "
+                 "(give it one: -device virtio-mem-pci,id=vmem0,...)", vm->name);
+    vm->vmem_anon_logged = anon;
+    vm->link->obs.vmem = v;
 }
 
 static bool is_balloon_type(const char *type)
@@ -191,13 +224,23 @@ static json_object *qom_args(const char *path, const char *property)
     return args;
 }
 
+static void vm_on_fpr(struct qmp *q, const struct qmp_msg *m, void *userdata)
+{
+    struct session *vm = userdata;
+    bool on;
+
+    /* QEMU < 5.1 has no such property: off. */
+    vm->link->obs.free_page_reporting = m->type == QMP_MSG_RETURN && qmp_bool(m->ret, &on) == 0 && on;
+}
+
 static void vm_after_balloon_found(struct session *vm)
 {
     json_object *args = qom_args(vm->balloon_path, "guest-stats-polling-interval");
 
     json_object_object_add(args, "value", json_object_new_int(VM_STATS_POLL_S));
-    qmp_command(vm->qmp, "query-memory-size-summary", NULL, vm_on_size, vm);
+    vm->link->obs.has_balloon = true;
     qmp_command(vm->qmp, "qom-get", qom_args(vm->balloon_path, "deflate-on-oom"), vm_on_doo, vm);
+    qmp_command(vm->qmp, "qom-get", qom_args(vm->balloon_path, "free-page-reporting"), vm_on_fpr, vm);
     qmp_command(vm->qmp, "qom-set", args, vm_on_polling_set, vm);
 }
 
@@ -207,6 +250,13 @@ static void vm_on_list_anon(struct qmp *q, const struct qmp_msg *m, void *userda
 
     free(vm->balloon_path);
     vm->balloon_path = m->type == QMP_MSG_RETURN ? find_balloon("/machine/peripheral-anon", m->ret) : NULL;
+    if (!vm->balloon_path && vm->link->obs.vmem.present) {
+        /* virtio-mem alone: driven, but with no balloon there are no
+         * guest stats to decide on (vm.c says so in the status). */
+        qmp_vmem_observe(vm);
+        vm_ready(vm);
+        return;
+    }
     if (!vm->balloon_path) {
         if (vm->link->conn != VM_NO_BALLOON)
             log_err("vm %s: has no virtio-balloon device; not managed "
@@ -239,6 +289,13 @@ static void vm_setup(struct session *vm)
 {
     json_object *args = json_object_new_object();
 
+    vm->link->obs.has_balloon = false;
+    vm->link->obs.free_page_reporting = false;
+    vm->have_balloon_actual = false;
+    /* Replies come in order: the devices are known when the size and
+     * the balloon's search are answered. */
+    qmp_command(vm->qmp, "query-memory-devices", NULL, vm_on_devices, vm);
+    qmp_command(vm->qmp, "query-memory-size-summary", NULL, vm_on_size, vm);
     json_object_object_add(args, "path", json_object_new_string("/machine/peripheral"));
     qmp_command(vm->qmp, "qom-list", args, vm_on_list_peripheral, vm);
     qmp_vm_poll(vm, 0); /* run state and balloon, in parallel with the setup */
@@ -251,16 +308,13 @@ static void vm_on_balloon(struct qmp *q, const struct qmp_msg *m, void *userdata
     struct session *vm = userdata;
     uint64_t actual;
 
-    if (m->type == QMP_MSG_ERROR) {
-        /* DeviceNotActive: the guest driver is not loaded (yet). */
-        observe_no_actual(&vm->link->obs);
-        return;
-    }
-    actual = qmp_u64(m->ret, "actual");
-    if (actual == QMP_UNKNOWN)
-        observe_no_actual(&vm->link->obs);
-    else
-        observe_actual(&vm->link->obs, actual, now_ms());
+    /* An error: DeviceNotActive, the guest driver is not loaded (yet),
+     * or no balloon at all. */
+    actual = m->type == QMP_MSG_ERROR ? QMP_UNKNOWN : qmp_u64(m->ret, "actual");
+    vm->have_balloon_actual = actual != QMP_UNKNOWN;
+    if (vm->have_balloon_actual)
+        vm->balloon_actual_bytes = actual;
+    qmp_vmem_observe(vm);
 }
 
 static void vm_on_stats(struct qmp *q, const struct qmp_msg *m, void *userdata)
@@ -308,9 +362,12 @@ bool qmp_vm_poll(struct session *vm, uint64_t round)
     vm->polls++;
     if (recheck) {
         qmp_command(vm->qmp, "query-status", NULL, vm_on_status, vm);
-        qmp_command(vm->qmp, "query-balloon", NULL, vm_on_balloon, vm);
+        if (vm->link->obs.has_balloon || vm->link->conn != VM_READY)
+            qmp_command(vm->qmp, "query-balloon", NULL, vm_on_balloon, vm);
+        if (vm->link->obs.vmem.present)
+            qmp_vmem_poll(vm);
     }
-    if (vm->link->conn != VM_READY || vm->stats_asked)
+    if (vm->link->conn != VM_READY || !vm->link->obs.has_balloon || vm->stats_asked)
         return false;
     if (qmp_command(vm->qmp, "qom-get", qom_args(vm->balloon_path, "guest-stats"), vm_on_stats, vm) < 0)
         return false;
@@ -331,12 +388,20 @@ static void vm_on_balloon_set(struct qmp *q, const struct qmp_msg *m, void *user
 
 int qmp_vm_send(struct session *vm, uint64_t target_bytes)
 {
+    const struct vm_observed *o = &vm->link->obs;
+    struct vmem_plan plan;
     json_object *args;
+    int r = 0;
 
     if (vm->link->conn != VM_READY)
         return -ENOTCONN;
+    vmem_plan(&o->vmem, o->has_balloon, target_bytes, &plan);
+    if (o->vmem.present)
+        r = qmp_vmem_request(vm, plan.requested_bytes);
+    if (r < 0 || !o->has_balloon)
+        return r;
     args = json_object_new_object();
-    json_object_object_add(args, "value", json_object_new_uint64(target_bytes));
+    json_object_object_add(args, "value", json_object_new_uint64(plan.balloon_bytes));
     return qmp_command(vm->qmp, "balloon", args, vm_on_balloon_set, vm);
 }
 
@@ -429,7 +494,8 @@ static const char *qmp_why_not_ready(const struct vm_link *link)
 {
     switch (link->conn) {
     case VM_NO_BALLOON:
-        return "QEMU has no virtio-balloon device (start it with -device virtio-balloon-pci)";
+        return "QEMU has neither a virtio-balloon nor a virtio-mem device (start it with -device "
+               "virtio-balloon-pci)";
     case VM_CONNECTING:
         return "not connected yet (setting up QMP)";
     case VM_RETRY:

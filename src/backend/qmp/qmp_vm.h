@@ -14,6 +14,7 @@
 
 #include "backend.h"
 #include "qmp.h"
+#include "qmp_vmem.h"
 #include "util.h"
 
 /* How often the guest driver is asked for stats, in seconds. */
@@ -29,6 +30,12 @@ struct session {
     sd_event *ev;
     struct qmp *qmp;
     char *balloon_path;       /* QOM path of the balloon device */
+    uint64_t balloon_actual_bytes; /* query-balloon, BALLOON_CHANGE */
+    bool have_balloon_actual;
+    char vmem_id[QMP_VMEM_ID_MAX]; /* the virtio-mem device driven (link->obs.vmem) */
+    uint64_t vmem_sent_bytes; /* the requested-size last sent */
+    uint64_t dimm_bytes;      /* DIMMs: RAM the balloon counts, beside -m */
+    bool vmem_anon_logged;    /* "a virtio-mem device without an id" was said */
     sd_event_source *retry;
     uint64_t backoff_ms;
     unsigned polls;           /* since the connection was set up */
@@ -54,6 +61,7 @@ void qmp_vm_start(struct session *s);
  * update link->obs as they come. True when guest-stats was asked for
  * round (the answered callback follows). */
 bool qmp_vm_poll(struct session *s, uint64_t round);
-/* Sends balloon(target_bytes), a target already held within the VM's
- * bounds by the manager (vm_send_target). 0 or -ENOTCONN. */
+/* Moves the VM toward target_bytes, a target already held within its
+ * bounds by the manager (vm_send_target): the balloon, virtio-mem's
+ * requested-size, or both (vmem_plan). 0 or -ENOTCONN. */
 int qmp_vm_send(struct session *s, uint64_t target_bytes);
