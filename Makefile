@@ -174,6 +174,15 @@ bench-scale:
 	$(MAKE) all $(BUILD)/bench/loadqmp
 	flock /tmp/balloond-guests.lock bench/scale.sh $(BUILD)
 
+# virtio-mem benchmark (issue 13): reclaim 512 MiB and give it back with
+# the balloon, virtio-mem, and the balloon with free page reporting; a
+# table in bench/vmem.md (the README carries it). About 4 minutes.
+.PHONY: bench-vmem
+bench-vmem: deps
+	$(MAKE) all
+	guest/build.sh $(BUILD)/guest
+	flock /tmp/balloond-guests.lock bench/vmem.sh $(BUILD)
+
 bench-ksm: deps
 	$(MAKE) all
 	guest/build.sh $(BUILD)/guest
