@@ -63,6 +63,8 @@ static void fx_web1(struct vm *vm, const struct conf *c)
     vm->link.obs.have_actual = true;
     vm->link.obs.actual_bytes = 3 * GIB;
     vm->link.obs.deflate_on_oom = true;
+    vm->link.obs.has_balloon = true;
+    vm->link.obs.free_page_reporting = true;
     vm->control.ctl.target_set = true;
     vm->control.ctl.target_bytes = 3 * GIB;
     vm->control.ctl.reason = POLICY_DEFLATE_PRESSURE;
@@ -84,6 +86,12 @@ static void fx_db(struct vm *vm, const struct conf *c)
     vm->set.pin_bytes = GIB;
     vm->control.ctl.stalled = true;
     vm->control.ctl.hold_until_ms = NOW_MS + 30500;
+    /* 1 GiB of boot RAM and a 1 GiB virtio-mem device that did not
+     * unplug the half it was asked to. */
+    vm->link.obs.has_balloon = true;
+    vm->link.obs.vmem = (struct vmem_obs){.present = true, .base_bytes = GIB, .size_bytes = GIB,
+                                          .requested_bytes = GIB / 2, .max_bytes = GIB, .block_bytes = 2 * MIB};
+    vm_stall_why(vm, vm->control.stall_why, sizeof(vm->control.stall_why));
     vm->control.ctl.reason = POLICY_PAUSED;
     vm->control.est.why_unknown = "no stats yet";
     snprintf(vm->control.last_change, sizeof(vm->control.last_change), "adopted at its current size");
