@@ -218,7 +218,7 @@ static int decide(struct sim *s)
     for (size_t k = 0; k < s->scratch.n_acts; k++) {
         const struct tick_action *a = &s->scratch.acts[k];
         struct sim_vm *v = &s->vms[a->vm];
-        if (a->kind == TICK_ADOPT || !a->held)
+        if ((a->kind == TICK_ADOPT && !a->moves) || !a->held)
             continue;
         if (a->kind == TICK_GUARD)
             s->res.guard[a->guard]++;

@@ -107,6 +107,7 @@ static void adopt(const struct tick_params *p, struct tick_scratch *s, size_t i,
     }
 
     s->acts[s->n_acts++] = (struct tick_action){.vm = i, .kind = TICK_ADOPT, .restored = v->have_saved,
+                                                .moves = t != v->obs->actual_bytes,
                                                 .from_bytes = v->ctl->target_bytes, .target_bytes = t,
                                                 .held = true};
     control_set_target(v->ctl, t, p->now_ms);

@@ -83,6 +83,8 @@ struct tick_action {
     enum guard_action guard;    /* TICK_GUARD */
     enum policy_reason reason;  /* TICK_PIN, TICK_POLICY_SET */
     bool restored;              /* TICK_ADOPT: the saved target */
+    bool moves;                 /* TICK_ADOPT: the target is not the balloon's
+                                 * size (a bound, or a saved target): sent */
     uint64_t from_bytes, target_bytes;
     bool held;                  /* the target is held (not a dry run) */
 };

@@ -161,10 +161,13 @@ static void mgr_apply(struct mgr *m, const struct tick_action *a, uint64_t now)
 
     if (a->kind == TICK_ADOPT) {
         snprintf(vm->control.last_change, sizeof(vm->control.last_change), "%s",
-                 a->restored ? "restored from the state file" : "adopted at its current size");
+                 a->restored ? "restored from the state file"
+                 : a->moves ? "adopted within its min and max" : "adopted at its current size");
         state_set(m->state, vm->name, vm->link.pid, vm->control.ctl.target_bytes);
         events_add(m->events, mgr_change_level(m, vm, a, now), vm->name, "target %" PRIu64 " MiB (%s)",
                    vm->control.ctl.target_bytes >> 20, vm->control.last_change);
+        if (a->moves) /* below min or above max: brought within them */
+            vm_send_target(vm, vm->control.ctl.target_bytes);
         return;
     }
     if (a->kind == TICK_GUARD)

@@ -73,7 +73,18 @@ static void test_adopt(void **state)
     assert_int_equal(run(&params, &v, &s), 1);
     assert_int_equal(s.acts[0].kind, TICK_ADOPT);
     assert_false(s.acts[0].restored);
+    assert_false(s.acts[0].moves); /* adopted where it is: nothing sent */
     assert_int_equal(o.ctl.target_bytes, M(480));
+    /* Below its min (a VM found squeezed by someone else): brought up to
+     * min, and that is sent (it once was only held, issue 13's note). */
+    o.ctl = (struct control){0};
+    o.obs.actual_bytes = M(100);
+    v = tv(&o);
+    run(&params, &v, &s);
+    assert_int_equal(s.acts[0].kind, TICK_ADOPT);
+    assert_true(s.acts[0].moves);
+    assert_int_equal(s.acts[0].target_bytes, M(128));
+    o.obs.actual_bytes = M(480);
     /* A saved target (same QEMU) is restored, held within [min, max];
      * a peer's absurd actual too. (The policy then decides in the same
      * tick: the guest needs more than 128 MiB.) */
@@ -94,6 +105,7 @@ static void test_adopt(void **state)
     v = tv(&o);
     run(&params, &v, &s);
     assert_int_equal(s.acts[0].target_bytes, M(512));
+    assert_true(s.acts[0].moves);
     tick_scratch_free(&s);
 }
 
