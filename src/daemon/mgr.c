@@ -301,6 +301,8 @@ static int mgr_on_decide(sd_event_source *s, uint64_t usec, void *userdata)
 {
     struct mgr *m = userdata;
 
+    if (m->awaiting)
+        log_debug("tick: %u answers not in by the decision", m->awaiting);
     m->awaiting = 0; /* late answers of this round wait for the next */
     mgr_decide(m);
     return 0;

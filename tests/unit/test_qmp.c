@@ -318,6 +318,40 @@ static void test_client_events_and_ids(void **state)
     assert_string_equal(p->err_class, "DeviceNotActive");
 }
 
+/* A command with serialised arguments (issue 12: no json-c objects per
+ * tick) is the same JSON on the wire; a name that is not a QMP word is
+ * refused without a word sent or the connection lost. */
+static void test_client_raw_command(void **state)
+{
+    struct peer *p = *state;
+    char line[512];
+    size_t len = 0;
+    json_object *o, *v, *args;
+
+    handshake(p);
+    assert_int_equal(qmp_command_raw(p->q, "bad\",\"x", NULL, on_reply, p), -EINVAL);
+    assert_true(qmp_is_ready(p->q));
+    assert_int_equal(qmp_command_raw(p->q, "qom-get", "{\"path\":\"/machine/peripheral/b0\",\"property\":"
+                                     "\"guest-stats\"}", on_reply, p), 0);
+    while (!memchr(line, '\n', len)) {
+        ssize_t n = recv(p->fd, line + len, sizeof(line) - 1 - len, 0);
+        assert_true(n > 0);
+        len += (size_t)n;
+    }
+    line[len] = '\0';
+    print_message("  %s", line);
+    o = json_tokener_parse(line);
+    assert_non_null(o);
+    assert_true(json_object_object_get_ex(o, "execute", &v));
+    assert_string_equal(json_object_get_string(v), "qom-get");
+    assert_true(json_object_object_get_ex(o, "arguments", &args));
+    assert_true(json_object_object_get_ex(args, "property", &v));
+    assert_string_equal(json_object_get_string(v), "guest-stats");
+    assert_true(json_object_object_get_ex(o, "id", &v));
+    assert_int_equal(json_object_get_int(v), 2); /* the first was qmp_capabilities */
+    json_object_put(o);
+}
+
 static void test_client_garbage_closes(void **state)
 {
     struct peer *p = *state;
@@ -431,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_guest_stats),
         cmocka_unit_test(test_reader),
         cmocka_unit_test_setup_teardown(test_client_events_and_ids, peer_setup, peer_teardown),
+        cmocka_unit_test_setup_teardown(test_client_raw_command, peer_setup, peer_teardown),
         cmocka_unit_test_setup_teardown(test_client_garbage_closes, peer_setup, peer_teardown),
         cmocka_unit_test_setup_teardown(test_client_silent_peer_times_out, peer_setup, peer_teardown),
         cmocka_unit_test_setup_teardown(test_client_command_timeout, peer_setup, peer_teardown),

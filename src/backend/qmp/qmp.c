@@ -170,32 +170,35 @@ static int qmp_flush(struct qmp *q)
 }
 
 /* Queues s and a newline and sends what it can: one send per command,
- * not one for the JSON and another for its newline. */
+ * not one for the JSON and another for its newline. s may already be
+ * in place at the end of the output buffer. */
 static int qmp_queue_line(struct qmp *q, const char *s, size_t len)
 {
-    if (grow_reserve(&q->out, &q->out_cap, q->out_len + len + 1, 1, 1024) < 0)
-        return -ENOMEM;
-    memcpy(q->out + q->out_len, s, len);
+    if (s != q->out + q->out_len) {
+        if (grow_reserve(&q->out, &q->out_cap, q->out_len + len + 1, 1, 1024) < 0)
+            return -ENOMEM;
+        memcpy(q->out + q->out_len, s, len);
+    }
     q->out[q->out_len + len] = '\n';
     q->out_len += len + 1;
     return qmp_flush(q);
 }
 
-static int qmp_send(struct qmp *q, const char *cmd, json_object *args, qmp_reply_fn fn,
-                    void *userdata)
+/* {"execute":CMD,"arguments":ARGS,"id":N}: cmd is one of our own
+ * command names (letters, digits, '-' and '_': nothing to escape), args
+ * serialised JSON or NULL. Written straight into the output buffer: no
+ * json-c objects for the message around the arguments. */
+static int qmp_send_raw(struct qmp *q, const char *cmd, const char *args, qmp_reply_fn fn, void *userdata)
 {
     struct qmp_pending *p;
-    json_object *msg;
-    const char *s;
-    size_t len;
-    int r;
+    size_t max = strlen(cmd) + (args ? strlen(args) : 0) + 64;
+    int len, r;
 
+    if (cmd[strspn(cmd, "abcdefghijklmnopqrstuvwxyz0123456789-_")] != '\0')
+        return -EINVAL;
     p = calloc(1, sizeof(*p));
-    msg = json_object_new_object();
-    if (!p || !msg) {
+    if (!p || grow_reserve(&q->out, &q->out_cap, q->out_len + max, 1, 1024) < 0) {
         free(p);
-        json_object_put(msg);
-        json_object_put(args);
         return -ENOMEM;
     }
     p->id = ++q->next_id;
@@ -203,14 +206,9 @@ static int qmp_send(struct qmp *q, const char *cmd, json_object *args, qmp_reply
     snprintf(p->cmd, sizeof(p->cmd), "%s", cmd);
     p->fn = fn;
     p->userdata = userdata;
-    json_object_object_add(msg, "execute", json_object_new_string(cmd));
-    if (args)
-        json_object_object_add(msg, "arguments", args);
-    json_object_object_add(msg, "id", json_object_new_uint64(p->id));
-    s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
-    len = strlen(s);
-    r = qmp_queue_line(q, s, len);
-    json_object_put(msg);
+    len = snprintf(q->out + q->out_len, max, "{\"execute\":\"%s\"%s%s,\"id\":%llu}", cmd,
+                   args ? ",\"arguments\":" : "", args ? args : "", (unsigned long long)p->id);
+    r = qmp_queue_line(q, q->out + q->out_len, (size_t)len);
     if (r < 0) {
         free(p);
         return r;
@@ -221,19 +219,44 @@ static int qmp_send(struct qmp *q, const char *cmd, json_object *args, qmp_reply
     return 0;
 }
 
-int qmp_command(struct qmp *q, const char *cmd, json_object *args, qmp_reply_fn fn, void *userdata)
+static int qmp_send(struct qmp *q, const char *cmd, json_object *args, qmp_reply_fn fn, void *userdata)
+{
+    const char *s = args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN) : NULL;
+    int r = args && !s ? -ENOMEM : qmp_send_raw(q, cmd, s, fn, userdata);
+
+    json_object_put(args);
+    return r;
+}
+
+int qmp_command_raw(struct qmp *q, const char *cmd, const char *args_json, qmp_reply_fn fn, void *userdata)
 {
     int r;
+
+    if (q->state != QMP_READY)
+        return -ENOTCONN;
+    r = qmp_send_raw(q, cmd, args_json, fn, userdata);
+    if (r < 0 && r != -ENOMEM && r != -EINVAL) {
+        qmp_close(q, r, "write failed");
+        return -ENOTCONN;
+    }
+    return r;
+}
+
+int qmp_command(struct qmp *q, const char *cmd, json_object *args, qmp_reply_fn fn, void *userdata)
+{
+    const char *s;
 
     if (q->state != QMP_READY) {
         json_object_put(args);
         return -ENOTCONN;
     }
-    r = qmp_send(q, cmd, args, fn, userdata);
-    if (r < 0 && r != -ENOMEM) {
-        qmp_close(q, r, "write failed");
-        return -ENOTCONN;
+    s = args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN) : NULL;
+    if (args && !s) {
+        json_object_put(args);
+        return -ENOMEM;
     }
+    int r = qmp_command_raw(q, cmd, s, fn, userdata);
+    json_object_put(args);
     return r;
 }
 

@@ -129,3 +129,7 @@ void qmp_set_command_timeout(struct qmp *q, unsigned ms);
 /* Sends cmd with args (taken over, may be NULL). fn may be NULL.
  * Returns 0 or -ENOTCONN. */
 int qmp_command(struct qmp *q, const char *cmd, json_object *args, qmp_reply_fn fn, void *userdata);
+/* The same with the arguments already serialised (a JSON object, or
+ * NULL), for a command sent to every VM every tick: no json-c objects
+ * built per command. -EINVAL for a command name that is not a QMP word. */
+int qmp_command_raw(struct qmp *q, const char *cmd, const char *args_json, qmp_reply_fn fn, void *userdata);

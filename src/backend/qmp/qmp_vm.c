@@ -224,6 +224,26 @@ static json_object *qom_args(const char *path, const char *property)
     return args;
 }
 
+static void vm_forget_balloon(struct session *vm)
+{
+    free(vm->balloon_path);
+    free(vm->stats_args);
+    vm->balloon_path = vm->stats_args = NULL;
+}
+
+/* The arguments of the one command every VM gets every tick, serialised
+ * once per balloon found (issue 12: json-c objects per command). */
+static const char *vm_stats_args(struct session *vm)
+{
+    if (!vm->stats_args && vm->balloon_path) {
+        json_object *a = qom_args(vm->balloon_path, "guest-stats");
+        const char *s = json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN);
+        vm->stats_args = s ? strdup(s) : NULL;
+        json_object_put(a);
+    }
+    return vm->stats_args;
+}
+
 static void vm_on_fpr(struct qmp *q, const struct qmp_msg *m, void *userdata)
 {
     struct session *vm = userdata;
@@ -248,7 +268,7 @@ static void vm_on_list_anon(struct qmp *q, const struct qmp_msg *m, void *userda
 {
     struct session *vm = userdata;
 
-    free(vm->balloon_path);
+    vm_forget_balloon(vm);
     vm->balloon_path = m->type == QMP_MSG_RETURN ? find_balloon("/machine/peripheral-anon", m->ret) : NULL;
     if (!vm->balloon_path && vm->link->obs.vmem.present) {
         /* virtio-mem alone: driven, but with no balloon there are no
@@ -273,7 +293,7 @@ static void vm_on_list_peripheral(struct qmp *q, const struct qmp_msg *m, void *
     struct session *vm = userdata;
     json_object *args;
 
-    free(vm->balloon_path);
+    vm_forget_balloon(vm);
     vm->balloon_path = m->type == QMP_MSG_RETURN ? find_balloon("/machine/peripheral", m->ret) : NULL;
     if (vm->balloon_path) {
         vm_after_balloon_found(vm);
@@ -369,7 +389,7 @@ bool qmp_vm_poll(struct session *vm, uint64_t round)
     }
     if (vm->link->conn != VM_READY || !vm->link->obs.has_balloon || vm->stats_asked)
         return false;
-    if (qmp_command(vm->qmp, "qom-get", qom_args(vm->balloon_path, "guest-stats"), vm_on_stats, vm) < 0)
+    if (!vm_stats_args(vm) || qmp_command_raw(vm->qmp, "qom-get", vm->stats_args, vm_on_stats, vm) < 0)
         return false;
     vm->stats_asked = true;
     vm->stats_round = round;
@@ -483,7 +503,7 @@ void qmp_vm_free(struct session *vm)
     qmp_free(vm->qmp);
     sd_event_source_disable_unref(vm->retry);
     sd_event_unref(vm->ev);
-    free(vm->balloon_path);
+    vm_forget_balloon(vm);
     free(vm->name);
     free(vm);
 }

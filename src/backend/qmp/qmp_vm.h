@@ -30,6 +30,7 @@ struct session {
     sd_event *ev;
     struct qmp *qmp;
     char *balloon_path;       /* QOM path of the balloon device */
+    char *stats_args;         /* qom-get's arguments for its guest-stats, serialised */
     uint64_t balloon_actual_bytes; /* query-balloon, BALLOON_CHANGE */
     bool have_balloon_actual;
     char vmem_id[QMP_VMEM_ID_MAX]; /* the virtio-mem device driven (link->obs.vmem) */
