@@ -183,6 +183,15 @@ bench-vmem: deps
 	guest/build.sh $(BUILD)/guest
 	flock /tmp/balloond-guests.lock bench/vmem.sh $(BUILD)
 
+# Rescue latency (issue 15.4): from a guest's demand passing its available
+# memory to the deflate command and to its need, for balloond and the
+# peers' re-implementations on the same real guests. About 15 minutes.
+.PHONY: bench-rescue
+bench-rescue: deps
+	$(MAKE) all
+	guest/build.sh $(BUILD)/guest
+	flock /tmp/balloond-guests.lock bench/rescue.sh $(BUILD)
+
 bench-ksm: deps
 	$(MAKE) all
 	guest/build.sh $(BUILD)/guest

@@ -24,6 +24,12 @@
  *     memload: start
  *     memload: phase=NAME held_mib=N      at each phase start and every 2 s
  *     memload: alloc failed at held_mib=N
+ *     memload: past_available held_mib=N avail_mib=M
+ *                                         an alloc is about to touch more than
+ *                                         the MemAvailable M its phase began
+ *                                         with: the demand has just passed
+ *                                         the guest's available memory (the
+ *                                         moment rescue latency counts from)
  *     memload: bad spec "SPEC": REASON    then idle with nothing held
  *     memload: done                       the list ended without idle/loop
  *
@@ -90,6 +96,8 @@ static struct {
 	const char *phase;     /* name shown on status lines */
 	int64_t next_status_ms;
 	int64_t next_retouch_ms;
+	uint64_t mark_held;    /* past_available when held would pass this; 0: none */
+	uint64_t mark_avail;   /* MemAvailable at the alloc's start */
 } st;
 
 static int64_t now_ms(void)
@@ -416,6 +424,12 @@ static bool grow(uint64_t bytes)
 			st.chunks = c;
 			st.cap = cap;
 		}
+		if (st.mark_held && st.held + len > st.mark_held) {
+			/* Before the touch, which may wait for reclaim or a deflate. */
+			printf("memload: past_available held_mib=%" PRIu64 " avail_mib=%" PRIu64 "\n", held_mib(),
+			       st.mark_avail / MIB);
+			st.mark_held = 0;
+		}
 		addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (addr == MAP_FAILED)
 			return false;
@@ -455,10 +469,29 @@ static void shrink(uint64_t bytes)
 
 /* ---- phases ------------------------------------------------------------- */
 
+/* MemAvailable in bytes, or 0 when /proc/meminfo cannot say. */
+static uint64_t mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	unsigned long long kib = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kib * KIB;
+}
+
 static void run_alloc(const struct phase *ph)
 {
 	uint64_t done = 0;
 	int64_t start;
+
+	st.mark_avail = mem_available();
+	st.mark_held = st.mark_avail && ph->bytes > st.mark_avail ? st.held + st.mark_avail : 0;
 
 	if (ph->rate == 0) {
 		if (!grow(ph->bytes))

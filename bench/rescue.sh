@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# bench/rescue.sh — issue 15.4: rescue latency on real TCG guests. How long
+# after a guest's demand passes its available memory does the policy
+# command a deflate, and when does the guest's balloon reach its need?
+# Run by `make bench-rescue` (under the guests' lock); not part of make check.
+#
+#   bench/rescue.sh [BUILD_DIR]      (policies: RESCUE_POLICIES, default
+#                                     "balloond proxmox mom")
+#
+# Scenario, identical for every policy: N = 4 guests x 512 MiB (2048 MiB
+# configured) in a budget cgroup of B = 1280 MiB of guest RAM plus 76 MiB
+# per guest for QEMU itself (the allowance bench/density.sh measured), so
+# 1.6x overcommitted: idle guests are squeezed. Each guest runs
+#     memload=alloc:50M,hold:20s,alloc:180M@20M,hold:8s,free:all,loop
+# (an idle spell, then 180 MiB at 20 MiB/s), the guests started 9 s
+# apart so that their bursts mostly do not coincide. RESCUE_SECONDS
+# (default 220) of it after the guests are up: about 5 bursts per guest.
+#
+# The moment: memload prints "memload: past_available" just before it
+# touches more than the MemAvailable its alloc began with (guest/memload.c);
+# the host stamps each console line as it appears (a reader per console).
+# The deflate: the first "vm NAME: target A -> B" with B > A in balloond's
+# log (run with -v, so no change is held back by the log limits) from the
+# start of that alloc phase, stamped as it is written. A negative latency:
+# the policy started giving memory back before the demand passed the
+# available memory (it saw the growth coming). The need: held memory after
+# the alloc + what the guest used before memload (512 MiB - MemAvailable at
+# boot, from the console's meminfo line); reached = the first status sample
+# (balloonctl, every 250 ms) whose actual >= need. Events without an answer
+# within 30 s count as unanswered; a guest OOM kill of memload ends that
+# guest's events (memload exits 137).
+#
+# balloond's peers here are balloond's re-implementations of Proxmox VE's
+# auto-ballooning and oVirt MOM's balloon rules (policy = proxmox | mom),
+# not the real daemons; they see the budget cgroup as their host.
+# Output: a table in bench/rescue.md, raw per-event CSV in bench/out/rescue.*.
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+BUILD=${1:-build}
+export BUILD
+source tests/lib/guest.sh
+source tests/lib/daemon.sh
+export GUEST_DIR=${GUEST_DIR:-$repo/build/guest}
+
+POLICIES=${RESCUE_POLICIES:-"balloond proxmox mom"}
+SECS=${RESCUE_SECONDS:-220}
+N=4 SIZE_MIB=512 B_MIB=1280 ALLOW_MIB=76 STAGGER_S=9
+LOAD="alloc:50M,hold:20s,alloc:180M@20M,hold:8s,free:all,loop"
+OUT=$repo/bench/out
+MD=$repo/bench/rescue.md
+mkdir -p "$OUT"
+
+RUN= CG=
+STAMPERS=()
+cleanup() {
+	local p
+	for p in "${STAMPERS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	STAMPERS=()
+	[ -n "$RUN" ] || return 0
+	daemon_stop "$RUN"
+	guest_stop_all "$RUN"
+	[ -n "$CG" ] && cgroup_remove "$CG"
+	rm -rf "$RUN"
+	RUN= CG=
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Prefixes every line of stdin with the host's time (s, microseconds).
+stamp() { local l; while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done; }
+
+# run_policy P: one run; bench/out/rescue.P.{events.csv,log,samples}.
+run_policy() {
+	local p=$1 i name t0 end pid
+	RUN=$(mktemp -d /tmp/balloond-bench-rescue.XXXXXX)
+	CG=$(cgroup_create "balloond-bench-rescue-$$" $(((B_MIB + N * ALLOW_MIB) * 1048576))) || { CG=; return 1; }
+	cat "$GUEST_DIR"/vmlinu[xz] "$GUEST_DIR/initrd.img" >/dev/null
+	daemon_config "$RUN" "$CG" "policy = $p" "ksm = off" "zswap = off"
+	rm -f "$RUN/ctl.sock"
+	"$BUILD/balloond" -v -c "$RUN/balloond.conf" --no-host-tuning 2> >(stamp >"$RUN/balloond.tlog") >/dev/null &
+	echo $! >"$RUN/balloond.pid"
+	for _ in $(seq 50); do [ -S "$RUN/ctl.sock" ] && break; sleep 0.1; done
+	[ -S "$RUN/ctl.sock" ] || { echo "balloond did not start" >&2; return 1; }
+	for i in $(seq 1 $N); do
+		name=r$i
+		: >"$RUN/$name.console"
+		tail -n +1 -F "$RUN/$name.console" 2>/dev/null > >(stamp >"$RUN/$name.tconsole") &
+		STAMPERS+=($!)
+		guest_start "$name" "$SIZE_MIB" "$LOAD" "$RUN/qmp" "$RUN" "$CG" || return 1
+		guest_wait_ready "$name" "$RUN" 120 || return 1
+		[ "$i" -lt $N ] && sleep "$STAGGER_S"
+	done
+	echo "== $p: $N guests up; sampling $SECS s" >&2
+	t0=$EPOCHREALTIME
+	end=$(awk -v a="$t0" -v s="$SECS" 'BEGIN { printf "%d", a + s }')
+	while [ "${EPOCHREALTIME%.*}" -lt "$end" ]; do
+		"$BUILD/balloonctl" -s "$RUN/ctl.sock" --json status 2>/dev/null |
+			jq -r --arg t "$EPOCHREALTIME" '.vms[] | "\($t) \(.name) \(.actual_bytes // 0)"' >>"$RUN/samples"
+		sleep 0.25
+	done
+	# Events before the window's end only; 30 s more to see their answers.
+	sleep 30
+	for i in $(seq 1 $N); do cp "$RUN/r$i.tconsole" "$OUT/rescue.$p.r$i.console"; done
+	cp "$RUN/balloond.tlog" "$OUT/rescue.$p.log"
+	cp "$RUN/samples" "$OUT/rescue.$p.samples"
+	events "$p" "$t0" "$end" >"$OUT/rescue.$p.events.csv"
+	cgroup_oom_kills "$CG" >"$OUT/rescue.$p.host_oom"
+	# Bursts begun in the window: the 180 MiB allocs (a guest whose
+	# memload was OOM-killed begins no more).
+	cat "$OUT"/rescue.$p.r*.console | awk -v a="$t0" -v b="$end" \
+		'/memload: phase=alloc held_mib=50$/ && $1 >= a && $1 < b { n++ } END { print n + 0 }' >"$OUT/rescue.$p.bursts"
+	cleanup
+}
+
+# events P T0 END: one CSV row per past_available mark in [T0, END):
+# vm,t_mark,deflate_s,need_mib,reach_s,oom
+events() {
+	local p=$1 t0=$2 end=$3 i
+	echo "vm,t_mark,deflate_s,need_mib,reach_s"
+	for i in $(seq 1 $N); do
+		awk -v vm="r$i" -v t0="$t0" -v end="$end" -v size=$SIZE_MIB \
+			-v logf="$OUT/rescue.$p.log" -v samples="$OUT/rescue.$p.samples" '
+		BEGIN {
+			# Target raises of this VM: time and nothing else.
+			pat = "vm " vm ": target "
+			while ((getline l < logf) > 0) {
+				if (index(l, pat) == 0) continue
+				split(substr(l, index(l, pat) + length(pat)), w, " ")
+				if (tobytes(w[1]) < tobytes(w[3])) rt[++nr] = l + 0
+			}
+			while ((getline l < samples) > 0) {
+				split(l, w, " ")
+				if (w[2] == vm) { st[++ns] = w[1] + 0; sa[ns] = w[3] / 1048576 }
+			}
+		}
+		function tobytes(s,   n, u) {
+			sub(/:$/, "", s); n = s + 0; u = substr(s, length(s))
+			return u == "G" ? n * 1024 : u == "K" ? n / 1024 : n
+		}
+		/balloon-guest: meminfo total_kib=/ { match($0, /avail_kib=[0-9]+/); base = size - substr($0, RSTART + 10, RLENGTH - 10) / 1024 }
+		/memload: phase=alloc held_mib=50$/ { t_alloc = $1 + 0 }
+		/memload: past_available/ {
+			t = $1 + 0
+			if (t < t0 || t >= end) next
+			match($0, /held_mib=[0-9]+/); held = substr($0, RSTART + 9, RLENGTH - 9) + 0
+			need = 230 + base  # memload holds 50 + 180 MiB at the end of the alloc
+			d = ""; r = ""
+			for (k = 1; k <= nr; k++) if (rt[k] >= t_alloc) { if (rt[k] - t <= 30) d = sprintf("%.3f", rt[k] - t); break }
+			for (k = 1; k <= ns; k++) if (st[k] >= t && sa[k] >= need) { if (st[k] - t <= 30) r = sprintf("%.3f", st[k] - t); break }
+			printf "%s,%.3f,%s,%.0f,%s\n", vm, t - t0, d, need, r
+		}' "$OUT/rescue.$p.r$i.console"
+	done
+}
+
+# stats FILE COLUMN: "n median p90 max" of the non-empty values.
+stats() {
+	tail -n +2 "$1" | cut -d, -f"$2" | grep -v '^$' | sort -g |
+		awk '{ v[++n] = $1 } END { if (!n) { print "0 - - -"; exit }
+			printf "%d %.2f %.2f %.2f\n", n, v[int((n + 1) / 2)], v[int(n * 0.9 + 0.999)], v[n] }'
+}
+
+for p in $POLICIES; do
+	run_policy "$p" || { echo "rescue: $p failed" >&2; exit 1; }
+done
+
+{
+	echo "# Rescue latency on real guests (issue 15.4)"
+	echo
+	echo "\`make bench-rescue\` (bench/rescue.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD),"
+	echo "$(nproc) cores, TCG. $N x $SIZE_MIB MiB guests, B = $B_MIB MiB (1.6x), memload \`$LOAD\`, ${SECS} s each."
+	echo "proxmox and mom are balloond's re-implementations of the peers (policy = ...), not the real daemons."
+	echo "Latency from the guest's demand passing its available memory (memload's mark) to the first"
+	echo "deflate command, and to the balloon's actual reaching the guest's need; definitions in the script."
+	echo
+	echo "| policy | bursts | demand passed available | deflate commanded: n, median / p90 / max s | actual reached need: n, median / p90 / max s | no deflate within 30 s | guest OOM kills | host OOM kills |"
+	echo "|---|---|---|---|---|---|---|---|"
+	for p in $POLICIES; do
+		f=$OUT/rescue.$p.events.csv
+		ev=$(($(wc -l <"$f") - 1))
+		read -r dn dm d9 dx < <(stats "$f" 3)
+		read -r rn rm r9 rx < <(stats "$f" 5)
+		ooms=$(cat "$OUT"/rescue.$p.r*.console | grep -c 'memload exited status=137')
+		echo "| $p | $(cat "$OUT/rescue.$p.bursts") | $ev | $dn: $dm / $d9 / $dx | $rn: $rm / $r9 / $rx | $((ev - dn)) | $ooms | $(cat "$OUT/rescue.$p.host_oom") |"
+	done
+} >"$MD"
+cat "$MD"
