@@ -204,6 +204,8 @@ static int decide(struct sim *s)
         .kind = s->kind,
         .step_bytes = s->setup->step_bytes,
         .idle_tax_pct = s->setup->idle_tax_pct,
+        /* The model's host is the budget: the peers see it as theirs. */
+        .peer_budget = true,
         .now_ms = s->now_ms,
         .wall_s = s->wall_s,
     };

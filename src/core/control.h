@@ -41,6 +41,7 @@ struct control {
     bool stalled;                /* did not reach a target; held until hold_until_ms */
     bool reset_seen;             /* a RESET not yet handled */
     uint64_t guard_actual_bytes; /* actual at the last guard check */
+    struct peer_samples mom;     /* MOM's guest monitor (policy mom only) */
 };
 
 /* The VM's settings in force, resolved to bytes. */

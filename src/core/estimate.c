@@ -38,6 +38,9 @@ void estimate_host(const struct host_sample *s, uint64_t conf_budget_bytes,
         e.free_bytes = e.budget_bytes - min_u64(e.budget_bytes, e.used_bytes);
     else
         e.free_bytes = (s->mem.free_kib + s->mem.buffers_kib + s->mem.cached_kib) * 1024;
+    e.mem_total_bytes = s->mem.total_kib * 1024;
+    e.mem_used_bytes = (s->mem.total_kib - min_u64(s->mem.total_kib, s->mem.avail_kib)) * 1024;
+    e.mem_free_bytes = (s->mem.free_kib + s->mem.buffers_kib + s->mem.cached_kib) * 1024;
     usable = e.budget_bytes - e.reserve_bytes;
     e.headroom_bytes = (int64_t)usable - (int64_t)e.used_bytes;
     if (psi) {

@@ -25,9 +25,14 @@ struct host_estimate {
     uint64_t budget_bytes;     /* what the VMs may use in all */
     uint64_t reserve_bytes;
     uint64_t used_bytes;       /* what they (or the host) use now */
-    uint64_t free_bytes;       /* MOM's view: MemFree + Buffers + Cached, or the
-                                * cgroup's limit - usage + inactive file */
+    uint64_t free_bytes;       /* MemFree + Buffers + Cached, or the cgroup's
+                                * limit - usage + inactive file: MOM's mem_free
+                                * on a host emulated at the budget's size */
     int64_t headroom_bytes;    /* budget - reserve - used */
+    /* /proc/meminfo as the peers' own daemons read it: MemTotal,
+     * MemTotal - MemAvailable (pvestatd's memused), MemFree + Buffers +
+     * Cached (MOM's mem_free). */
+    uint64_t mem_total_bytes, mem_used_bytes, mem_free_bytes;
     double psi_some_avg10;
     double psi_full_avg10;
     enum host_state state;

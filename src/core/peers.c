@@ -7,10 +7,12 @@
  *   passed since the last one (pvestatd's update loop and MOM's
  *   policy-engine-interval are both 10 s). Between rounds every VM keeps
  *   the target the daemon holds.
- * - A VM that is not running or has no fresh stats is left alone: Proxmox
- *   skips VMs without a working balloon driver, MOM guests without stats.
- * - A new target is clamped to [min, max] (balloond gives every policy the
- *   same floor and ceiling, so that the comparison is fair); it is
+ * - The host is what policy_host says: /proc/meminfo, or a host emulated
+ *   at the budget's size (tick.h). A VM that is not running is left
+ *   alone. Proxmox takes VMs without fresh stats in (as under pressure,
+ *   as pvestatd does with no freemem); MOM skips them (no sample).
+ * - A new target is the peer's own: not clamped to balloond's [min, max]
+ *   (upstream moves a VM outside its bounds back step by step). It is
  *   POLICY_PEER when it differs from the held target, else POLICY_STEADY.
  * - Integer arithmetic throughout; each rounding is named where it is
  *   done. Products that may exceed 64 bits are taken in 128 bits. */
@@ -44,11 +46,42 @@ static void keep_all(size_t n, const struct policy_vm *vms, struct policy_decisi
         out[i] = (struct policy_decision){vms[i].target_bytes, POLICY_STEADY};
 }
 
-static struct policy_decision peer_target(const struct policy_vm *v, uint64_t want_bytes)
+static struct policy_decision peer_target(const struct policy_vm *v, uint64_t t)
 {
-    uint64_t t = clamp_u64(want_bytes, v->min_bytes, v->max_bytes);
-
     return (struct policy_decision){t, t == v->target_bytes ? POLICY_STEADY : POLICY_PEER};
+}
+
+void peer_sample(struct peer_samples *s, uint64_t now_ms, uint64_t a, uint64_t b)
+{
+    if (s->last_ms != 0 && now_ms - s->last_ms < PEER_MOM_SAMPLE_MS)
+        return;
+    s->last_ms = now_ms;
+    s->a[s->head] = a;
+    s->b[s->head] = b;
+    s->head = (s->head + 1) % PEER_MOM_SAMPLES;
+    if (s->n < PEER_MOM_SAMPLES)
+        s->n++;
+}
+
+/* StatAvg: the mean of the samples kept, rounded down (MOM divides in
+ * floating point: at most a byte apart). */
+static uint64_t mean(const uint64_t *x, unsigned n)
+{
+    unsigned __int128 sum = 0;
+
+    for (unsigned i = 0; i < n; i++)
+        sum += x[i];
+    return n ? (uint64_t)(sum / n) : 0;
+}
+
+uint64_t peer_avg_a(const struct peer_samples *s)
+{
+    return mean(s->a, s->n);
+}
+
+uint64_t peer_avg_b(const struct peer_samples *s)
+{
+    return mean(s->b, s->n);
 }
 
 /* ---- Proxmox VE ------------------------------------------------------
@@ -71,18 +104,21 @@ static int64_t pve_goal(const struct policy_host *h)
     return ((int64_t)h->budget_bytes * 4 - (int64_t)h->used_bytes * 5) / 5;
 }
 
-/* compute_alg1 skips VMs without a balloon driver (no stats here), without
- * a balloon min in their config, and with shares 0. */
+/* compute_alg1 skips VMs without a balloon (no actual), without a balloon
+ * min in their config, and with shares 0. A VM whose guest sends no
+ * stats takes part: qemu-server's vmstatus then has no freemem. */
 static bool pve_takes_part(const struct policy_vm *v)
 {
-    return v->running && v->known && v->actual_bytes && v->min_bytes && v->shares;
+    return v->running && v->actual_bytes && v->min_bytes && v->shares;
 }
 
 /* idlist2, "enough free memory": freemem > 25% of balloon_min and not
- * below balloon_min; every other VM is in idlist1, "memory pressure". */
+ * below balloon_min; every other VM, and one without stats (no freemem),
+ * is in idlist1, "memory pressure". */
 static bool pve_in(const struct policy_vm *v, enum pve_list list)
 {
-    bool roomy = v->free_bytes > v->min_bytes / 4 && v->actual_bytes >= v->min_bytes;
+    uint64_t freemem = v->known ? v->free_bytes : 0;
+    bool roomy = freemem > v->min_bytes / 4 && v->actual_bytes >= v->min_bytes;
 
     return list == PVE_ALL || roomy == (list == PVE_ROOMY);
 }
@@ -202,25 +238,27 @@ void peer_proxmox(const struct policy_host *host, struct policy_round *round, si
  * its use plus free room) with host free from mom/Collectors/
  * HostMemory.py (MemFree + Buffers + Cached over MemTotal). MOM's names:
  * balloon_cur = actual_bytes, balloon_max = max_bytes, mem_unused =
- * free_bytes (the guest's MemFree), balloon_min = min_bytes: vdsm feeds
- * MOM the VM's guaranteed memory there (MOM on plain libvirt gets 0); we
- * give it balloond's min, the same floor every policy gets. MOM reads
- * averages of the last samples (StatAvg); we read the current ones.
- * MOM truncates targets with int(): every product and quotient here
- * rounds down. */
+ * free_bytes (the guest's MemFree). balloon_min is 0: MOM on libvirt
+ * reads it from <memtune><min_guarantee>, which QEMU domains do not
+ * support (vdsm would feed oVirt's guaranteed memory instead); balloond's
+ * min is not MOM's. The host's mem_free and each guest's balloon_cur and
+ * mem_unused are StatAvg, the mean of the last 10 samples 5 s apart
+ * (struct peer_samples); balloon_cur alone, where the rules say so, and
+ * the host's MemTotal are current. MOM truncates targets with int():
+ * every product and quotient here rounds down. */
 
 /* Fractions of the rules, as exact integer comparisons and divisions:
  * pressure_threshold 0.20, pressure_critical 0.05, min_guest_free_percent
  * 0.20 (1/5), max_balloon_change_percent 0.05 (1/20),
- * min_balloon_change_percent 0.0025 (1/400). */
-static bool mom_pressure(const struct policy_host *h)
+ * min_balloon_change_percent 0.0025 (1/400). host_free is the average. */
+static bool mom_pressure(const struct policy_host *h, uint64_t host_free)
 {
-    return (unsigned __int128)h->free_bytes * 5 < h->budget_bytes;
+    return (unsigned __int128)host_free * 5 < h->budget_bytes;
 }
 
-static bool mom_critical(const struct policy_host *h)
+static bool mom_critical(const struct policy_host *h, uint64_t host_free)
 {
-    return (unsigned __int128)h->free_bytes * 20 <= h->budget_bytes;
+    return (unsigned __int128)host_free * 20 <= h->budget_bytes;
 }
 
 /* change_big_enough: more than 0.25% of balloon_cur. */
@@ -231,27 +269,30 @@ static bool mom_big_enough(int64_t cur, int64_t size)
     return (__int128)d * 400 > cur;
 }
 
-/* max(balloon_min, used + keep): the least a guest is left with, where
- * used = balloon_cur - mem_unused (negative if the guest says so: MOM
- * does not correct it either). */
+/* max(balloon_min = 0, used + keep): the least a guest is left with,
+ * where used = StatAvg(balloon_cur) - StatAvg(mem_unused) (negative if
+ * the guest says so: MOM does not correct it either). */
 static int64_t mom_floor(const struct policy_vm *v, int64_t keep)
 {
-    int64_t used = (int64_t)v->actual_bytes - (int64_t)v->free_bytes;
+    uint64_t cur = v->n_avg ? v->avg_actual_bytes : v->actual_bytes;
+    uint64_t unused = v->n_avg ? v->avg_free_bytes : v->free_bytes;
 
-    return max_i64((int64_t)v->min_bytes, used + keep);
+    return max_i64(0, (int64_t)cur - (int64_t)unused + keep);
 }
 
 /* shrink_guest: 5% of balloon_cur at most, leaving the guest free room of
  * guest_free_percent = 0.20 * host_free / 0.20 (= host free percent) of
  * balloon_cur, or when critical host_free - 0.05 (negative: the guest is
- * pushed into its swap). */
-static bool mom_shrink(const struct policy_host *h, const struct policy_vm *v, int64_t *to)
+ * pushed into its swap). A guest above its balloon_max is shrunk like
+ * any other, 5% a round. */
+static bool mom_shrink(const struct policy_host *h, uint64_t host_free, const struct policy_vm *v,
+                       int64_t *to)
 {
     int64_t cur = (int64_t)v->actual_bytes;
-    int64_t keep = (int64_t)((unsigned __int128)v->actual_bytes * h->free_bytes / h->budget_bytes);
+    int64_t keep = (int64_t)((unsigned __int128)v->actual_bytes * host_free / h->budget_bytes);
     int64_t size;
 
-    if (mom_critical(h))
+    if (mom_critical(h, host_free))
         keep -= cur / 20;
     size = max_i64(cur * 19 / 20, mom_floor(v, keep));
     if (size > cur || !mom_big_enough(cur, size))
@@ -261,7 +302,8 @@ static bool mom_shrink(const struct policy_host *h, const struct policy_vm *v, i
 }
 
 /* grow_guest: a ballooned guest grows by 5% of balloon_cur, or up to 20%
- * of balloon_cur free if that is more, and never above balloon_max. */
+ * of balloon_cur free if that is more, and never above balloon_max; a
+ * guest at or above balloon_max is left as it is. */
 static bool mom_grow(const struct policy_vm *v, int64_t *to)
 {
     int64_t cur = (int64_t)v->actual_bytes;
@@ -280,17 +322,21 @@ static bool mom_grow(const struct policy_vm *v, int64_t *to)
 void peer_mom(const struct policy_host *host, struct policy_round *round, size_t n,
               const struct policy_vm *vms, struct policy_decision *out)
 {
-    bool pressure = mom_pressure(host);
+    uint64_t host_free;
+    bool pressure;
 
     keep_all(n, vms, out);
+    peer_sample(&round->mom_host, host->now_ms, host->free_bytes, 0);
     if (!round_start(host, round) || host->budget_bytes == 0)
         return;
+    host_free = peer_avg_a(&round->mom_host);
+    pressure = mom_pressure(host, host_free);
     for (size_t i = 0; i < n; i++) {
         int64_t to;
 
         if (!vms[i].running || !vms[i].known)
             continue;
-        if (pressure ? mom_shrink(host, &vms[i], &to) : mom_grow(&vms[i], &to))
+        if (pressure ? mom_shrink(host, host_free, &vms[i], &to) : mom_grow(&vms[i], &to))
             out[i] = peer_target(&vms[i], (uint64_t)to);
     }
 }

@@ -15,12 +15,22 @@ void peer_proxmox(const struct policy_host *host, struct policy_round *round, si
                   const struct policy_vm *vms, struct policy_decision *out);
 
 /* oVirt MOM's default balloon rules: every 10 s, host free = MemFree +
- * Buffers + Cached; below 20% of host memory every guest shrinks by at
- * most 5% (keeping the host's free share of it free in the guest: 20% at
- * best, less as the host runs out), otherwise grows by 5%; changes below
- * 0.25% are skipped. */
+ * Buffers + Cached averaged over its last 10 samples (5 s apart); below
+ * 20% of host memory every guest shrinks by at most 5% (keeping the
+ * host's free share of it free in the guest: 20% at best, less as the
+ * host runs out), otherwise grows by 5%; changes below 0.25% are skipped.
+ * A guest's use is averaged the same way (policy_vm.avg_*: the caller
+ * keeps each VM's samples with peer_sample()); balloon_min is 0, as MOM
+ * sees it on libvirt. */
 void peer_mom(const struct policy_host *host, struct policy_round *round, size_t n,
               const struct policy_vm *vms, struct policy_decision *out);
+
+/* MOM's monitors: a sample (a, b) is kept when none was taken in the
+ * last PEER_MOM_SAMPLE_MS; the oldest of PEER_MOM_SAMPLES goes. */
+void peer_sample(struct peer_samples *s, uint64_t now_ms, uint64_t a, uint64_t b);
+/* The mean of the kept a (b), rounded down; 0 with no sample. */
+uint64_t peer_avg_a(const struct peer_samples *s);
+uint64_t peer_avg_b(const struct peer_samples *s);
 
 /* No ballooning: every VM at its max. */
 void peer_static(const struct policy_host *host, size_t n, const struct policy_vm *vms,

@@ -25,18 +25,33 @@ struct policy_host {
     uint64_t step_bytes;
     /* Target changes smaller than this are not worth a command. */
     uint64_t deadband_bytes;
-    /* What the host looks like to the round-based peers. */
+    /* What the host looks like to the round-based peers: what their own
+     * daemons read from /proc/meminfo, or an emulated host of the
+     * budget's size (tick.h: tick_params.peer_budget). */
     uint64_t now_ms;        /* CLOCK_MONOTONIC, given (never read here) */
-    uint64_t budget_bytes;  /* the memory the VMs live in (Proxmox's "host memory") */
-    uint64_t used_bytes;    /* what is used of it */
-    uint64_t free_bytes;    /* MOM's host free: MemFree + Buffers + Cached, or for a
-                             * budget cgroup its limit - usage + inactive file */
+    uint64_t budget_bytes;  /* MemTotal (Proxmox's memtotal, MOM's mem_available) */
+    uint64_t used_bytes;    /* MemTotal - MemAvailable (Proxmox's memused) */
+    uint64_t free_bytes;    /* MemFree + Buffers + Cached (MOM's mem_free) */
     unsigned idle_tax_pct;  /* issue 3: idle memory counts for less under contention */
+};
+
+/* MOM's monitors keep the last PEER_MOM_SAMPLES samples, one every
+ * PEER_MOM_SAMPLE_MS (its shipped mom-balloon.conf: sample-history-length
+ * 10, host- and guest-monitor-interval 5 s), and its rules read their
+ * average (StatAvg). Two quantities per sample: a VM's balloon_cur and
+ * mem_unused, or the host's mem_free (b unused). */
+#define PEER_MOM_SAMPLES 10
+#define PEER_MOM_SAMPLE_MS 5000
+struct peer_samples {
+    uint64_t last_ms;       /* when the newest was taken; 0 = none yet */
+    unsigned n, head;       /* how many are kept; the next slot */
+    uint64_t a[PEER_MOM_SAMPLES], b[PEER_MOM_SAMPLES];
 };
 
 /* State that round-based policies keep between calls (zero at start). */
 struct policy_round {
     uint64_t last_ms;       /* when the last round ran; 0 = never */
+    struct peer_samples mom_host; /* MOM's host monitor: mem_free */
 };
 
 struct policy_vm {
@@ -60,6 +75,10 @@ struct policy_vm {
     uint64_t free_bytes;   /* guest's MemFree (stat-free-memory), what the peers read */
     uint64_t guest_total_bytes; /* guest's MemTotal */
     uint64_t target_bytes; /* the target the daemon holds now */
+    /* MOM's StatAvg of balloon_cur and mem_unused (tick.c keeps the
+     * samples); n_avg 0: none yet, the current values stand in. */
+    unsigned n_avg;
+    uint64_t avg_actual_bytes, avg_free_bytes;
 };
 
 enum policy_reason {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "peers.h"
 #include "util.h"
 #include "vmem.h"
 
@@ -53,6 +54,20 @@ uint64_t tick_clamp(uint64_t min_bytes, uint64_t max_bytes, uint64_t target_byte
     return clamp_u64(target_bytes, max_u64(min_bytes, 1), max_bytes);
 }
 
+static bool is_peer(const struct tick_params *p)
+{
+    return p->kind != POLICY_KIND_BALLOOND;
+}
+
+/* balloond's targets stay within [min, max]; a peer's within what QEMU
+ * takes (its own arithmetic decides the rest). */
+static uint64_t bound(const struct tick_params *p, const struct tick_vm *v, uint64_t target_bytes)
+{
+    if (is_peer(p))
+        return tick_clamp(1, v->obs->size_bytes ? v->obs->size_bytes : v->max_bytes, target_bytes);
+    return tick_clamp(v->min_bytes, v->max_bytes, target_bytes);
+}
+
 static struct control_limits limits(const struct tick_vm *v)
 {
     return (struct control_limits){v->min_bytes, v->max_bytes, v->shares, v->pin_bytes > 0};
@@ -70,8 +85,7 @@ static void record(const struct tick_params *p, struct tick_scratch *s, size_t i
         /* Virtio-mem alone moves whole blocks: rounded up, so that the
          * target held is one the VM can reach (no false stall). */
         uint64_t held = vmem_round_target(&v->obs->vmem, v->obs->has_balloon,
-                                          tick_clamp(v->min_bytes, v->max_bytes, a.target_bytes),
-                                          v->max_bytes);
+                                          bound(p, v, a.target_bytes), v->max_bytes);
         a.held = held != 0;
         if (a.held)
             control_set_target(v->ctl, held, p->now_ms);
@@ -97,7 +111,7 @@ static bool guard(const struct tick_params *p, struct tick_scratch *s, size_t i,
  * actual is the peer's word (it may say 2^64-2): held within bounds. */
 static void adopt(const struct tick_params *p, struct tick_scratch *s, size_t i, struct tick_vm *v)
 {
-    uint64_t t = tick_clamp(v->min_bytes, v->max_bytes, v->have_saved ? v->saved_bytes : v->obs->actual_bytes);
+    uint64_t t = bound(p, v, v->have_saved ? v->saved_bytes : v->obs->actual_bytes);
 
     /* The burst learned of the same QEMU process, bounded by the VM's
      * size (the state file may be edited). */
@@ -144,6 +158,8 @@ static enum tick_step gate(const struct tick_params *p, struct tick_scratch *s, 
     }
     /* A reset is handled at once: the rebooting guest's driver has no
      * balloon to report yet, and will read the size we set now. */
+    if (is_peer(p))
+        c->reset_seen = false; /* a peer's run has no guard */
     if (v->ready && c->reset_seen && c->target_set && !v->paused && !v->pin_bytes && guard(p, s, i, v))
         return TICK_RESET;
     if (!v->ready || !v->obs->have_actual || v->obs->size_bytes == 0)
@@ -162,7 +178,7 @@ static enum tick_step gate(const struct tick_params *p, struct tick_scratch *s, 
         c->reason = POLICY_PAUSED;
         return TICK_PAUSED;
     }
-    if (guard(p, s, i, v))
+    if (!is_peer(p) && guard(p, s, i, v))
         return TICK_GUARDED;
     if (v->pin_bytes) {
         pin(p, s, i, v);
@@ -181,11 +197,25 @@ static struct policy_host policy_host(const struct tick_params *p, const struct 
         .step_bytes = p->step_bytes,
         .deadband_bytes = CONTROL_DEADBAND_BYTES,
         .now_ms = p->now_ms,
-        .budget_bytes = he->budget_bytes,
-        .used_bytes = he->used_bytes,
-        .free_bytes = he->free_bytes,
+        .budget_bytes = p->peer_budget ? he->budget_bytes : he->mem_total_bytes,
+        .used_bytes = p->peer_budget ? he->used_bytes : he->mem_used_bytes,
+        .free_bytes = p->peer_budget ? he->free_bytes : he->mem_free_bytes,
         .idle_tax_pct = p->idle_tax_pct,
     };
+}
+
+/* MOM's guest monitor: balloon_cur and mem_unused every 5 s, when the
+ * guest reported (a guest without stats gives MOM no sample); the
+ * policy reads their average. */
+static void mom_samples(const struct tick_params *p, struct control *c, struct policy_vm *pv)
+{
+    if (p->kind != POLICY_KIND_MOM)
+        return;
+    if (pv->known)
+        peer_sample(&c->mom, p->now_ms, pv->actual_bytes, pv->free_bytes);
+    pv->n_avg = c->mom.n;
+    pv->avg_actual_bytes = peer_avg_a(&c->mom);
+    pv->avg_free_bytes = peer_avg_b(&c->mom);
 }
 
 int tick_decide(const struct tick_params *p, const struct host_estimate *he, struct policy_round *round,
@@ -204,6 +234,7 @@ int tick_decide(const struct tick_params *p, const struct host_estimate *he, str
             continue;
         estimate_vm(v->obs, v->buffer_pct, p->wall_s, v->est);
         control_input(v->ctl, v->obs, v->est, &l, p->now_ms, &s->pv[k]);
+        mom_samples(p, v->ctl, &s->pv[k]);
         s->active[k++] = i;
     }
     struct policy_host ph = policy_host(p, he);

@@ -16,7 +16,12 @@
  *   paused    the operator paused it: left alone;
  *   guard     guest protection (guard.h);
  *   pin       the operator's pin;
- *   policy    everything else, all together (policy.h). */
+ *   policy    everything else, all together (policy.h).
+ *
+ * A run of a peer (proxmox, mom, static) is that peer: no guard, and its
+ * targets are held as it set them (within the VM's size, 1 byte at
+ * least: QEMU's own bounds), not within balloond's [min, max]. The
+ * operator's pause and pin still apply. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -72,6 +77,10 @@ struct tick_params {
     bool dry_run;               /* decide, but hold no new target */
     uint64_t now_ms;            /* CLOCK_MONOTONIC */
     uint64_t wall_s;            /* the guest stats' clock */
+    /* A peer (proxmox, mom) sees a host emulated at the budget's size
+     * (budget, used, free of it) instead of /proc/meminfo, as a benchmark
+     * whose budget cgroup stands for a smaller host needs. */
+    bool peer_budget;
 };
 
 enum tick_kind { TICK_ADOPT, TICK_GUARD, TICK_PIN, TICK_POLICY_SET };

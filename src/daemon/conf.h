@@ -83,6 +83,7 @@ struct conf_host {
     struct conf_size reserve;/* relative to the budget */
     uint64_t step_bytes;
     enum policy_kind policy;
+    bool peer_budget;        /* a peer policy sees a host of the budget's size */
     unsigned idle_tax_pct;
     /* The host reclaim cascade (issue 4): KSM, then compression. */
     bool ksm;                /* run the KSM controller */

@@ -37,6 +37,10 @@ const struct conf_key conf_keys[] = {
     { "reserve", HOST(reserve), .type = CONF_T_SIZE_PCT, .def = "5%", .reloadable = true },
     { "step", HOST(step_bytes), .type = CONF_T_SIZE, .lo = MIB, .def = "128M", .reloadable = true },
     { "policy", HOST(policy), .type = CONF_T_POLICY, .def = "balloond", .reloadable = true },
+    /* Off: proxmox and mom read the host's /proc/meminfo, as pvestatd and
+     * momd do. On: they see a host of the budget's size (its limit, its
+     * use), for a benchmark whose budget cgroup stands for a smaller host. */
+    { "peer_budget", HOST(peer_budget), .type = CONF_T_BOOL, .def = "off", .reloadable = true },
     /* 100% would make idle memory worth nothing: a guest could lose all
      * of it to a busier one at once. VMware's ESX caps the tax at 99%. */
     { "idle_tax", HOST(idle_tax_pct), .type = CONF_T_UINT_PCT, .lo = 0, .hi = 99, .def = "75",

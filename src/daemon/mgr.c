@@ -256,6 +256,7 @@ static void mgr_decide(struct mgr *m)
         .kind = m->conf->host.policy,
         .step_bytes = m->conf->host.step_bytes,
         .idle_tax_pct = m->conf->host.idle_tax_pct,
+        .peer_budget = m->conf->host.peer_budget,
         .dry_run = m->opt.dry_run,
         .now_ms = now_ms(),
         .wall_s = wall_now_s(),

@@ -46,6 +46,7 @@ static bool c_reserve(const struct conf *c)
 }
 static bool c_step(const struct conf *c) { return c->host.step_bytes == MIB; }
 static bool c_policy(const struct conf *c) { return c->host.policy == POLICY_KIND_PROXMOX; }
+static bool c_peer_budget(const struct conf *c) { return c->host.peer_budget; }
 static bool c_idle_tax(const struct conf *c) { return c->host.idle_tax_pct == 99; }
 static bool c_ksm(const struct conf *c) { return !c->host.ksm; }
 static bool c_zswap(const struct conf *c) { return !c->host.zswap; }
@@ -77,6 +78,7 @@ static const struct key_case key_cases[] = {
     {"budget", "3G", c_budget},              {"cgroup", "/sys/fs/cgroup/m", c_cgroup},
     {"reserve", "512M", c_reserve},          {"step", "1M", c_step},
     {"policy", "proxmox", c_policy},         {"idle_tax", "99%", c_idle_tax},
+    {"peer_budget", "on", c_peer_budget},
     {"ksm", "false", c_ksm},                 {"zswap", "no", c_zswap},
     {"zswap_compressor", "zstd", c_zswap_comp}, {"zswap_max_pool", "50%", c_zswap_pool},
     {"zram", "2G", c_zram},                  {"zram_algorithm", "lzo-rle", c_zram_alg},

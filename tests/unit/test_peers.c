@@ -109,17 +109,32 @@ static const struct peer_case pve_cases[] = {
     {"shrink -60 MB, none roomy: fewer shares give", GOAL(-(int64_t)MB(60)), 2,
      {VM(1000, 2000, 1300, 0, 2000), VM(1000, 2000, 1300, 0, 1000)},
      {MB(1300), MB(1240)}, {KEEP, PEER}},
-    {"not running or no stats: left alone", GOAL(MB(90)), 3,
+    /* pvestatd has no freemem for a VM without stats: under pressure,
+     * it takes part (2000 + 1000 shares of 90 MB). */
+    {"not running: left alone; no stats: takes part", GOAL(MB(90)), 3,
      {S1_100, VM(1000, 2000, 1000, 0, 1000, .running = false, .target_bytes = MB(1500)),
       VM(1000, 2000, 1000, 0, 1000, .known = false)},
-     {MB(1090), MB(1500), MB(1000)}, {PEER, KEEP, KEEP}},
+     {MB(1060), MB(1500), MB(1030)}, {PEER, KEEP, PEER}},
+    /* The stale 512 MB free does not count: the no-stats VM is in the
+     * pressure list and gets the whole grow; the roomy one nothing. */
+    {"no stats counts as pressure, stale free ignored", GOAL(MB(90)), 2,
+     {VM(1000, 2000, 1000, 512, 1000, .known = false), VM(1000, 2000, 1000, 512, 1000)},
+     {MB(1090), MB(1000)}, {PEER, KEEP}},
     {"shares 0 and no min: left alone", GOAL(MB(90)), 3,
      {S1_100, VM(1000, 2000, 1000, 0, 0), VM(0, 2000, 1000, 0, 1000)},
      {MB(1090), MB(1000), MB(1000)}, {PEER, KEEP, KEEP}},
-    /* Desired is max (1000), one 100 MiB step from 1200 is 1095.14:
-     * balloond clamps to max. */
-    {"above a lowered max: clamped", GOAL(-(int64_t)MB(50)), 1,
-     {VM(500, 1000, 1200, 0, 1000)}, {MB(1000)}, {PEER}},
+    /* Desired is max (1000), one 100 MiB step from 1200 is 1095.14 MB:
+     * upstream moves by maxchange, it does not clamp at once. */
+    {"above max: 100 MiB a round, not clamped", GOAL(-(int64_t)MB(50)), 1,
+     {VM(500, 1000, 1200, 0, 1000)}, {MB(1200) - MIB(100)}, {PEER}},
+    {"above max: shrunk 100 MiB even in a grow", GOAL(MB(90)), 1,
+     {VM(500, 1000, 1200, 0, 1000)}, {MB(1200) - MIB(100)}, {PEER}},
+    /* alloc 90 - 200 MB: desired below min, raised to min (1000); one
+     * step of 100 MiB from 800. */
+    {"below min: grown 100 MiB a round in a grow", GOAL(MB(90)), 1,
+     {VM(1000, 2000, 800, 0, 1000)}, {MB(800) + MIB(100)}, {PEER}},
+    {"below min: left there in a shrink", GOAL(-(int64_t)MB(200)), 1,
+     {VM(1000, 2000, 800, 0, 1000)}, {MB(800)}, {KEEP}},
 };
 
 static void test_proxmox(void **state)
@@ -143,7 +158,25 @@ static const struct peer_case mom_cases[] = {
      {VM(250, 2000, 1000, 20, 1000)}, {MB(980)}, {PEER}},
     {"4% host free: pushed below its use", FREE(400), 1, {VM(250, 2000, 1000, 20, 1000)},
      {MB(970)}, {PEER}},
-    {"shrink: min wins", FREE(1500), 1, {VM(960, 2000, 1000, 500, 1000)}, {MB(960)}, {PEER}},
+    /* MOM on libvirt sees balloon_min 0: balloond's min is not its floor. */
+    {"shrink: balloond's min is not MOM's", FREE(1500), 1, {VM(960, 2000, 1000, 500, 1000)},
+     {MB(950)}, {PEER}},
+    /* keep 15% of 1200 = 180, used 600: floor 780 < 95% = 1140 */
+    {"above max: shrunk 5% a round, not clamped", FREE(1500), 1,
+     {VM(250, 1000, 1200, 600, 1000)}, {MB(1140)}, {PEER}},
+    {"above max, no pressure: left there", FREE(3000), 1, {VM(250, 1000, 1200, 600, 1000)},
+     {MB(1200)}, {KEEP}},
+    /* StatAvg: used = 1000 - 100 = 900, + 150 kept = 1050 > 1000: no
+     * shrink (the current sample alone, used 500, would shrink to 950). */
+    {"guest use averaged: no shrink", FREE(1500), 1,
+     {VM(250, 2000, 1000, 500, 1000, .n_avg = 3, .avg_actual_bytes = MB(1000),
+         .avg_free_bytes = MB(100))},
+     {MB(1000)}, {KEEP}},
+    /* grow: used avg 1100 - 400 = 700 + 20% of 1000 = 900 < 1050 */
+    {"guest use averaged: grow by 5%", FREE(3000), 1,
+     {VM(250, 2000, 1000, 0, 1000, .n_avg = 2, .avg_actual_bytes = MB(1100),
+         .avg_free_bytes = MB(400))},
+     {MB(1050)}, {PEER}},
     {"shrink of 0.2%: skipped", FREE(1500), 1, {VM(250, 2000, 1000, 152, 1000)}, {MB(1000)},
      {KEEP}},
     {"shrink of exactly 0.25%: skipped", FREE(1500), 1,
@@ -209,6 +242,63 @@ static void test_rounds(void **state)
     check_rounds(peer_mom, &mom_cases[0], MB(950));
 }
 
+/* MOM's monitors: a sample every 5 s at most, the last 10 kept, the
+ * mean rounded down. */
+static void test_mom_samples(void **state)
+{
+    struct peer_samples s = {0};
+
+    assert_int_equal(peer_avg_a(&s), 0);
+    peer_sample(&s, 1000, 10, 1);
+    peer_sample(&s, 5999, 99, 99); /* 4999 ms later: not taken */
+    assert_int_equal(s.n, 1);
+    for (uint64_t k = 1; k <= 11; k++)
+        peer_sample(&s, 1000 + k * 5000, 10 + k, 1 + k);
+    /* kept: 12..21 and 3..12 */
+    assert_int_equal(s.n, 10);
+    assert_int_equal(peer_avg_a(&s), 16); /* 165 / 10 */
+    assert_int_equal(peer_avg_b(&s), 7);  /* 75 / 10 */
+}
+
+/* The host's mem_free is averaged too: 3000, 3000 and 1500 MB free of
+ * 10000 is 25% on average, no pressure (grow), where the current 15%
+ * alone would shrink. */
+static void test_mom_host_average(void **state)
+{
+    const struct policy_vm vm[] = {VM(250, 2000, 1000, 500, 1000)};
+    struct policy_host h = FREE(3000);
+    struct policy_round round = {0};
+    struct policy_decision d[1];
+
+    h.now_ms = 1000;
+    peer_mom(&h, &round, 1, vm, d);
+    assert_int_equal(d[0].target_bytes, MB(1050));
+    h.now_ms = 6000;
+    peer_mom(&h, &round, 1, vm, d);
+    assert_int_equal(d[0].reason, POLICY_STEADY); /* sampled, no round */
+    h.now_ms = 11000;
+    h.free_bytes = MB(1500);
+    peer_mom(&h, &round, 1, vm, d);
+    assert_int_equal(round.mom_host.n, 3);
+    assert_int_equal(peer_avg_a(&round.mom_host), MB(2500));
+    assert_int_equal(d[0].target_bytes, MB(1050));
+    assert_int_equal(d[0].reason, POLICY_PEER);
+    /* 3000, 3000, 1500, 1500, 1500: 2100 on average (21%), a grow
+     * again; with two more, 13500 / 7 = 1928.57 (19.3%): a shrink. */
+    h.now_ms = 16000;
+    peer_mom(&h, &round, 1, vm, d);
+    h.now_ms = 21000;
+    peer_mom(&h, &round, 1, vm, d);
+    assert_int_equal(peer_avg_a(&round.mom_host), MB(2100));
+    assert_int_equal(d[0].target_bytes, MB(1050));
+    h.now_ms = 26000;
+    peer_mom(&h, &round, 1, vm, d);
+    h.now_ms = 31000;
+    peer_mom(&h, &round, 1, vm, d);
+    assert_int_equal(peer_avg_a(&round.mom_host), 1928571428);
+    assert_int_equal(d[0].target_bytes, MB(950));
+}
+
 static void test_no_vms(void **state)
 {
     const struct policy_host h = GOAL(MB(90));
@@ -241,6 +331,8 @@ int main(void)
         cmocka_unit_test(test_proxmox),
         cmocka_unit_test(test_mom),
         cmocka_unit_test(test_rounds),
+        cmocka_unit_test(test_mom_samples),
+        cmocka_unit_test(test_mom_host_average),
         cmocka_unit_test(test_no_vms),
         cmocka_unit_test(test_static),
     };

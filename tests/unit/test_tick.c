@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "observe.h"
+#include "peers.h"
 #include "tick.h"
 
 #define M(x) ((uint64_t)(x) << 20)
@@ -219,6 +220,82 @@ static void test_stall(void **state)
     tick_scratch_free(&s);
 }
 
+/* A host whose /proc/meminfo puts Proxmox's goal at -50.4 MiB (80% of
+ * 8192 MiB minus 6604 used), while its budget view is at plenty (goal
+ * +4505 MiB); MOM's free (MemFree + Buffers + Cached) is 50%. */
+static const struct host_estimate meminfo_short = {
+    .budget_bytes = M(8192), .reserve_bytes = M(400), .used_bytes = M(2048),
+    .free_bytes = M(6144), .headroom_bytes = (int64_t)M(5744), .state = HOST_PLENTY,
+    .mem_total_bytes = M(8192), .mem_used_bytes = M(6604), .mem_free_bytes = M(4096),
+};
+
+static size_t run_peer(enum policy_kind kind, bool peer_budget, struct tick_vm *v, struct tick_scratch *s)
+{
+    struct tick_params p = params;
+
+    p.kind = kind;
+    p.peer_budget = peer_budget;
+    assert_int_equal(tick_decide(&p, &meminfo_short, &(struct policy_round){0}, v, 1, s), 0);
+    return s->n_acts;
+}
+
+/* A run of a peer is that peer: balloond's guard does not act (a stall,
+ * a reset), its [min, max] does not bound the peer's target, and the
+ * peer sees /proc/meminfo unless told the budget stands for the host. */
+static void test_peer_run(void **state)
+{
+    struct tick_scratch s = {0};
+    struct one o;
+    struct tick_vm v;
+
+    /* test_stall's VM under proxmox: shrunk by the goal, from actual
+     * (512 MiB - 52848230 bytes), no stall taken. */
+    idle(&o);
+    o.ctl.target_bytes = M(300);
+    o.ctl.last_change_ms = T0 - 20000;
+    v = tv(&o);
+    assert_int_equal(run_peer(POLICY_KIND_PROXMOX, false, &v, &s), 1);
+    assert_int_equal(v.step, TICK_POLICY);
+    assert_int_equal(s.acts[0].kind, TICK_POLICY_SET);
+    assert_int_equal(o.ctl.target_bytes, M(512) - 52848230);
+    assert_false(o.ctl.stalled);
+    /* The same host seen as its budget: plenty, a grow; at max, nothing. */
+    idle(&o);
+    v = tv(&o);
+    assert_int_equal(run_peer(POLICY_KIND_PROXMOX, true, &v, &s), 0);
+    assert_int_equal(o.ctl.target_bytes, M(512));
+    /* Above a lowered max (400): 100 MiB a round, held at 412, not 400. */
+    idle(&o);
+    v = tv(&o);
+    v.max_bytes = M(400);
+    assert_int_equal(run_peer(POLICY_KIND_PROXMOX, false, &v, &s), 1);
+    assert_int_equal(o.ctl.target_bytes, M(412));
+    /* A reset under mom: no boot-safe raise; MOM (50% free: grow) finds
+     * the guest at its max and leaves the target where it was. */
+    idle(&o);
+    o.ctl.target_bytes = M(300);
+    observe_reset(&o.obs);
+    v = tv(&o);
+    assert_int_equal(run_peer(POLICY_KIND_MOM, false, &v, &s), 0);
+    assert_int_equal(v.step, TICK_POLICY);
+    assert_int_equal(o.ctl.target_bytes, M(300));
+    assert_false(o.ctl.reset_seen);
+    /* MOM's guest monitor: a sample of balloon_cur and mem_unused every
+     * 5 s (the tick runs every second). */
+    idle(&o);
+    v = tv(&o);
+    for (uint64_t t = 0; t <= 10000; t += 1000) {
+        struct tick_params p = params;
+        p.kind = POLICY_KIND_MOM;
+        p.now_ms = T0 + t;
+        assert_int_equal(tick_decide(&p, &meminfo_short, &(struct policy_round){0}, &v, 1, &s), 0);
+    }
+    assert_int_equal(o.ctl.mom.n, 3);
+    assert_int_equal(peer_avg_a(&o.ctl.mom), M(512));
+    assert_int_equal(peer_avg_b(&o.ctl.mom), M(300));
+    tick_scratch_free(&s);
+}
+
 /* A pin is set once; a pin below min is held at min, and not resent. */
 static void test_pinned(void **state)
 {
@@ -327,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_adopt),         cmocka_unit_test(test_not_ready),
         cmocka_unit_test(test_paused_and_no_driver), cmocka_unit_test(test_reset),
         cmocka_unit_test(test_stall),         cmocka_unit_test(test_pinned),
+        cmocka_unit_test(test_peer_run),
         cmocka_unit_test(test_policy_gates),  cmocka_unit_test(test_dry_run),
         cmocka_unit_test(test_many),
     };
