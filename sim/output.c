@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "peers.h"
 #include "util.h"
 
 extern char **environ;
@@ -33,7 +34,10 @@ void output_header(FILE *f, const struct sim_setup *s, uint64_t seed)
                 (unsigned long long)(s->host.swap_bytes_per_s >> 20));
     fprintf(f, "), %llu s at 1 s ticks, seed %llu.\n", (unsigned long long)s->duration_s,
             (unsigned long long)seed);
-    fprintf(f, "Columns as in bench/results.md (definitions: bench/density.sh's header).\n\n");
+    fprintf(f, "Columns as in bench/results.md (definitions: bench/density.sh's header).\n");
+    fprintf(f, "proxmox and mom are re-implementations of Proxmox VE's pvestatd auto-ballooning and oVirt "
+               "MOM's balloon.rules (src/core/peers.c), seeing the modelled budget as their host's memory; "
+               "%s.\n\n", PEERS_NOT_MODELLED);
 }
 
 void output_table_head(FILE *f)

@@ -7,6 +7,12 @@
 #pragma once
 #include "policy.h"
 
+/* What the re-implementations leave out, for every table that shows them. */
+#define PEERS_NOT_MODELLED                                                                      \
+    "not modelled: a ballooning-target other than Proxmox's default 80%, its migrate lock and " \
+    "paused VMs, MOM's KSM controller and vdsm's guaranteed memory (MOM sees balloon_min 0, "   \
+    "as on libvirt), upstream's floating-point rounding (at most a byte)"
+
 /* Proxmox VE's auto-ballooning (pvestatd, PVE::AutoBalloon::compute_alg1):
  * every 10 s, goal = 80% of host memory - used; VMs under pressure first;
  * split by shares between each VM's min and max; at most 100 MiB per VM
