@@ -103,6 +103,13 @@ bench: deps
 	guest/build.sh $(BUILD)/guest
 	bench/density.sh -b $(BACKEND) $(BUILD)
 
+# Density frontier (issue 15): each policy's highest overcommit ratio in
+# every simulator scenario, by bisection; bench/frontier.md and
+# bench/out/frontier/frontier.png. No guests; SIM_ARGS="--vms 100" to scale.
+.PHONY: bench-frontier
+bench-frontier: all
+	bench/frontier.sh $(BUILD)
+
 # Install (issue 5): `make install PREFIX=/usr DESTDIR=/tmp/pkg`. PREFIX
 # defaults to /usr/local; the config goes to $(DESTDIR)/etc/balloond, as an
 # example only: an existing balloond.conf is never touched.

@@ -4,7 +4,14 @@
 # policy in turn (balloond, proxmox, mom, static).  Run by `make bench`, not
 # by `make check`.  Needs root (cgroups, QEMU).
 #
-#   bench/density.sh [-p balloond,proxmox,mom,static] [-d LOAD_SECONDS] [-k] [-R] [-b qmp|libvirt] [BUILD_DIR]
+#   bench/density.sh [-p balloond,proxmox,mom,static] [-d LOAD_SECONDS] [-k] [-R] [-b qmp|libvirt]
+#                    [-L LIMIT_MIB -o OUTDIR] [BUILD_DIR]
+#
+# -L sets the budget cgroup's limit instead of the 2x one below (the
+# overcommit ratio is then 2048 / LIMIT_MIB, configured RAM over the
+# budget, as balloond-sim --frontier counts it), -o writes the runs and
+# the table (OUTDIR/results.md) there instead of bench/out and
+# bench/results.md: the frontier's checks on real guests (bench/frontier.sh).
 #
 # Writes bench/out/POLICY.csv (one row per VM per second: t, vm, target,
 # actual, used, available, rss (MiB, from `balloonctl --json status`),
@@ -122,17 +129,23 @@ usage() {
 	echo "  -k: leave KSM and zswap to balloond's defaults (default: off, balloons only)" >&2
 	echo "  -R: no runs; redo the table, results.md and plots from bench/out/ (after editing this script)" >&2
 	echo "  -b: the guests' backend: qmp (default) or libvirt (domains of a private libvirtd)" >&2
+	echo "  -L LIMIT_MIB: the budget cgroup's limit (default: 2x overcommit); -o OUTDIR: output there" >&2
 	exit 2
 }
 REPORT_ONLY=0
 BACKEND=qmp
-while getopts p:d:kRb:h opt; do
+LIMIT_SET=
+OUT_SET=
+while getopts p:d:kRb:L:o:h opt; do
 	case $opt in
 	p) POLICIES=$OPTARG ;;
 	d) LOAD_SECONDS=$OPTARG ;;
 	k) TUNE=() ;;
 	R) REPORT_ONLY=1 ;;
 	b) BACKEND=$OPTARG ;;
+	L) [[ $OPTARG =~ ^[0-9]+$ ]] && [ "$OPTARG" -ge 512 ] || { echo "-L $OPTARG: a limit in MiB, at least 512" >&2; usage; }
+	   LIMIT_SET=$OPTARG ;;
+	o) OUT_SET=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -173,6 +186,12 @@ ALLOW_MIB=76
 LV_DAEMONS_MIB=0
 [ "$BACKEND" = libvirt ] && LV_DAEMONS_MIB=10
 LIMIT_MIB=$((B_MIB + N * ALLOW_MIB + LV_DAEMONS_MIB))
+OVERCOMMIT="2x overcommitted"
+if [ -n "$LIMIT_SET" ]; then
+	LIMIT_MIB=$LIMIT_SET
+	B_MIB=$((LIMIT_MIB - N * ALLOW_MIB - LV_DAEMONS_MIB))
+	OVERCOMMIT="ratio $(awk -v c=$((N * SIZE_MIB)) -v l="$LIMIT_MIB" 'BEGIN { printf "%.2f", c / l }')x of the budget (-L)"
+fi
 DAEMONS_NOTE=
 [ "$LV_DAEMONS_MIB" -eq 0 ] || DAEMONS_NOTE=" + $LV_DAEMONS_MIB MiB for libvirtd and virtlogd"
 BOOT_TIMEOUT=120
@@ -192,6 +211,10 @@ if [ "$BACKEND" = libvirt ]; then
 	OUT=$OUT/libvirt
 	RESULTS=$REPO/bench/results-libvirt.md
 	GUESTS_WHAT="TCG libvirt domains"
+fi
+if [ -n "$OUT_SET" ]; then
+	OUT=$(mkdir -p "$OUT_SET" && cd "$OUT_SET" && pwd) || { echo "-o $OUT_SET: cannot create it" >&2; exit 1; }
+	RESULTS=$OUT/results.md
 fi
 mkdir -p "$OUT"
 
@@ -489,7 +512,7 @@ SEP='|---|---|---|---|---|---|---|---|---|'
 	echo "# Density benchmark (bench/density.sh)"
 	echo
 	echo "$N $GUESTS_WHAT x $SIZE_MIB MiB = $((N * SIZE_MIB)) MiB configured, in a budget cgroup of $LIMIT_MIB MiB"
-	echo "(B = $B_MIB MiB of guest RAM, 2x overcommitted, + $ALLOW_MIB MiB per guest measured for QEMU's own memory$DAEMONS_NOTE)."
+	echo "(B = $B_MIB MiB of guest RAM, $OVERCOMMIT, + $ALLOW_MIB MiB per guest measured for QEMU's own memory$DAEMONS_NOTE)."
 	[ "$BACKEND" = qmp ] || echo "Guests: libvirt domains of a private libvirtd (bench/density.sh -b $BACKEND); balloond with backend = libvirt."
 	echo "Guest demand averages ~40% of size and peaks at 86% of B in total; one guest grows to 1.5x its share."
 	echo "proxmox and mom are re-implementations of Proxmox VE's pvestatd auto-ballooning and oVirt MOM's balloon.rules"

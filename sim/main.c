@@ -14,13 +14,15 @@
 #include "scenario.h"
 #include "util.h"
 #include "validate.h"
+#include "frontier.h"
 
 struct opts {
     const char *scenario, *trace, *csv_dir, *plot_dir, *validate_dir;
     struct scenario_opts so;
     uint64_t vm_size_bytes, budget_bytes, swap_bytes, swap_rate, seed;
     unsigned ksm_pct;
-    bool ksm_set, all, timing;
+    bool ksm_set, all, timing, frontier;
+    double pressure_pct;        /* --frontier's threshold */
     enum policy_kind kind;
 };
 
@@ -29,6 +31,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: balloond-sim [--scenario NAME | --trace FILE] [--policy P | --all] [options]\n"
                "       balloond-sim --list\n"
                "       balloond-sim --validate DIR      (bench/density.sh's output, e.g. bench/out)\n"
+               "       balloond-sim --frontier [--scenario NAME] [--pressure-max PCT] [--plot DIR]\n"
                "  --scenario NAME   a built-in scenario (default density; --list shows them)\n"
                "  --trace FILE      CSV t_s,vm,anon_bytes[,cache_bytes] (sim/README.md)\n"
                "  --vm-size SIZE    a trace's VMs' configured RAM (default 512M)\n"
@@ -42,7 +45,10 @@ static void usage(FILE *f)
                "  --swap SIZE@RATE  host swap device, e.g. 4G@200M (per second)\n"
                "  --csv DIR         per-run CSV (POLICY.csv, .host.csv, .events.csv)\n"
                "  --plot DIR        per-run PNG with gnuplot (CSV goes there too)\n"
-               "  --time            print each run's wall time on stderr\n");
+               "  --time            print each run's wall time on stderr\n"
+               "  --frontier        each policy's highest overcommit ratio without OOM kills and\n"
+               "                    with guest pressure below --pressure-max (default 1%%), for\n"
+               "                    the scenario or every built-in one; --plot DIR: frontier.png\n");
 }
 
 /* An option's value (name: the option as given, for the message). */
@@ -95,11 +101,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"vms", 1, NULL, 'n'},      {"duration", 1, NULL, 'd'}, {"budget", 1, NULL, 'b'},
         {"ksm", 1, NULL, 'k'},      {"swap", 1, NULL, 'w'},     {"csv", 1, NULL, 'c'},
         {"plot", 1, NULL, 'P'},     {"validate", 1, NULL, 'V'}, {"list", 0, NULL, 'l'},
-        {"time", 0, NULL, 't'},     {"help", 0, NULL, 'h'},     {0},
+        {"time", 0, NULL, 't'},     {"help", 0, NULL, 'h'},     {"frontier", 0, NULL, 'F'},
+        {"pressure-max", 1, NULL, 'x'}, {0},
     };
     int c;
 
-    *o = (struct opts){.vm_size_bytes = 512 * MIB, .seed = 1, .kind = POLICY_KIND_BALLOOND};
+    *o = (struct opts){.vm_size_bytes = 512 * MIB, .seed = 1, .kind = POLICY_KIND_BALLOOND,
+                       .pressure_pct = 1.0};
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
         case 's': o->scenario = optarg; break;
@@ -109,6 +117,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case 'P': o->plot_dir = optarg; break;
         case 'V': o->validate_dir = optarg; break;
         case 't': o->timing = true; break;
+        case 'F': o->frontier = true; break;
+        case 'x': {
+            char *end;
+            o->pressure_pct = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(o->pressure_pct > 0 && o->pressure_pct <= 100)) {
+                fprintf(stderr, "--pressure-max %s: a percentage in (0, 100]\n", optarg);
+                return -EINVAL;
+            }
+            break;
+        }
         case 'l': {
             size_t n;
             const struct scenario_info *l = scenario_list(&n);
@@ -124,7 +142,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         default: usage(stderr); return -EINVAL;
         }
     }
-    if (optind < argc || (o->scenario && o->trace)) {
+    if (optind < argc || (o->scenario && o->trace) || (o->frontier && o->trace)) {
         usage(stderr);
         return -EINVAL;
     }
@@ -191,6 +209,57 @@ static int run_one(const struct opts *o, const struct sim_setup *s, enum policy_
     return r;
 }
 
+/* The host options that apply to every run. */
+static void host_opts(const struct opts *o, struct sim_setup *s)
+{
+    if (o->ksm_set)
+        s->host.ksm_pct = o->ksm_pct;
+    if (o->swap_bytes) {
+        s->host.swap_bytes = o->swap_bytes;
+        s->host.swap_bytes_per_s = o->swap_rate;
+    }
+}
+
+/* --frontier: one table row per scenario (the given one, or all). */
+static int frontier(const struct opts *o)
+{
+    size_t n = 1, all_n;
+    const struct scenario_info *all = scenario_list(&all_n);
+    const char *names[16];
+    struct frontier_cell (*cells)[FRONTIER_POLICIES];
+    int r = 0;
+
+    if (!o->scenario) {
+        n = min_u64(all_n, ARRAY_SIZE(names));
+        for (size_t i = 0; i < n; i++)
+            names[i] = all[i].name;
+    } else {
+        names[0] = o->scenario;
+    }
+    if (!(cells = calloc(n, sizeof(*cells))))
+        return -ENOMEM;
+    printf("# balloond-sim --frontier, seed %llu\n\n", (unsigned long long)o->seed);
+    frontier_table_head(stdout, o->pressure_pct);
+    for (size_t i = 0; i < n && r == 0; i++) {
+        struct sim_setup *s = NULL;
+        if ((r = scenario_build(names[i], &o->so, &s)) < 0) {
+            fprintf(stderr, "--scenario %s: %s\n", names[i], r == -ENOENT ? "no such scenario (--list)" : strerror(-r));
+            break;
+        }
+        host_opts(o, s);
+        for (int k = 0; k < FRONTIER_POLICIES && r == 0; k++)
+            r = frontier_find(s, (enum policy_kind)k, o->seed, o->pressure_pct, &cells[i][k]);
+        sim_setup_free(s);
+        if (r == 0)
+            frontier_table_row(stdout, names[i], cells[i]);
+        fflush(stdout);
+    }
+    if (r == 0 && o->plot_dir)
+        r = frontier_plot(o->plot_dir, n, names, (const struct frontier_cell(*)[FRONTIER_POLICIES])cells);
+    free(cells);
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     struct sim_setup *s = NULL;
@@ -209,14 +278,15 @@ int main(int argc, char **argv)
         r = validate_density(o.validate_dir, o.seed, o.csv_dir, stdout);
         return r == 1 ? 0 : 1;
     }
+    if (o.frontier) {
+        r = frontier(&o);
+        if (r < 0 && r != -ENOENT)
+            fprintf(stderr, "balloond-sim: %s\n", strerror(-r));
+        return r < 0 ? 1 : 0;
+    }
     if (build(&o, &s) < 0)
         return o.trace || o.scenario ? 1 : 2;
-    if (o.ksm_set)
-        s->host.ksm_pct = o.ksm_pct;
-    if (o.swap_bytes) {
-        s->host.swap_bytes = o.swap_bytes;
-        s->host.swap_bytes_per_s = o.swap_rate;
-    }
+    host_opts(&o, s);
     output_header(stdout, s, o.seed);
     output_table_head(stdout);
     r = 0;

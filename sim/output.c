@@ -255,13 +255,28 @@ static void plot_script(FILE *f, const char *csv_dir, const char *dir, const str
     fprintf(f, "unset multiplot\n");
 }
 
+int output_gnuplot(const char *script_path)
+{
+    char *argv[] = {"gnuplot", (char *)script_path, NULL};
+    pid_t pid;
+    int status, e;
+
+    e = posix_spawnp(&pid, "gnuplot", NULL, NULL, argv, environ);
+    if (e) {
+        fprintf(stderr, "gnuplot: %s (scripts/deps.sh installs it)\n", strerror(e));
+        return -e;
+    }
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "gnuplot failed on %s\n", script_path);
+        return -EIO;
+    }
+    return 0;
+}
+
 int output_plot(const char *csv_dir, const char *dir, const struct sim_setup *s,
                 const struct sim_result *r)
 {
     char path[4096];
-    char *argv[] = {"gnuplot", path, NULL};
-    pid_t pid;
-    int status, e;
     FILE *f;
 
     snprintf(path, sizeof(path), "%s/%s.gp", dir, policy_kind_str(r->kind));
@@ -273,14 +288,5 @@ int output_plot(const char *csv_dir, const char *dir, const struct sim_setup *s,
     plot_script(f, csv_dir, dir, s, r);
     if (fclose(f) != 0)
         return -errno;
-    e = posix_spawnp(&pid, "gnuplot", NULL, NULL, argv, environ);
-    if (e) {
-        fprintf(stderr, "gnuplot: %s (scripts/deps.sh installs it)\n", strerror(e));
-        return -e;
-    }
-    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "gnuplot failed on %s\n", path);
-        return -EIO;
-    }
-    return 0;
+    return output_gnuplot(path);
 }

@@ -29,3 +29,5 @@ int output_csv_close(struct output_csv *c, const struct sim_result *r);
 /* DIR/POLICY.png from the CSV in csv_dir, with gnuplot. 0 or -errno. */
 int output_plot(const char *csv_dir, const char *dir, const struct sim_setup *s,
                 const struct sim_result *r);
+/* Runs gnuplot on a script. 0 or -errno. */
+int output_gnuplot(const char *script_path);

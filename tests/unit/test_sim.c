@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "frontier.h"
 #include "guestmodel.h"
 #include "hostmodel.h"
 #include "output.h"
@@ -364,10 +365,49 @@ static void test_density_verdicts(void **state)
     sim_setup_free(s);
 }
 
+/* The frontier of the density scenario under balloond: a bisection that
+ * ends with a holding ratio and one 0.02 above it that fails, each
+ * verdict as a plain run at that budget gives it, the budget restored.
+ * (Seed 1: 1.63x holds, 1.64x fails on pressure, 1.11% > 1%.) */
+static void test_frontier(void **state)
+{
+    struct sim_setup *s = NULL;
+    struct frontier_cell c;
+    struct sim_result res = {0};
+    uint64_t budget;
+
+    assert_int_equal(scenario_build("density", &(struct scenario_opts){0}, &s), 0);
+    budget = s->host.budget_bytes;
+    assert_int_equal(frontier_find(s, POLICY_KIND_BALLOOND, 1, 1.0, &c), 0);
+    assert_int_equal(s->host.budget_bytes, budget);
+    assert_true(c.holds);
+    assert_true(c.hold.pass);
+    assert_false(c.fail.pass);
+    assert_true(c.fail.ratio - c.hold.ratio <= FRONTIER_STEP);
+    assert_true(c.hold.ratio > 1.6 && c.hold.ratio < 1.65);
+    assert_int_equal(c.runs, 2 + 8);
+    /* The failing ratio, run on its own: the same verdict. */
+    s->host.budget_bytes = (uint64_t)(2048.0 * (1 << 20) / c.fail.ratio);
+    assert_int_equal(sim_run(s, POLICY_KIND_BALLOOND, 1, NULL, NULL, &res), 0);
+    assert_true(res.host_oom_kills || res.guest_oom_kills || res.pressure_s * 100.0 / (4 * 180) >= 1.0);
+    sim_result_clear(&res);
+    sim_setup_free(s);
+    /* Bursty's guests (bursts at full speed) are OOM-killed under
+     * balloond even at 1x: no frontier, and the failure says why. */
+    assert_int_equal(scenario_build("bursty", &(struct scenario_opts){.n_vms = 20, .duration_s = 3600}, &s), 0);
+    assert_int_equal(frontier_find(s, POLICY_KIND_BALLOOND, 1, 1.0, &c), 0);
+    assert_false(c.holds || c.at_hi);
+    assert_true(c.fail.ratio == FRONTIER_LO);
+    assert_true(c.fail.guest_oom_kills > 0);
+    assert_int_equal(c.runs, 1);
+    sim_setup_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_are_measured),
+        cmocka_unit_test(test_frontier),
         cmocka_unit_test(test_balloon_over_time),
         cmocka_unit_test(test_oom_when_demand_exceeds),
         cmocka_unit_test(test_cache_reclaimed_before_oom),
