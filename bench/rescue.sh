@@ -106,23 +106,26 @@ run_policy() {
 	cp "$RUN/samples" "$OUT/rescue.$p.samples"
 	events "$p" "$t0" "$end" >"$OUT/rescue.$p.events.csv"
 	cgroup_oom_kills "$CG" >"$OUT/rescue.$p.host_oom"
-	# Bursts begun in the window: the 180 MiB allocs (a guest whose
-	# memload was OOM-killed begins no more).
-	cat "$OUT"/rescue.$p.r*.console | awk -v a="$t0" -v b="$end" \
-		'/memload: phase=alloc held_mib=50$/ && $1 >= a && $1 < b { n++ } END { print n + 0 }' >"$OUT/rescue.$p.bursts"
 	cleanup
 }
 
-# events P T0 END: one CSV row per past_available mark in [T0, END):
-# vm,t_mark,deflate_s,need_mib,reach_s,oom
+# events P T0 END: one CSV row per 180 MiB burst begun in [T0, END):
+# vm,t_burst,first_deflate_s,t_mark,deflate_s,need_mib,reach_s,oom_s
+#   first_deflate_s  first target raise after the burst began (any policy)
+#   t_mark           the burst passed the available memory (empty: not
+#                    before the guest's OOM killer, or not at all)
+#   deflate_s        first raise since the burst began, from the mark
+#                    (negative: before the demand passed the available memory)
+#   reach_s          from the mark to the first sample with actual >= need
+#   oom_s            memload OOM-killed in the guest, from the burst's start
+# Answers later than 30 s are not counted.
 events() {
 	local p=$1 t0=$2 end=$3 i
-	echo "vm,t_mark,deflate_s,need_mib,reach_s"
+	echo "vm,t_burst,first_deflate_s,t_mark,deflate_s,need_mib,reach_s,oom_s"
 	for i in $(seq 1 $N); do
 		awk -v vm="r$i" -v t0="$t0" -v end="$end" -v size=$SIZE_MIB \
 			-v logf="$OUT/rescue.$p.log" -v samples="$OUT/rescue.$p.samples" '
 		BEGIN {
-			# Target raises of this VM: time and nothing else.
 			pat = "vm " vm ": target "
 			while ((getline l < logf) > 0) {
 				if (index(l, pat) == 0) continue
@@ -138,18 +141,30 @@ events() {
 			sub(/:$/, "", s); n = s + 0; u = substr(s, length(s))
 			return u == "G" ? n * 1024 : u == "K" ? n / 1024 : n
 		}
+		function first_raise(from,   k) {
+			for (k = 1; k <= nr; k++) if (rt[k] >= from) return rt[k]
+			return ""
+		}
+		function flush(   fd, d, r, k) {
+			if (tb == "") return
+			fd = first_raise(tb); d = ""; r = ""
+			if (fd != "" && fd - tb > 30) fd = ""
+			if (tm != "") {
+				if (fd != "") d = sprintf("%.3f", fd - tm)
+				for (k = 1; k <= ns; k++) if (st[k] >= tm && sa[k] >= need) { if (st[k] - tm <= 30) r = sprintf("%.3f", st[k] - tm); break }
+			}
+			printf "%s,%.3f,%s,%s,%s,%.0f,%s,%s\n", vm, tb - t0, fd == "" ? "" : sprintf("%.3f", fd - tb),
+				tm == "" ? "" : sprintf("%.3f", tm - t0), d, need, r, to == "" ? "" : sprintf("%.3f", to - tb)
+			tb = ""; tm = ""; to = ""
+		}
 		/balloon-guest: meminfo total_kib=/ { match($0, /avail_kib=[0-9]+/); base = size - substr($0, RSTART + 10, RLENGTH - 10) / 1024 }
-		/memload: phase=alloc held_mib=50$/ { t_alloc = $1 + 0 }
-		/memload: past_available/ {
-			t = $1 + 0
-			if (t < t0 || t >= end) next
-			match($0, /held_mib=[0-9]+/); held = substr($0, RSTART + 9, RLENGTH - 9) + 0
-			need = 230 + base  # memload holds 50 + 180 MiB at the end of the alloc
-			d = ""; r = ""
-			for (k = 1; k <= nr; k++) if (rt[k] >= t_alloc) { if (rt[k] - t <= 30) d = sprintf("%.3f", rt[k] - t); break }
-			for (k = 1; k <= ns; k++) if (st[k] >= t && sa[k] >= need) { if (st[k] - t <= 30) r = sprintf("%.3f", st[k] - t); break }
-			printf "%s,%.3f,%s,%.0f,%s\n", vm, t - t0, d, need, r
-		}' "$OUT/rescue.$p.r$i.console"
+		/memload: phase=alloc held_mib=50$/ {
+			flush()
+			if ($1 + 0 >= t0 && $1 + 0 < end) { tb = $1 + 0; need = 230 + base }  # 50 + 180 MiB held at the top
+		}
+		/memload: past_available/ && tb != "" && tm == "" { tm = $1 + 0 }
+		/Out of memory: Killed process [0-9]* \(memload\)/ && tb != "" && to == "" { to = $1 + 0 }
+		END { flush() }' "$OUT/rescue.$p.r$i.console"
 	done
 }
 
@@ -173,15 +188,17 @@ done
 	echo "Latency from the guest's demand passing its available memory (memload's mark) to the first"
 	echo "deflate command, and to the balloon's actual reaching the guest's need; definitions in the script."
 	echo
-	echo "| policy | bursts | demand passed available | deflate commanded: n, median / p90 / max s | actual reached need: n, median / p90 / max s | no deflate within 30 s | guest OOM kills | host OOM kills |"
+	echo "| policy | bursts | first deflate after the burst began: n, median / p90 s | demand passed available | deflate from that moment: n, median / p90 / max s | actual reached need: n, median / p90 / max s | bursts OOM-killed in the guest (after s, median) | host OOM kills |"
 	echo "|---|---|---|---|---|---|---|---|"
 	for p in $POLICIES; do
 		f=$OUT/rescue.$p.events.csv
-		ev=$(($(wc -l <"$f") - 1))
-		read -r dn dm d9 dx < <(stats "$f" 3)
-		read -r rn rm r9 rx < <(stats "$f" 5)
-		ooms=$(cat "$OUT"/rescue.$p.r*.console | grep -c 'memload exited status=137')
-		echo "| $p | $(cat "$OUT/rescue.$p.bursts") | $ev | $dn: $dm / $d9 / $dx | $rn: $rm / $r9 / $rx | $((ev - dn)) | $ooms | $(cat "$OUT/rescue.$p.host_oom") |"
+		bursts=$(($(wc -l <"$f") - 1))
+		read -r fn fm f9 _ < <(stats "$f" 3)
+		read -r mn _ _ _ < <(stats "$f" 4)
+		read -r dn dm d9 dx < <(stats "$f" 5)
+		read -r rn rm r9 rx < <(stats "$f" 7)
+		read -r on om _ _ < <(stats "$f" 8)
+		echo "| $p | $bursts | $fn: $fm / $f9 | $mn | $dn: $dm / $d9 / $dx | $rn: $rm / $r9 / $rx | $on ($om) | $(cat "$OUT/rescue.$p.host_oom") |"
 	done
 } >"$MD"
 cat "$MD"
