@@ -33,6 +33,10 @@ pkgs=(
     libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
     # make deb (dpkg-buildpackage, dh) and lintian on the result.
     dpkg-dev debhelper lintian
+    # make bench-ksm runs Debian's real ksmtuned (the shell script, as a
+    # foreground process it starts and stops by PID; its service is never
+    # started: policy-rc.d below, and its unit is disabled again after).
+    ksmtuned
 )
 
 case "${1:-}" in
@@ -85,9 +89,10 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
 # Daemons (services, sockets) of the packages just installed that their
-# postinst enabled; systemd's own units are left alone.
+# postinst enabled; systemd's own units are left alone. (The s command's
+# delimiter is # : with | the \| of the alternation would be a literal |.)
 ours=$(printf '%s\n' "${missing[@]}" | grep -v '^systemd' | xargs -r dpkg -L 2>/dev/null |
-    sed -n 's|^/lib/systemd/system/\([^/]*\.\(service\|socket\)\)$|\1|p' | sort -u || true)
+    sed -n 's#^/lib/systemd/system/\([^/]*\.\(service\|socket\)\)$#\1#p' | sort -u || true)
 for unit in $(comm -13 <(echo "$before") <(enabled_units) | grep -Fxf <(echo "$ours") || true); do
     echo "deps: disabling $unit (installed for its tools, not to run)"
     deb-systemd-helper disable "$unit" >/dev/null 2>&1 || true
