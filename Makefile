@@ -202,7 +202,7 @@ bench-rescue: deps
 bench-ksm: deps
 	$(MAKE) all
 	guest/build.sh $(BUILD)/guest
-	bench/ksm.sh $(BUILD)
+	flock /tmp/balloond-guests.lock bench/ksm.sh $(BUILD)
 
 # Fuzzing (issue 9): clang's libFuzzer from Debian, each harness for
 # FUZZ_SECONDS (FUZZ=name runs one), corpora in tests/fuzz/corpus/NAME,

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # bench/ksm.sh — memory saved and ksmd CPU spent by balloond's KSM
-# controller (src/host/ksm_decide.c ksm_decide) and by ksmtuned's algorithm
-# (ksmtuned_decide) on the same three guests.  Run as root, by hand or with
-# `make bench-ksm`; not part of `make check`.
+# controller (src/host/ksm_decide.c ksm_decide), by Debian's real ksmtuned
+# (the package's /usr/sbin/ksmtuned and /etc/ksmtuned.conf, unmodified) and
+# by the re-implementation of ksmtuned's algorithm that the simulator uses
+# (ksmtuned_decide), on the same three guests.  Run as root, by hand or with
+# `make bench-ksm` (under flock /tmp/balloond-guests.lock); not part of
+# `make check`.
 #
 #   bench/ksm.sh [BUILD_DIR]
 #
@@ -13,12 +16,35 @@
 # (so both controllers see a host under pressure: balloond "tight",
 # ksmtuned "free < thres").  Then stop the guests and print one table.
 #
+# Controllers:
+#   balloond, balloond-advisor  ksm_decide, one decision a second
+#   ksmtuned-reimpl             ksmtuned_decide (the re-implementation),
+#                               one decision a second
+#   ksmtuned                    Debian's real ksmtuned, its own default
+#                               interval (KSM_MONITOR_INTERVAL 60 s)
+#   ksmtuned-iN                 the real ksmtuned with KSM_MONITOR_INTERVAL=N
+# The real ksmtuned is started by this script (it forks its loop and exits;
+# PIDFILE points into the run directory) in a private mount namespace whose
+# /proc/meminfo is a file that ksmdrive (controller "observe": it samples,
+# decides nothing, writes no knob) rewrites every second with the same
+# emulated host the other controllers see: MemTotal = the budget, MemFree =
+# budget - used, Buffers = Cached = 0.  Its committed memory is its own
+# `ps -o rsz=` over `pgrep -f '^qemu-system.*-enable-kvm'`: real KVM guests
+# carry -enable-kvm; these TCG guests carry a fw_cfg item named
+# opt/balloond/ksmtuned-enable-kvm (ignored by the guest) so that the same
+# pattern finds them.  It gets no SIGUSR1 (nothing sends one when the guests
+# start), so its first adjustment comes after its first sleep.  It is
+# stopped by its process group (its loop and that loop's sleep) when the
+# run ends, also on failure.  Its debug log (DEBUG=1, LOGFILE) is kept in
+# BUILD_DIR/bench-ksm/<controller>.ksmtuned.log.
+#
 # The host's KSM settings are saved first and restored at the end, also on
 # failure or Ctrl-C (ksmdrive restores its own changes too).
 #
 # Environment:
 #   KSM_BENCH_SECONDS      per controller (default 120)
-#   KSM_BENCH_CONTROLLERS  default "balloond balloond-advisor ksmtuned"
+#   KSM_BENCH_CONTROLLERS  default "balloond balloond-advisor ksmtuned-reimpl
+#                          ksmtuned ksmtuned-i10"
 #   KSM_BENCH_SPEC         memload spec (default alloc:200M,idle)
 #   KSM_BENCH_GUEST_MIB    default 512
 #   KSM_BENCH_WAIT_QUIET   seconds to wait for other QEMU processes to go
@@ -31,7 +57,8 @@ cd "$repo"
 
 build=${1:-build}
 secs=${KSM_BENCH_SECONDS:-120}
-controllers=${KSM_BENCH_CONTROLLERS:-"balloond balloond-advisor ksmtuned"}
+controllers=${KSM_BENCH_CONTROLLERS:-"balloond balloond-advisor ksmtuned-reimpl ksmtuned ksmtuned-i10"}
+tuned_bin=/usr/sbin/ksmtuned
 spec=${KSM_BENCH_SPEC:-alloc:200M,idle}
 mib=${KSM_BENCH_GUEST_MIB:-512}
 wait_quiet=${KSM_BENCH_WAIT_QUIET:-0}
@@ -40,6 +67,16 @@ out=$build/bench-ksm
 knobs=(advisor_target_scan_time advisor_max_cpu advisor_mode pages_to_scan sleep_millisecs run)
 
 [ -w "$ksm/run" ] || { echo "ksm.sh: needs root and a kernel with KSM ($ksm/run)" >&2; exit 1; }
+for c in $controllers; do
+	case $c in
+	balloond | balloond-advisor | ksmtuned-reimpl) ;;
+	ksmtuned | ksmtuned-i[1-9] | ksmtuned-i[1-9]*[0-9])
+		[ -x "$tuned_bin" ] || { echo "ksm.sh: $c needs Debian's ksmtuned ($tuned_bin): run scripts/deps.sh" >&2; exit 1; }
+		[ "${c#ksmtuned-i}" = "$c" ] || [[ ${c#ksmtuned-i} =~ ^[0-9]+$ ]] ||
+			{ echo "ksm.sh: controller '$c': the interval after -i must be whole seconds" >&2; exit 2; } ;;
+	*) echo "ksm.sh: unknown controller '$c' (known: balloond, balloond-advisor, ksmtuned-reimpl, ksmtuned, ksmtuned-iSECONDS)" >&2; exit 2 ;;
+	esac
+done
 mkdir -p "$out"
 # shellcheck disable=SC2046  # pkg-config output is meant to be split
 gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE $(find src -type d -printf "-I%p ") \
@@ -81,8 +118,14 @@ restore_knobs() {
 	done
 }
 
+# shellcheck source=bench/ksmtuned.sh
+. bench/ksmtuned.sh
+
 RUN=$(mktemp -d /tmp/ksm-bench.XXXXXX)
+drive=
 cleanup() {
+	tuned_stop
+	[ -z "$drive" ] || { kill "$drive" 2>/dev/null; wait "$drive" 2>/dev/null; } || true
 	guest_stop_all "$RUN"
 	restore_knobs
 	rm -rf "$RUN"
@@ -133,7 +176,8 @@ for c in $controllers; do
 	echo 100 > "$ksm/pages_to_scan"
 	pids=()
 	for g in ksm1 ksm2 ksm3; do
-		guest_start "$g" "$mib" "$spec" "$RUN/qmp" "$RUN"
+		GUEST_QEMU_ARGS="-fw_cfg name=opt/balloond/ksmtuned-enable-kvm,string=tcg" \
+			guest_start "$g" "$mib" "$spec" "$RUN/qmp" "$RUN"
 	done
 	for g in ksm1 ksm2 ksm3; do
 		guest_wait_ready "$g" "$RUN" 120
@@ -154,7 +198,14 @@ for c in $controllers; do
 		done
 	) &
 	watch=$!
-	"$out/ksmdrive" "$c" "$secs" "$budget" "${pids[@]}" > "$out/$c.log"
+	case $c in
+	ksmtuned | ksmtuned-i*)
+		interval=60
+		[ "$c" = ksmtuned ] || interval=${c#ksmtuned-i}
+		tuned_run "$interval" "$out/$c" "$secs" "$budget" "${pids[@]}" ;;
+	ksmtuned-reimpl) "$out/ksmdrive" ksmtuned-reimpl "$secs" "$budget" "${pids[@]}" > "$out/$c.log" ;;
+	*) "$out/ksmdrive" "$c" "$secs" "$budget" "${pids[@]}" > "$out/$c.log" ;;
+	esac
 	kill "$watch" 2>/dev/null || true
 	wait "$watch" 2>/dev/null || true
 	busy[$c]=$(cat "$RUN/others")

@@ -5,9 +5,12 @@
  *   ksmdrive CONTROLLER SECONDS BUDGET_MIB PID...
  *
  * CONTROLLER: balloond (ksm_decide, its own rate law), balloond-advisor
- * (ksm_decide preferring the kernel's advisor, if present), ksmtuned
- * (ksmtuned_decide with its defaults), or fixed:PAGES/SLEEP_MS (for
- * calibration).
+ * (ksm_decide preferring the kernel's advisor, if present), ksmtuned-reimpl
+ * (ksmtuned_decide with its defaults: the re-implementation; "ksmtuned" is
+ * accepted for it too), fixed:PAGES/SLEEP_MS (for calibration), or observe
+ * (decide and write nothing: another process, Debian's real ksmtuned in
+ * bench/ksm.sh, drives KSM; ksmdrive only samples and keeps the emulated
+ * host's /proc/meminfo up to date, see KSM_MEMINFO_OUT).
  *
  * The host both controllers see is a budget of BUDGET_MIB holding the
  * PIDs (the QEMU guests), like balloond's budget cgroup:
@@ -19,7 +22,13 @@
  *   ksmtuned: MemTotal = BUDGET, committed = sum of RSS, free as above.
  *
  * Every knob changed is restored at the end, and on SIGINT/SIGTERM/SIGHUP.
- * Environment: KSM_SYS_ROOT (default /sys), KSM_PROC_ROOT (default /proc). */
+ * Environment: KSM_SYS_ROOT (default /sys), KSM_PROC_ROOT (default /proc),
+ * KSM_MEMINFO_OUT: a file rewritten in place every second (same size, one
+ * pwrite, so a reader never sees it empty) in /proc/meminfo's format with
+ * that emulated host: MemTotal = BUDGET, MemFree = free, Buffers = Cached
+ * = 0. bench/ksm.sh bind-mounts it over /proc/meminfo for the real
+ * ksmtuned only, in a private mount namespace. */
+#include <fcntl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -58,6 +67,19 @@ static uint64_t rss_bytes(const char *proc, int pid)
     return kib * 1024;
 }
 
+/* The emulated host as /proc/meminfo says it (fixed width: same size). */
+static int write_meminfo(int fd, uint64_t total, uint64_t free_b)
+{
+    char buf[256];
+    int n = snprintf(buf, sizeof(buf),
+                     "MemTotal:       %12" PRIu64 " kB\nMemFree:        %12" PRIu64 " kB\n"
+                     "MemAvailable:   %12" PRIu64 " kB\nBuffers:        %12d kB\n"
+                     "Cached:         %12d kB\n",
+                     total / 1024, free_b / 1024, free_b / 1024, 0, 0);
+
+    return pwrite(fd, buf, (size_t)n, 0) == n ? 0 : -errno;
+}
+
 static void sleep_until_ms(uint64_t t_ms)
 {
     uint64_t now = now_ms();
@@ -76,20 +98,23 @@ int main(int argc, char **argv)
     struct ksm_decision d = { .mode = KSM_MODE_START };
     enum host_state state = HOST_PLENTY;
     uint64_t budget, seconds, npages = 0, fixed_pages = 0, fixed_sleep = 0, t0, prev_ms;
-    int pids[MAX_PIDS], npids = 0, r, rr;
-    bool advisor = false, is_tuned = false, is_fixed = false;
+    int pids[MAX_PIDS], npids = 0, r, rr, meminfo = -1;
+    bool advisor = false, is_tuned = false, is_fixed = false, observe = false;
+    const char *meminfo_out = getenv("KSM_MEMINFO_OUT");
     struct ksm *k;
 
     if (argc < 5 || parse_u64(argv[2], &seconds) < 0 || parse_u64(argv[3], &budget) < 0) {
-        fprintf(stderr, "usage: ksmdrive balloond|balloond-advisor|ksmtuned|fixed:P/MS "
-                        "SECONDS BUDGET_MIB PID...\n");
+        fprintf(stderr, "usage: ksmdrive balloond|balloond-advisor|ksmtuned-reimpl|fixed:P/MS|"
+                        "observe SECONDS BUDGET_MIB PID...\n");
         return 2;
     }
     budget *= MIB;
     if (strcmp(argv[1], "balloond-advisor") == 0)
         advisor = true;
-    else if (strcmp(argv[1], "ksmtuned") == 0)
+    else if (strcmp(argv[1], "ksmtuned-reimpl") == 0 || strcmp(argv[1], "ksmtuned") == 0)
         is_tuned = true;
+    else if (strcmp(argv[1], "observe") == 0)
+        observe = true;
     else if (sscanf(argv[1], "fixed:%" SCNu64 "/%" SCNu64, &fixed_pages, &fixed_sleep) == 2)
         is_fixed = true;
     else if (strcmp(argv[1], "balloond") != 0) {
@@ -102,6 +127,11 @@ int main(int argc, char **argv)
     proc = proc ? proc : "/proc";
     if ((r = ksm_new(sys, proc, &k)) < 0) {
         fprintf(stderr, "ksmdrive: no KSM under %s: %s\n", sys, strerror(-r));
+        return 1;
+    }
+    if (meminfo_out && (meminfo = open(meminfo_out, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+        fprintf(stderr, "ksmdrive: KSM_MEMINFO_OUT %s: %s\n", meminfo_out, strerror(errno));
+        ksm_free(k);
         return 1;
     }
     signal(SIGINT, on_signal);
@@ -129,7 +159,13 @@ int main(int argc, char **argv)
             state = HOST_TIGHT;
         else
             state = HOST_PLENTY;
-        if (is_fixed) {
+        if (meminfo >= 0 && (r = write_meminfo(meminfo, budget, free_b)) < 0) {
+            fprintf(stderr, "ksmdrive: writing %s: %s\n", meminfo_out, strerror(-r));
+            break;
+        }
+        if (observe) {
+            d = (struct ksm_decision){ .mode = d.mode, .reason = "observe" };
+        } else if (is_fixed) {
             d = (struct ksm_decision){ .run = 1, .pages_to_scan = fixed_pages,
                                        .sleep_ms = fixed_sleep, .reason = "fixed" };
         } else if (is_tuned) {
@@ -162,7 +198,7 @@ int main(int argc, char **argv)
         if (d.yield_known)
             printf("#   yield %" PRIu64 " pages/cpu-s\n", d.yield_pages_per_cpu_s);
         fflush(stdout);
-        if (t < seconds && (r = ksm_apply(k, &d)) < 0)
+        if (t < seconds && !observe && (r = ksm_apply(k, &d)) < 0)
             break;
     }
     for (int i = 0; i < npids; i++) {
@@ -175,6 +211,8 @@ int main(int argc, char **argv)
                    profit / (int64_t)MIB);
     }
 out:
+    if (meminfo >= 0)
+        close(meminfo);
     rr = ksm_restore(k);
     ksm_free(k);
     if (stop)
