@@ -95,7 +95,11 @@ ours=$(printf '%s\n' "${missing[@]}" | grep -v '^systemd' | xargs -r dpkg -L 2>/
     sed -n 's#^/lib/systemd/system/\([^/]*\.\(service\|socket\)\)$#\1#p' | sort -u || true)
 for unit in $(comm -13 <(echo "$before") <(enabled_units) | grep -Fxf <(echo "$ours") || true); do
     echo "deps: disabling $unit (installed for its tools, not to run)"
-    deb-systemd-helper disable "$unit" >/dev/null 2>&1 || true
+    # deb-systemd-helper exits at once ("was not called from dpkg") unless
+    # it is told which package's maintainer script it serves.
+    pkg=$(dpkg -S "/lib/systemd/system/$unit" 2>/dev/null | cut -d: -f1 | head -1)
+    DPKG_MAINTSCRIPT_PACKAGE=${pkg:-balloond-deps} deb-systemd-helper disable "$unit" >/dev/null 2>&1 ||
+        echo "deps: could not disable $unit" >&2
     # The SysV link of a non-systemd host (update-rc.d's S links).
     svc=${unit%.service}
     [ -x "/etc/init.d/$svc" ] && update-rc.d "$svc" disable >/dev/null 2>&1 || true
