@@ -32,7 +32,11 @@
 #
 # balloond's peers here are balloond's re-implementations of Proxmox VE's
 # auto-ballooning and oVirt MOM's balloon rules (policy = proxmox | mom),
-# not the real daemons; they see the budget cgroup as their host.
+# not the real daemons; with "peer_budget = on" they see a host of the
+# budget cgroup's size (without it they read this machine's /proc/meminfo:
+# 24 GiB, plenty, so they never squeeze and no rescue is ever needed).
+# RESCUE_TABLE (default: the policies run) lists the table's rows, from
+# bench/out/rescue.P.* of this or an earlier run.
 # Output: a table in bench/rescue.md, raw per-event CSV in bench/out/rescue.*.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,7 +80,7 @@ run_policy() {
 	RUN=$(mktemp -d /tmp/balloond-bench-rescue.XXXXXX)
 	CG=$(cgroup_create "balloond-bench-rescue-$$" $(((B_MIB + N * ALLOW_MIB) * 1048576))) || { CG=; return 1; }
 	cat "$GUEST_DIR"/vmlinu[xz] "$GUEST_DIR/initrd.img" >/dev/null
-	daemon_config "$RUN" "$CG" "policy = $p" "ksm = off" "zswap = off"
+	daemon_config "$RUN" "$CG" "policy = $p" "peer_budget = on" "ksm = off" "zswap = off"
 	rm -f "$RUN/ctl.sock"
 	"$BUILD/balloond" -v -c "$RUN/balloond.conf" --no-host-tuning 2> >(stamp >"$RUN/balloond.tlog") >/dev/null &
 	echo $! >"$RUN/balloond.pid"
@@ -106,6 +110,7 @@ run_policy() {
 	cp "$RUN/samples" "$OUT/rescue.$p.samples"
 	events "$p" "$t0" "$end" >"$OUT/rescue.$p.events.csv"
 	cgroup_oom_kills "$CG" >"$OUT/rescue.$p.host_oom"
+	git rev-parse --short HEAD >"$OUT/rescue.$p.commit"
 	cleanup
 }
 
@@ -182,15 +187,16 @@ done
 {
 	echo "# Rescue latency on real guests (issue 15.4)"
 	echo
-	echo "\`make bench-rescue\` (bench/rescue.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD),"
+	echo "\`make bench-rescue\` (bench/rescue.sh), table written $(date -u '+%Y-%m-%d %H:%M UTC'),"
 	echo "$(nproc) cores, TCG. $N x $SIZE_MIB MiB guests, B = $B_MIB MiB (1.6x), memload \`$LOAD\`, ${SECS} s each."
-	echo "proxmox and mom are balloond's re-implementations of the peers (policy = ...), not the real daemons."
+	echo "proxmox and mom are balloond's re-implementations of the peers (policy = ...), not the real daemons,"
+	echo "seeing a host of the budget's size (peer_budget = on). Rows: $(for p in ${RESCUE_TABLE:-$POLICIES}; do printf '%s at %s; ' "$p" "$(cat "$OUT/rescue.$p.commit" 2>/dev/null)"; done)"
 	echo "Latency from the guest's demand passing its available memory (memload's mark) to the first"
 	echo "deflate command, and to the balloon's actual reaching the guest's need; definitions in the script."
 	echo
 	echo "| policy | bursts | first deflate after the burst began: n, median / p90 s | demand passed available | deflate from that moment: n, median / p90 / max s | actual reached need: n, median / p90 / max s | bursts OOM-killed in the guest (after s, median) | host OOM kills |"
 	echo "|---|---|---|---|---|---|---|---|"
-	for p in $POLICIES; do
+	for p in ${RESCUE_TABLE:-$POLICIES}; do
 		f=$OUT/rescue.$p.events.csv
 		bursts=$(($(wc -l <"$f") - 1))
 		read -r fn fm f9 _ < <(stats "$f" 3)
