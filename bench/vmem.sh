@@ -21,6 +21,13 @@ OUT=bench/vmem.md
 LOAD="alloc:600M,hold:3s,free:all,alloc:150M,idle"
 
 rows=()
+RUN=
+# Whatever happens (a failed run, ^C), this run's daemon and guest stop.
+cleanup() {
+    [ -n "$RUN" ] || return 0
+    daemon_stop "$RUN"; guest_stop_all "$RUN"; rm -rf "$RUN"; RUN=
+}
+trap cleanup EXIT
 ctl() { "$BUILD/balloonctl" -s "$RUN/ctl.sock" "$@"; }
 field() { vm_field "$RUN" g "$1"; }
 rss_mib() { echo $(($(guest_rss_kib g "$RUN") / 1024)); }
@@ -45,7 +52,7 @@ settle() {
 run_one() {
     local mode=$1 boot=1024 r0 r1 r2 m0 m1 m2 t1 t2
     RUN=$(mktemp -d /tmp/balloond-bench.XXXXXX)
-    trap 'daemon_stop "$RUN"; guest_stop_all "$RUN"; rm -rf "$RUN"' RETURN
+    trap cleanup RETURN
     daemon_config "$RUN" "" "[defaults]" "min = 256M"
     daemon_start "$RUN" --no-host-tuning || return 1
     case $mode in
