@@ -2,6 +2,7 @@
  * record as virConnectGetAllDomainStats gives it (and one a broken or
  * hostile libvirtd could give), a domain's state words, the XML facts
  * that leave a domain alone, and QEMU's command line. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -166,6 +167,148 @@ static void test_xml(void **state)
     assert_int_equal(f.balloon, LV_BALLOON_NONE);
 }
 
+/* A live XML as libvirt 9.0 formats a domain with 320 MiB of boot RAM,
+ * a 1 GiB virtio-mem device of which 128 MiB were asked and 126 are
+ * plugged (the guest's answer), and a balloon with free page reporting. */
+#define VMEM_ELEM                                                                                          \
+    "<memory model='virtio-mem'>\n"                                                                        \
+    "      <target>\n"                                                                                     \
+    "        <size unit='KiB'>1048576</size>\n"                                                            \
+    "        <node>0</node>\n"                                                                             \
+    "        <block unit='KiB'>2048</block>\n"                                                             \
+    "        <requested unit='KiB'>131072</requested>\n"                                                  \
+    "        <current unit='KiB'>129024</current>\n"                                                       \
+    "      </target>\n"                                                                                    \
+    "      <alias name='virtiomem0'/>\n"                                                                   \
+    "      <address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/>\n"                 \
+    "    </memory>"
+static const char vmem_domain[] =
+    "<domain type='qemu' id='1'>\n  <name>vm</name>\n"
+    "  <maxMemory slots='1' unit='KiB'>1376256</maxMemory>\n"
+    "  <memory unit='KiB'>1376256</memory>\n  <currentMemory unit='KiB'>327680</currentMemory>\n"
+    "  <cpu><numa><cell id='0' cpus='0' memory='327680' unit='KiB'/></numa></cpu>\n"
+    "  <devices>\n    <memballoon model='virtio' freePageReporting='on'>\n"
+    "      <stats period='1'/>\n      <alias name='balloon0'/>\n    </memballoon>\n    " VMEM_ELEM
+    "\n  </devices>\n</domain>\n";
+
+static void test_vmem_xml(void **state)
+{
+    struct lv_xml_facts f;
+    const struct vmem_obs *v = &f.vmem.v;
+
+    lv_xml_read(vmem_domain, &f);
+    assert_true(f.free_page_reporting);
+    assert_int_equal(f.balloon, LV_BALLOON_VIRTIO);
+    assert_true(v->present);
+    assert_string_equal(f.vmem.bad, "");
+    assert_string_equal(f.vmem.alias, "virtiomem0");
+    assert_string_equal(f.vmem.elem, VMEM_ELEM);
+    assert_int_equal(v->max_bytes, 1024ULL << 20);
+    assert_int_equal(v->block_bytes, 2ULL << 20);
+    assert_int_equal(v->requested_bytes, 128ULL << 20);
+    assert_int_equal(v->size_bytes, 126ULL << 20);
+    assert_int_equal(v->base_bytes, 320ULL << 20); /* <memory> less the device */
+    assert_null(lv_xml_unsuitable(&f));
+
+    /* virtio-mem alone (no balloon), units other than KiB, no <current> yet. */
+    lv_xml_read("<domain><memory unit='GiB'>2</memory><devices><memballoon model='none'/>"
+                "<memory model='virtio-mem'><target><size unit='M'>1024</size><block unit='MiB'>2</block>"
+                "<requested unit='bytes'>0</requested></target><alias name='vm1'/></memory></devices></domain>",
+                &f);
+    assert_true(v->present);
+    assert_int_equal(v->base_bytes, 1024ULL << 20);
+    assert_int_equal(v->size_bytes, 0);
+    assert_null(lv_xml_unsuitable(&f)); /* driven without a balloon */
+    /* No virtio-mem: nothing, and a dimm is not taken for one. */
+    lv_xml_read("<domain><memory unit='KiB'>1048576</memory><devices><memory model='dimm'><target>"
+                "<size unit='KiB'>524288</size></target><alias name='dimm0'/></memory></devices></domain>", &f);
+    assert_false(v->present);
+    assert_string_equal(f.vmem.bad, "");
+}
+
+/* A broken or hostile libvirtd: the device is left alone, with a reason. */
+static void test_vmem_xml_hostile(void **state)
+{
+#define DOM(mem, dev) "<domain><memory unit='KiB'>" mem "</memory><devices>" dev "</devices></domain>"
+#define DEV(target, alias) "<memory model='virtio-mem'><target>" target "</target>" alias "</memory>"
+#define TGT(size, block, req) "<size unit='KiB'>" size "</size><block unit='KiB'>" block "</block>" \
+                              "<requested unit='KiB'>" req "</requested>"
+    static const struct {
+        const char *xml;
+        bool anon;
+        const char *bad; /* a word of the reason; NULL: no device, no reason */
+    } cases[] = {
+        {DOM("1376256", DEV(TGT("1048576", "2048", "0"), "")), true, NULL},          /* no alias */
+        {DOM("1376256", DEV(TGT("1048576", "3000", "0"), "<alias name='m'/>")), false, "add up"},
+        {DOM("1376256", DEV(TGT("1048576", "2048", "2097152"), "<alias name='m'/>")), false, "add up"},
+        {DOM("1024", DEV(TGT("1048576", "2048", "0"), "<alias name='m'/>")), false, "add up"},
+        {DOM("1376256", DEV(TGT("99999999999999999999", "2048", "0"), "<alias name='m'/>")), false, "readable"},
+        {DOM("1376256", DEV(TGT("-5", "2048", "0"), "<alias name='m'/>")), false, "readable"},
+        {DOM("1376256", DEV("<size unit='parsec'>1</size><block>2048</block><requested>0</requested>",
+                            "<alias name='m'/>")), false, "readable"},
+        {DOM("1376256", DEV("<size>1048576</size><block>2048</block>", "<alias name='m'/>")), false, "readable"},
+        {"<memory model='virtio-mem'><target><size>1048576</size><block>2048</block><requested>0</requested>"
+         "</target><alias name='m'/></memory>", false, "add up"},                    /* no <memory> total */
+        {DOM("1376256", DEV(TGT("1048576", "2048", "0"), "<alias name='a&apos;b'/>")), false, "XML specials"},
+        {DOM("1376256", "<memory model='virtio-mem'/>"), false, NULL},
+        {DOM("1376256", "<memory model='virtio-mem'><target><size>1"), false, NULL},  /* truncated */
+    };
+    struct lv_xml_facts f;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        lv_xml_read(cases[i].xml, &f);
+        assert_false(f.vmem.v.present);
+        assert_int_equal(f.vmem.anon, cases[i].anon);
+        if (cases[i].bad)
+            assert_non_null(strstr(f.vmem.bad, cases[i].bad));
+        else
+            assert_string_equal(f.vmem.bad, "");
+    }
+    /* An element too long to send back is not driven. */
+    static char big[4096];
+    int n = snprintf(big, sizeof(big), "<domain><memory>1376256</memory><devices><memory model='virtio-mem'>"
+                     "<target><size>1048576</size><block>2048</block><requested>0</requested></target>"
+                     "<alias name='m'/><metadata>");
+    memset(big + n, 'x', 2500);
+    snprintf(big + n + 2500, sizeof(big) - n - 2500, "</metadata></memory></devices></domain>");
+    lv_xml_read(big, &f);
+    assert_false(f.vmem.v.present);
+    assert_non_null(strstr(f.vmem.bad, "longer"));
+}
+
+static void test_vmem_update_xml(void **state)
+{
+    char buf[LV_VMEM_ELEM_MAX];
+    struct lv_xml_facts f;
+
+    lv_xml_read(vmem_domain, &f);
+    assert_int_equal(lv_vmem_update_xml(f.vmem.elem, 512ULL << 20, buf, sizeof(buf)), 0);
+    assert_non_null(strstr(buf, "<requested unit='KiB'>524288</requested>"));
+    assert_null(strstr(buf, "<current"));       /* output only */
+    assert_null(strstr(buf, "131072"));
+    assert_non_null(strstr(buf, "<alias name='virtiomem0'/>"));
+    assert_non_null(strstr(buf, "<address type='pci' domain='0x0000' bus='0x00' slot='0x03'"));
+    assert_non_null(strstr(buf, "<size unit='KiB'>1048576</size>"));
+    /* What is sent reads back as the same device, asking for 512 MiB. */
+    char dom[4096];
+    snprintf(dom, sizeof(dom), "<domain><memory unit='KiB'>1376256</memory><devices>%s</devices></domain>", buf);
+    lv_xml_read(dom, &f);
+    assert_true(f.vmem.v.present);
+    assert_int_equal(f.vmem.v.requested_bytes, 512ULL << 20);
+    /* <current> before <requested>, and no <requested> at all. */
+    assert_int_equal(lv_vmem_update_xml("<memory model='virtio-mem'><target><current>4</current><size>8</size>"
+                                        "<requested>2</requested></target></memory>", 4ULL << 20, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "<memory model='virtio-mem'><target><size>8</size>"
+                             "<requested unit='KiB'>4096</requested></target></memory>");
+    assert_int_equal(lv_vmem_update_xml("<memory model='virtio-mem'><target><size>8</size></target></memory>",
+                                        2ULL << 20, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "<memory model='virtio-mem'><target><size>8</size>"
+                             "<requested unit='KiB'>2048</requested></target></memory>");
+    assert_int_equal(lv_vmem_update_xml("<memory model='dimm'><target/></memory>", 0, buf, sizeof(buf)), -EBADMSG);
+    assert_int_equal(lv_vmem_update_xml("<memory model='virtio-mem'>", 0, buf, sizeof(buf)), -EBADMSG);
+    assert_int_equal(lv_vmem_update_xml(VMEM_ELEM, 0, buf, 64), -ENOSPC);
+}
+
 static void test_cmdline(void **state)
 {
     static const char qemu[] = "/usr/bin/qemu-system-x86_64\0-name\0guest=lv1,debug-threads=on\0-S\0";
@@ -186,6 +329,8 @@ int main(void)
         cmocka_unit_test(test_stats_record), cmocka_unit_test(test_stats_no_driver),
         cmocka_unit_test(test_stats_hostile), cmocka_unit_test(test_state_words),
         cmocka_unit_test(test_xml),          cmocka_unit_test(test_cmdline),
+        cmocka_unit_test(test_vmem_xml),     cmocka_unit_test(test_vmem_xml_hostile),
+        cmocka_unit_test(test_vmem_update_xml),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

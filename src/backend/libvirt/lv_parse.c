@@ -1,6 +1,8 @@
 /* lv_parse.c: libvirt's records and XML into plain structs (see lv_parse.h). */
 #include "lv_parse.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +166,7 @@ static void read_balloon(const char *xml, struct lv_xml_facts *out)
                    : strncmp(v, "virtio", 6) == 0                                 ? LV_BALLOON_VIRTIO
                                                                                   : LV_BALLOON_OTHER;
     out->deflate_on_oom = attr(tag, end, "deflate", v, sizeof(v)) && strcmp(v, "on") == 0;
+    out->free_page_reporting = attr(tag, end, "freePageReporting", v, sizeof(v)) && strcmp(v, "on") == 0;
     if (end[-1] == '/')
         return;
     close = strstr(end, "</memballoon>");
@@ -172,6 +175,166 @@ static void read_balloon(const char *xml, struct lv_xml_facts *out)
         long period = strtol(v, NULL, 10);
         out->stats_period = period > 0 && period < 1000000 ? (int)period : 0;
     }
+}
+
+/* ---- virtio-mem ------------------------------------------------------------ */
+
+/* A libvirt unit (formatdomain: b or bytes, then KB/k/KiB, MB/M/MiB, ...
+ * up to TiB; "KB" is 1000, "k" and "KiB" 1024; letters in any case), as a
+ * multiplier; 0: not a unit. */
+static uint64_t unit_bytes(const char *u)
+{
+    static const char powers[] = "kmgt";
+    const char *p;
+    uint64_t mult = 1, base;
+
+    if (strcasecmp(u, "b") == 0 || strcasecmp(u, "bytes") == 0)
+        return 1;
+    p = u[0] ? strchr(powers, tolower((unsigned char)u[0])) : NULL;
+    if (!p)
+        return 0;
+    if (u[1] == '\0' || strcasecmp(u + 1, "ib") == 0)
+        base = 1024;
+    else if (strcasecmp(u + 1, "b") == 0)
+        base = 1000;
+    else
+        return 0;
+    for (const char *q = powers; q <= p; q++)
+        mult *= base;
+    return mult;
+}
+
+/* <tag unit='U'>N</tag> starting at or after from and before stop, in
+ * bytes (no unit: KiB); false when absent, malformed or above 4 PiB. */
+static bool read_size(const char *from, const char *stop, const char *tag, uint64_t *bytes)
+{
+    const char *end, *t = find_tag(from, tag, &end);
+    char unit[16] = "KiB", *num_end;
+    unsigned long long n;
+    uint64_t mult;
+
+    if (!t || t >= stop || end[-1] == '/' || !isdigit((unsigned char)end[1]))
+        return false;
+    if (strstr(t, " unit=") && strstr(t, " unit=") < end && !attr(t, end, "unit", unit, sizeof(unit)))
+        return false;
+    mult = unit_bytes(unit);
+    errno = 0;
+    n = strtoull(end + 1, &num_end, 10);
+    if (!mult || errno || *num_end != '<' || n > LV_SIZE_MAX_BYTES / mult)
+        return false;
+    *bytes = n * mult;
+    return true;
+}
+
+/* The sizes of a virtio-mem element [tag, close) into out->v. */
+static void read_vmem_sizes(const char *body, const char *close, struct lv_vmem_dev *out)
+{
+    struct vmem_obs v = {.present = true};
+
+    if (!read_size(body, close, "size", &v.max_bytes) || !read_size(body, close, "block", &v.block_bytes) ||
+        !read_size(body, close, "requested", &v.requested_bytes)) {
+        snprintf(out->bad, sizeof(out->bad), "virtio-mem %s: no readable <size>, <block> and <requested>",
+                 out->alias);
+        return;
+    }
+    /* <current> is written once the guest has answered: none, none plugged. */
+    if (!read_size(body, close, "current", &v.size_bytes))
+        v.size_bytes = 0;
+    out->v = v;
+}
+
+/* One <memory model='virtio-mem'> element, its opening tag [tag, end]. */
+static void read_vmem_device(const char *tag, const char *end, struct lv_vmem_dev *out)
+{
+    const char *close = end[-1] == '/' ? NULL : strstr(end, "</memory>"), *a, *aend;
+    char alias[LV_VMEM_ALIAS_MAX + 1];
+
+    if (!close)
+        return;
+    a = find_tag(end, "alias", &aend);
+    if (!a || a > close || !attr(a, aend, "name", alias, sizeof(alias)) || !alias[0]) {
+        out->anon = true; /* not addressable: libvirt finds a device by its alias */
+        return;
+    }
+    if (strlen(alias) >= LV_VMEM_ALIAS_MAX || strpbrk(alias, "<>&'\"")) {
+        snprintf(out->bad, sizeof(out->bad), "a virtio-mem alias that is too long or has XML specials");
+        return;
+    }
+    memcpy(out->alias, alias, strlen(alias) + 1); /* shorter than LV_VMEM_ALIAS_MAX: checked */
+    close += strlen("</memory>");
+    if ((size_t)(close - tag) >= LV_VMEM_ELEM_MAX) {
+        snprintf(out->bad, sizeof(out->bad), "virtio-mem %s: its XML is longer than %d bytes", alias,
+                 LV_VMEM_ELEM_MAX - 1);
+        return;
+    }
+    memcpy(out->elem, tag, (size_t)(close - tag));
+    out->elem[close - tag] = '\0';
+    read_vmem_sizes(end, close, out);
+}
+
+void lv_xml_vmem_read(const char *xml, struct lv_vmem_dev *out)
+{
+    const char *p = xml, *end, *t;
+    uint64_t total = 0;
+    bool have_total = false;
+    char model[32];
+
+    *out = (struct lv_vmem_dev){0};
+    while (xml && !out->v.present && !out->bad[0] && (t = find_tag(p, "memory", &end))) {
+        p = end;
+        if (!attr(t, end, "model", model, sizeof(model)))
+            have_total = have_total || read_size(t, t + 1, "memory", &total); /* the domain's <memory> */
+        else if (strcmp(model, "virtio-mem") == 0)
+            read_vmem_device(t, end, out);
+    }
+    if (!out->v.present)
+        return;
+    if (!have_total || total < out->v.max_bytes || !vmem_obs_valid(&out->v)) {
+        snprintf(out->bad, sizeof(out->bad), "virtio-mem %s: sizes that do not add up (<memory>, <size>, "
+                 "<block>, <requested>, <current>)", out->alias);
+        out->v = (struct vmem_obs){0};
+        return;
+    }
+    out->v.base_bytes = total - out->v.max_bytes;
+}
+
+/* [*from, *to) of <tag ...>...</tag> or <tag/> inside [elem, stop); false if none. */
+static bool element_span(const char *elem, const char *stop, const char *tag, const char **from, const char **to)
+{
+    char close[32];
+    const char *end, *t = find_tag(elem, tag, &end), *c;
+
+    if (!t || t >= stop)
+        return false;
+    snprintf(close, sizeof(close), "</%s>", tag);
+    c = end[-1] == '/' ? end + 1 : strstr(end, close);
+    if (!c || c > stop)
+        return false;
+    *from = t;
+    *to = end[-1] == '/' ? c : c + strlen(close);
+    return true;
+}
+
+int lv_vmem_update_xml(const char *elem, uint64_t requested_bytes, char *buf, size_t len)
+{
+    const char *tclose = strstr(elem, "</target>"), *r0, *r1, *c0 = NULL, *c1 = NULL;
+    char req[64];
+    int n;
+
+    if (strncmp(elem, "<memory ", 8) != 0 || !strstr(elem, "'virtio-mem'") || !tclose)
+        return -EBADMSG;
+    if (!element_span(elem, tclose, "requested", &r0, &r1))
+        r0 = r1 = tclose; /* none yet: one goes at the end of <target> */
+    if (element_span(elem, tclose, "current", &c0, &c1) && c0 < r1 && c1 > r0)
+        return -EBADMSG;
+    snprintf(req, sizeof(req), "<requested unit='KiB'>%llu</requested>", (unsigned long long)(requested_bytes >> 10));
+    if (!c0)
+        n = snprintf(buf, len, "%.*s%s%s", (int)(r0 - elem), elem, req, r1);
+    else if (c0 < r0)
+        n = snprintf(buf, len, "%.*s%.*s%s%s", (int)(c0 - elem), elem, (int)(r0 - c1), c1, req, r1);
+    else
+        n = snprintf(buf, len, "%.*s%s%.*s%s", (int)(r0 - elem), elem, req, (int)(c0 - r1), r1, c1);
+    return n >= 0 && (size_t)n < len ? 0 : -ENOSPC;
 }
 
 void lv_xml_read(const char *xml, struct lv_xml_facts *out)
@@ -190,10 +353,13 @@ void lv_xml_read(const char *xml, struct lv_xml_facts *out)
         out->hugepages = (t = find_tag(end, "hugepages", &tend)) && t < mb_close;
     }
     out->hostdev = find_tag(xml, "hostdev", &end) != NULL;
+    lv_xml_vmem_read(xml, &out->vmem);
 }
 
 const char *lv_xml_unsuitable(const struct lv_xml_facts *f)
 {
+    if (f->vmem.v.present)
+        return NULL;
     if (f->balloon == LV_BALLOON_NONE)
         return "the domain has no balloon device (<memballoon model='none'/>)";
     if (f->balloon != LV_BALLOON_VIRTIO)

@@ -20,6 +20,7 @@
 #include <libvirt/libvirt.h>
 
 #include "qmp.h"
+#include "vmem.h"
 
 /* A domain reporting more than 2^52 bytes is not telling the truth
  * (x86-64 has at most 52 physical address bits): as in the QMP backend. */
@@ -49,22 +50,62 @@ const char *lv_state_str(int state, int reason);
 
 enum lv_balloon { LV_BALLOON_NONE, LV_BALLOON_VIRTIO, LV_BALLOON_OTHER };
 
+/* A <memory model='virtio-mem'> device of the live XML (libvirt's
+ * formatdomain, "Memory devices"; libvirt 7.9 and later):
+ *   <memory model='virtio-mem'>
+ *     <target><size unit='KiB'>..</size><node>0</node>
+ *       <block unit='KiB'>2048</block><requested unit='KiB'>..</requested>
+ *       <current unit='KiB'>..</current></target>
+ *     <alias name='virtiomem0'/> <address type='pci' .../>
+ *   </memory>
+ * size is the device's max-size, requested what was last asked, current
+ * what the guest has plugged (output only). The domain's <memory> counts
+ * it (measured on libvirt 9.0: the total is the boot RAM plus every
+ * memory device's size), so the balloon's base is <memory> less its size. */
+#define LV_VMEM_ALIAS_MAX 64
+/* The element is sent back as it came, with a new <requested>: a longer
+ * one (libvirt writes about 400 bytes) is not driven. */
+#define LV_VMEM_ELEM_MAX 2048
+
+struct lv_vmem_dev {
+    struct vmem_obs v;           /* present false: no device to drive */
+    char alias[LV_VMEM_ALIAS_MAX];
+    char elem[LV_VMEM_ELEM_MAX]; /* the whole <memory ...>...</memory> */
+    bool anon;                   /* a virtio-mem device with no alias was seen */
+    char bad[160];               /* why the first device is not driven, or "" */
+};
+
 struct lv_xml_facts {
     enum lv_balloon balloon;     /* <memballoon model=...>; absent: NONE */
     bool deflate_on_oom;         /* <memballoon ... deflate='on'> */
+    bool free_page_reporting;    /* <memballoon ... freePageReporting='on'> */
     int stats_period;            /* <stats period='N'/> in the balloon; 0: none */
     bool locked;                 /* <memoryBacking><locked/> */
     bool hugepages;              /* <memoryBacking><hugepages/> */
     bool hostdev;                /* a <hostdev>: VFIO pins all guest memory */
+    struct lv_vmem_dev vmem;     /* the first virtio-mem device */
 };
 
 /* Reads the facts from a domain's XML as libvirt formats it (its own
  * writer: one element per tag, attributes in single quotes). */
 void lv_xml_read(const char *xml, struct lv_xml_facts *out);
 
+/* The first virtio-mem device of xml with an alias into out (present
+ * false when none; bad says why one is not driven: sizes that are not
+ * well-formed (vmem_obs_valid), a <memory> total below its size, an
+ * element too long). lv_xml_read calls it. */
+void lv_xml_vmem_read(const char *xml, struct lv_vmem_dev *out);
+
+/* The device XML for virDomainUpdateDeviceFlags: elem (lv_vmem_dev) with
+ * <requested unit='KiB'> set to requested_bytes and the output-only
+ * <current> left out. 0, or -EBADMSG (elem is not a virtio-mem element
+ * with a <target>), -ENOSPC (buf too small). */
+int lv_vmem_update_xml(const char *elem, uint64_t requested_bytes, char *buf, size_t len);
+
 /* Why a domain with these facts is left alone ("memory is locked
  * (<memoryBacking><locked/>): a balloon gives nothing back to the
- * host"), or NULL when a balloon can work. */
+ * host"), or NULL when a balloon can work, or the domain has a virtio-mem
+ * device to drive (it works with locked memory, hugepages and VFIO). */
 const char *lv_xml_unsuitable(const struct lv_xml_facts *f);
 
 /* Whether /proc/PID/cmdline (NUL-separated, len bytes) is QEMU's for
