@@ -103,6 +103,17 @@ static int on_job_completed(virConnectPtr c, virDomainPtr dom, virTypedParameter
     return 0;
 }
 
+/* The guest plugged or unplugged virtio-mem blocks (libvirt 7.9+). */
+static void on_vmem_size(virConnectPtr c, virDomainPtr dom, const char *alias, unsigned long long size_kib,
+                         void *opaque)
+{
+    const char *name = virDomainGetName(dom);
+    struct session *s = name ? lv_find(opaque, name) : NULL;
+
+    if (s && alias)
+        lv_vmem_on_size(s, alias, size_kib);
+}
+
 /* Any thread: libvirt closes the connection from whichever thread saw it die. */
 static void on_close(virConnectPtr c, int reason, void *opaque)
 {
@@ -117,7 +128,7 @@ struct open_job {
     struct lv *lv;
     char *uri;
     virConnectPtr conn;
-    int ids[5];
+    int ids[6];
     char **names;
     size_t n_names;
     char error[200];
@@ -134,6 +145,7 @@ static void open_register(struct open_job *j)
         {VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(on_balloon)},
         {VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION, VIR_DOMAIN_EVENT_CALLBACK(on_migration)},
         {VIR_DOMAIN_EVENT_ID_JOB_COMPLETED, VIR_DOMAIN_EVENT_CALLBACK(on_job_completed)},
+        {VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(on_vmem_size)},
     };
 
     for (size_t i = 0; i < ARRAY_SIZE(events); i++)

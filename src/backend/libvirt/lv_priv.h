@@ -23,7 +23,7 @@ struct lv {
     struct lv_worker *w;
     enum lv_state state;
     virConnectPtr conn;          /* LV_UP: jobs get a copy when submitted */
-    int event_ids[5];
+    int event_ids[6];
     atomic_bool closed;          /* libvirt's close callback (any thread) */
     uint64_t backoff_ms, retry_at_ms;
     bool stats_inflight;
@@ -46,6 +46,14 @@ struct session {
     bool set_inflight, set_pending;
     uint64_t set_bytes;          /* the latest target asked for */
     bool logged_bad;             /* an absurd record was logged */
+    /* The balloon's size as libvirt last said (balloon.current, the
+     * balloon event): virtio-mem's plugged size is added to it. */
+    uint64_t balloon_bytes;
+    bool have_balloon_bytes;
+    /* virtio-mem (lv_vmem.c): the device driven, NULL: none. */
+    struct lv_vmem_dev *vmem;
+    unsigned polls;
+    bool vmem_refresh_inflight;
 };
 
 /* lv.c */
@@ -65,3 +73,23 @@ void lv_vm_on_lifecycle(struct session *s, int event, int detail);
 void lv_vm_on_reboot(struct session *s);
 void lv_vm_on_balloon(struct session *s, unsigned long long actual_kib);
 void lv_vm_on_migration(struct session *s, bool running);
+
+/* lv_vmem.c: a domain's virtio-mem device (lv_parse.h), driven with
+ * virDomainUpdateDeviceFlags and followed by libvirt's
+ * MEMORY_DEVICE_SIZE_CHANGE event and, every LV_VMEM_REFRESH_POLLS
+ * polls and after a reset, the live XML. */
+#define LV_VMEM_REFRESH_POLLS 30
+/* At setup (loop thread): the device of the XML's facts, or none. */
+void lv_vmem_setup(struct session *s, const struct lv_xml_facts *f);
+/* The logical size into the link: the balloon's size (base without a
+ * balloon) plus the plugged size. */
+void lv_vmem_observe(struct session *s);
+/* The event: alias's plugged size is now size_kib. */
+void lv_vmem_on_size(struct session *s, const char *alias, unsigned long long size_kib);
+/* Re-reads the device from the live XML (on the worker). */
+void lv_vmem_refresh(struct session *s);
+/* On the worker: asks dom's device (elem) for requested_bytes. 0, or -1
+ * with libvirt's reason in err. */
+int lv_vmem_request_run(virDomainPtr dom, const char *elem, uint64_t requested_bytes, char *err, size_t len);
+/* Detach: frees the session's device. */
+void lv_vmem_free(struct session *s);

@@ -107,7 +107,7 @@ static void setup_run(void *arg)
     } else {
         lv_xml_read(xml, &j->facts);
         free(xml);
-        if (!lv_xml_unsuitable(&j->facts) && j->facts.stats_period == 0) {
+        if (!lv_xml_unsuitable(&j->facts) && j->facts.balloon == LV_BALLOON_VIRTIO && j->facts.stats_period == 0) {
             if (virDomainSetMemoryStatsPeriod(dom, LV_STATS_PERIOD_S, VIR_DOMAIN_AFFECT_LIVE) == 0)
                 j->period_before = 0;
             else
@@ -124,13 +124,18 @@ static void setup_ready(struct session *s, const struct setup_job *j)
     if (j->period_before >= 0)
         s->period_before = j->period_before;
     l->obs.deflate_on_oom = j->facts.deflate_on_oom;
+    l->obs.free_page_reporting = j->facts.free_page_reporting;
+    l->obs.has_balloon = j->facts.balloon == LV_BALLOON_VIRTIO;
+    lv_vmem_setup(s, &j->facts);
     l->pid = domain_pid(s->name);
     if (l->conn != VM_READY)
         l->ready_ms = now_ms();
     l->conn = VM_READY;
     l->last_error[0] = '\0';
-    log_info("vm %s: managed (libvirt domain, pid %d%s)", s->name, (int)l->pid,
-             j->period_before >= 0 ? ", balloon stats turned on" : "");
+    log_info("vm %s: managed (libvirt domain, pid %d%s%s%s)", s->name, (int)l->pid,
+             j->period_before >= 0 ? ", balloon stats turned on" : "", s->vmem ? ", virtio-mem " : "",
+             s->vmem ? s->vmem->alias : "");
+    lv_vmem_observe(s);
 }
 
 static void setup_done(void *arg)
@@ -198,14 +203,20 @@ void lv_vm_on_stats(struct session *s, const struct lv_dom_stats *st, uint64_t n
         s->migrating = false;
     set_runstate(s, s->migrating ? "migrating" : lv_state_str(st->state, st->reason));
     l->obs.running = !s->migrating && st->state == VIR_DOMAIN_RUNNING;
-    if (st->have_maximum) {
+    /* With virtio-mem the size is base + its max-size (lv_vmem_setup). */
+    if (st->have_maximum && !l->obs.vmem.present) {
         l->size_bytes = st->maximum_bytes;
         l->obs.size_bytes = st->maximum_bytes;
     }
     if (l->conn != VM_READY)
         return;
-    if (st->have_current)
-        observe_actual(&l->obs, st->current_bytes, now);
+    /* Without a balloon, libvirt's balloon.current is the whole memory. */
+    if (st->have_current && l->obs.has_balloon) {
+        s->balloon_bytes = st->current_bytes;
+        s->have_balloon_bytes = true;
+    }
+    if (st->have_current || l->obs.vmem.present)
+        lv_vmem_observe(s);
     observe_stats(&l->obs, &st->guest, now, wall_now_s());
 }
 
@@ -214,6 +225,8 @@ void lv_vm_lost(struct session *s, const char *why)
     s->link->conn = VM_RETRY;
     s->setup_inflight = false;
     s->set_inflight = false;
+    s->have_balloon_bytes = false;
+    s->vmem_refresh_inflight = false;
     snprintf(s->link->last_error, sizeof(s->link->last_error), "%s", why);
     set_runstate(s, "disconnected");
     observe_lost(&s->link->obs);
@@ -251,6 +264,9 @@ void lv_vm_on_reboot(struct session *s)
 {
     observe_reset(&s->link->obs);
     log_info("vm %s: guest reset", s->name);
+    /* QEMU unplugs all of virtio-mem at a reset; the guest's driver plugs
+     * up to requested-size again when it loads. */
+    lv_vmem_refresh(s);
 }
 
 void lv_vm_on_balloon(struct session *s, unsigned long long actual_kib)
@@ -260,8 +276,11 @@ void lv_vm_on_balloon(struct session *s, unsigned long long actual_kib)
                     s->name, actual_kib);
         return;
     }
-    if (s->link->conn == VM_READY)
-        observe_actual(&s->link->obs, actual_kib * 1024, now_ms());
+    if (s->link->conn == VM_READY && s->link->obs.has_balloon) {
+        s->balloon_bytes = actual_kib * 1024;
+        s->have_balloon_bytes = true;
+        lv_vmem_observe(s);
+    }
 }
 
 void lv_vm_on_migration(struct session *s, bool over)
@@ -280,7 +299,11 @@ struct target_job {
     struct lv *lv;
     virConnectPtr conn;
     char *name;
-    uint64_t bytes;
+    uint64_t bytes;              /* to the balloon */
+    bool balloon;                /* the domain has one */
+    char *vmem_elem;             /* its virtio-mem device, or NULL */
+    uint64_t requested_bytes;    /* ... asked for this */
+    bool vmem_done;
     int period;                  /* restore jobs: the period to put back */
     char error[200];
 };
@@ -290,10 +313,15 @@ static void target_run(void *arg)
     struct target_job *j = arg;
     virDomainPtr dom = virDomainLookupByName(j->conn, j->name);
 
-    if (!dom || virDomainSetMemoryFlags(dom, j->bytes / 1024, VIR_DOMAIN_AFFECT_LIVE) < 0)
+    if (!dom) {
         snprintf(j->error, sizeof(j->error), "%s", lv_error());
-    if (dom)
-        virDomainFree(dom);
+        return;
+    }
+    if (j->vmem_elem)
+        j->vmem_done = lv_vmem_request_run(dom, j->vmem_elem, j->requested_bytes, j->error, sizeof(j->error)) == 0;
+    if (!j->error[0] && j->balloon && virDomainSetMemoryFlags(dom, j->bytes / 1024, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        snprintf(j->error, sizeof(j->error), "%s", lv_error());
+    virDomainFree(dom);
 }
 
 static int target_submit(struct session *s);
@@ -307,9 +335,12 @@ static void target_done(void *arg)
         log_limited(&j->lv->rl, LOG_WARNING, "vm %s: libvirt refused the target: %s", j->name, j->error);
     if (s) {
         s->set_inflight = false;
+        if (j->vmem_done && s->vmem)
+            s->link->obs.vmem.requested_bytes = j->requested_bytes;
         if (s->set_pending)
             target_submit(s);
     }
+    free(j->vmem_elem);
     free(j->name);
     free(j);
 }
@@ -317,13 +348,25 @@ static void target_done(void *arg)
 static int target_submit(struct session *s)
 {
     struct target_job *j = calloc(1, sizeof(*j));
+    const struct vm_observed *o = &s->link->obs;
+    struct vmem_plan plan;
 
     if (!j || !(j->name = strdup(s->name))) {
         free(j);
         return -ENOMEM;
     }
-    *j = (struct target_job){.lv = s->lv, .conn = s->lv->conn, .name = j->name, .bytes = s->set_bytes};
+    /* The same split as QMP's (core/vmem.h): whole blocks to virtio-mem,
+     * the rest to the balloon. */
+    vmem_plan(&o->vmem, o->has_balloon, s->set_bytes, &plan);
+    *j = (struct target_job){.lv = s->lv, .conn = s->lv->conn, .name = j->name, .bytes = plan.balloon_bytes,
+                             .balloon = o->has_balloon, .requested_bytes = plan.requested_bytes};
+    if (s->vmem && !(j->vmem_elem = strdup(s->vmem->elem))) {
+        free(j->name);
+        free(j);
+        return -ENOMEM;
+    }
     if (lv_worker_submit(s->lv->w, target_run, target_done, j) < 0) {
+        free(j->vmem_elem);
         free(j->name);
         free(j);
         return -ENOMEM;
@@ -407,6 +450,7 @@ static void lv_detach(struct session *s)
         return;
     lv = s->lv;
     lv_vm_restore(s);
+    lv_vmem_free(s);
     for (size_t i = 0; i < lv->n_sessions; i++)
         if (lv->sessions[i] == s) {
             lv->sessions[i] = lv->sessions[--lv->n_sessions];
@@ -427,6 +471,10 @@ static bool lv_poll(struct session *s, uint64_t round)
 {
     if (s->link->conn == VM_RETRY && s->lv->state == LV_UP)
         lv_vm_setup(s);
+    /* The plugged size comes with libvirt's event; the XML is read again
+     * now and then for what an event may have missed (a reconnect). */
+    if (s->vmem && ++s->polls % LV_VMEM_REFRESH_POLLS == 0)
+        lv_vmem_refresh(s);
     return false;
 }
 
