@@ -31,9 +31,12 @@ trap cleanup EXIT
 ctl() { "$BUILD/balloonctl" -s "$RUN/ctl.sock" "$@"; }
 field() { vm_field "$RUN" g "$1"; }
 rss_mib() { echo $(($(guest_rss_kib g "$RUN") / 1024)); }
-guest_mem() { # MemTotal/MemAvailable in MiB, as the guest reports them
-    status_json "$RUN" | jq -r '.vms[] | select(.name=="g") |
-        "\(((.used_bytes // 0) + (.available_bytes // 0))/1048576|floor)/\((.available_bytes // 0)/1048576|floor)"'
+# MemTotal/MemAvailable in MiB, as the guest's balloon driver reports them
+# (its stats, read on a second QMP socket: balloond shows no estimate for a
+# pinned VM, and holds the first socket).
+guest_mem() {
+    guest_qmp "$RUN/g.mon" qom-get '{"path": "/machine/peripheral/balloon0", "property": "guest-stats"}' |
+        jq -r '.stats | "\(."stat-total-memory"/1048576|floor)/\(."stat-available-memory"/1048576|floor)"'
 }
 # settle TARGET_MIB: seconds (0.1 s steps) until actual is within 16 MiB.
 settle() {
@@ -59,7 +62,8 @@ run_one() {
     virtio-mem) boot=512; export GUEST_VMEM_MIB=1024 GUEST_VMEM_REQUESTED_MIB=512 ;;
     balloon+fpr) export GUEST_BALLOON_PROPS=free-page-reporting=on ;;
     esac
-    guest_start g "$boot" "$LOAD" "$RUN/qmp" "$RUN" || return 1
+    GUEST_QEMU_ARGS="-qmp unix:$RUN/g.mon,server=on,wait=off" guest_start g "$boot" "$LOAD" "$RUN/qmp" "$RUN" ||
+        return 1
     unset GUEST_VMEM_MIB GUEST_VMEM_REQUESTED_MIB GUEST_BALLOON_PROPS
     guest_wait_ready g "$RUN" 120 || return 1
     wait_until 60 "g managed" vm_is "$RUN" g state managed || return 1

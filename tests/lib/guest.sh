@@ -276,6 +276,37 @@ guest_stop_all() {
 	return 0
 }
 
+# guest_qmp SOCK COMMAND [ARGS_JSON]
+#   Send one QMP COMMAND (e.g. system_reset, or qom-get with ARGS_JSON) on a
+#   second QMP socket of a guest (GUEST_QEMU_ARGS="-qmp unix:SOCK,server=on,
+#   wait=off": balloond holds the first) and print its return value as
+#   JSON. Non-zero, with QEMU's error, if refused.
+#   Note: guest_start passes -no-reboot, under which QEMU turns a reset into
+#   a shutdown; add "-action reboot=reset" to GUEST_QEMU_ARGS for a reset.
+guest_qmp() {
+	python3 - "$1" "$2" "${3:-}" <<-'EOF'
+	import json, socket, sys
+	s = socket.socket(socket.AF_UNIX)
+	s.settimeout(10)
+	s.connect(sys.argv[1])
+	f = s.makefile("rw")
+	f.readline()  # the greeting
+	for cmd, args in (("qmp_capabilities", ""), (sys.argv[2], sys.argv[3])):
+	    msg = {"execute": cmd}
+	    if args:
+	        msg["arguments"] = json.loads(args)
+	    f.write(json.dumps(msg) + "\n")
+	    f.flush()
+	    while True:  # events may come before the reply
+	        r = json.loads(f.readline())
+	        if "return" in r or "error" in r:
+	            break
+	    if "error" in r:
+	        sys.exit("guest_qmp: %s: %s" % (cmd, r["error"].get("desc")))
+	print(json.dumps(r["return"]))
+	EOF
+}
+
 # guest_rss_kib NAME RUN_DIR
 #   Print the resident set size (VmRSS, KiB) of guest NAME's QEMU process.
 guest_rss_kib() {
