@@ -48,6 +48,11 @@
 #   LIBVIRT_BALLOON_ATTRS  extra attributes of <memballoon>, e.g.
 #                        "autodeflate='on' freePageReporting='on'"
 #   LIBVIRT_ON_REBOOT    <on_reboot> action (default "restart")
+#   LIBVIRT_VMEM_MIB     a <memory model='virtio-mem'> device of this many
+#                        MiB (2 MiB blocks, LIBVIRT_VMEM_REQUESTED_MIB asked
+#                        at start, default 0) beside MEM_MIB of boot RAM; the
+#                        domain gets the <maxMemory slots> and the NUMA cell
+#                        libvirt needs for it, the guest onlines it movable
 #   LIBVIRT_CACHE_DIR    where libvirtd keeps its QEMU capabilities cache
 #                        (default DIR/cache; a directory kept between runs
 #                        saves the probe of QEMU at each libvirt_start)
@@ -273,6 +278,7 @@ _lv_machine_cgroups() {
 libvirt_domain_xml() {
 	local name=$1 mem=$2 spec=$3 dir=$4
 	local gdir=${GUEST_DIR:-$_lv_repo/build/guest} kernel=${GUEST_KERNEL:-} balloon
+	local maxmem='' numa='' vmem='' append=${GUEST_APPEND:-}
 	if [ -z "$kernel" ]; then
 		kernel=$gdir/vmlinuz
 		[ ! -f "$gdir/vmlinux" ] || kernel=$gdir/vmlinux
@@ -283,17 +289,27 @@ libvirt_domain_xml() {
 	none)    balloon="<memballoon model='none'/>" ;;
 	*)       _lv_err "LIBVIRT_BALLOON=$LIBVIRT_BALLOON: use virtio, nostats or none"; return 2 ;;
 	esac
+	if [ -n "${LIBVIRT_VMEM_MIB:-}" ]; then
+		maxmem="<maxMemory slots='1' unit='MiB'>$((mem + LIBVIRT_VMEM_MIB))</maxMemory>"
+		numa="<cpu><numa><cell id='0' cpus='0' memory='$mem' unit='MiB'/></numa></cpu>"
+		vmem="<memory model='virtio-mem'><target><size unit='MiB'>$LIBVIRT_VMEM_MIB</size><node>0</node>"
+		vmem+="<block unit='MiB'>2</block><requested unit='MiB'>${LIBVIRT_VMEM_REQUESTED_MIB:-0}</requested>"
+		vmem+="</target></memory>"
+		append="memhp_default_state=online_movable${append:+ $append}"
+	fi
 	cat <<-EOF
 	<domain type='qemu'>
 	  <name>$name</name>
+	  $maxmem
 	  <memory unit='MiB'>$mem</memory>
 	  <currentMemory unit='MiB'>$mem</currentMemory>
 	  <vcpu>1</vcpu>
+	  $numa
 	  <os>
 	    <type arch='x86_64' machine='q35'>hvm</type>
 	    <kernel>$kernel</kernel>
 	    <initrd>$gdir/initrd.img</initrd>
-	    <cmdline>console=ttyS0 quiet memload=$spec${GUEST_APPEND:+ $GUEST_APPEND}</cmdline>
+	    <cmdline>console=ttyS0 quiet memload=$spec${append:+ $append}</cmdline>
 	  </os>
 	  <features><acpi/></features>
 	  <on_poweroff>destroy</on_poweroff>
@@ -308,6 +324,7 @@ libvirt_domain_xml() {
 	    </serial>
 	    <video><model type='none'/></video>
 	    $balloon
+	    $vmem
 	  </devices>
 	</domain>
 	EOF
