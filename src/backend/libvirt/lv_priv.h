@@ -81,6 +81,11 @@ void lv_vm_on_migration(struct session *s, bool running);
 #define LV_VMEM_REFRESH_POLLS 30
 /* At setup (loop thread): the device of the XML's facts, or none. */
 void lv_vmem_setup(struct session *s, const struct lv_xml_facts *f);
+/* The balloon's own share of libvirt's balloon.current: libvirt 9.0
+ * counts virtio-mem's plugged size in it (measured with
+ * scripts/libvirt-vmem-try.sh: balloon.current 1280 MiB for a 256 MiB
+ * balloon at rest and 1 GiB plugged), QEMU's balloon counts base only. */
+uint64_t lv_vmem_balloon_share(const struct session *s, uint64_t current_bytes);
 /* The logical size into the link: the balloon's size (base without a
  * balloon) plus the plugged size. */
 void lv_vmem_observe(struct session *s);

@@ -212,7 +212,7 @@ void lv_vm_on_stats(struct session *s, const struct lv_dom_stats *st, uint64_t n
         return;
     /* Without a balloon, libvirt's balloon.current is the whole memory. */
     if (st->have_current && l->obs.has_balloon) {
-        s->balloon_bytes = st->current_bytes;
+        s->balloon_bytes = lv_vmem_balloon_share(s, st->current_bytes);
         s->have_balloon_bytes = true;
     }
     if (st->have_current || l->obs.vmem.present)
@@ -276,7 +276,9 @@ void lv_vm_on_balloon(struct session *s, unsigned long long actual_kib)
                     s->name, actual_kib);
         return;
     }
-    if (s->link->conn == VM_READY && s->link->obs.has_balloon) {
+    /* With virtio-mem the balloon's share comes from the stats alone
+     * (lv_vmem_balloon_share). */
+    if (s->link->conn == VM_READY && s->link->obs.has_balloon && !s->link->obs.vmem.present) {
         s->balloon_bytes = actual_kib * 1024;
         s->have_balloon_bytes = true;
         lv_vmem_observe(s);

@@ -40,6 +40,15 @@ void lv_vmem_setup(struct session *s, const struct lv_xml_facts *f)
     s->link->obs.size_bytes = s->link->size_bytes;
 }
 
+uint64_t lv_vmem_balloon_share(const struct session *s, uint64_t current_bytes)
+{
+    const struct vmem_obs *v = &s->link->obs.vmem;
+
+    if (!v->present)
+        return current_bytes;
+    return min_u64(current_bytes > v->size_bytes ? current_bytes - v->size_bytes : 0, v->base_bytes);
+}
+
 void lv_vmem_observe(struct session *s)
 {
     struct vm_observed *o = &s->link->obs;
