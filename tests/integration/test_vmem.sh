@@ -8,6 +8,7 @@
 #   fr  a 512 MiB balloon guest with free-page-reporting=on: its RSS falls
 #       after a free with no inflation, and balloond says the guest gave
 #       it back, not the balloon.
+# 56 s on 2 cores under TCG (the stall alone takes GUARD_STALL_MS, 10 s).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/guest.sh
