@@ -29,7 +29,7 @@ libvirt_start "$LV" || fail "libvirtd did not start"
 LIBVIRT_VMEM_MIB=1024 libvirt_guest_start vm $BOOT "hold:2s,alloc:${LOAD}M@12M,hold:3s,free:all,idle" "$LV" ||
     fail "the domain did not start"
 echo "--- the live XML libvirt gives (sizes, and the device):"
-libvirt_virsh "$LV" dumpxml vm | grep -E "<(maxMemory|memory|currentMemory) " | sed 's/^/    /'
+libvirt_virsh "$LV" dumpxml vm | grep -E "<(maxMemory|memory|currentMemory) (slots|unit)=" | sed 's/^/    /'
 xml_vmem | sed 's/^/    /'
 libvirt_virsh "$LV" domstats --balloon vm | grep -E "balloon\.(current|maximum)=" | sed 's/^/    /'
 
