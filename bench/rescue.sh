@@ -78,6 +78,8 @@ stamp() { local l; while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$
 run_policy() {
 	local p=$1 i name t0 end pid
 	RUN=$(mktemp -d /tmp/balloond-bench-rescue.XXXXXX)
+	# The tree's commit as the run starts (make bench-rescue builds just before).
+	git rev-parse --short HEAD >"$OUT/rescue.$p.commit.new"
 	CG=$(cgroup_create "balloond-bench-rescue-$$" $(((B_MIB + N * ALLOW_MIB) * 1048576))) || { CG=; return 1; }
 	cat "$GUEST_DIR"/vmlinu[xz] "$GUEST_DIR/initrd.img" >/dev/null
 	daemon_config "$RUN" "$CG" "policy = $p" "peer_budget = on" "ksm = off" "zswap = off"
@@ -109,8 +111,8 @@ run_policy() {
 	cp "$RUN/balloond.tlog" "$OUT/rescue.$p.log"
 	cp "$RUN/samples" "$OUT/rescue.$p.samples"
 	events "$p" "$t0" "$end" >"$OUT/rescue.$p.events.csv"
+	mv "$OUT/rescue.$p.commit.new" "$OUT/rescue.$p.commit"
 	cgroup_oom_kills "$CG" >"$OUT/rescue.$p.host_oom"
-	git rev-parse --short HEAD >"$OUT/rescue.$p.commit"
 	cleanup
 }
 
