@@ -54,11 +54,17 @@ static struct tick_vm tv(struct one *o)
                             .buffer_pct = 20, .obs = &o->obs, .ctl = &o->ctl, .est = &o->est};
 }
 
-/* Runs one tick of one VM; returns the number of actions. */
+/* Runs one tick of one VM on a host; returns the number of actions. */
+static size_t run_on(const struct tick_params *p, const struct host_estimate *host, struct tick_vm *v,
+                     struct tick_scratch *s)
+{
+    assert_int_equal(tick_decide(p, host, &(struct policy_round){0}, v, 1, s), 0);
+    return s->n_acts;
+}
+
 static size_t run(const struct tick_params *p, struct tick_vm *v, struct tick_scratch *s)
 {
-    assert_int_equal(tick_decide(p, &plenty, &(struct policy_round){0}, v, 1, s), 0);
-    return s->n_acts;
+    return run_on(p, &plenty, v, s);
 }
 
 static void test_adopt(void **state)
@@ -235,8 +241,7 @@ static size_t run_peer(enum policy_kind kind, bool peer_budget, struct tick_vm *
 
     p.kind = kind;
     p.peer_budget = peer_budget;
-    assert_int_equal(tick_decide(&p, &meminfo_short, &(struct policy_round){0}, v, 1, s), 0);
-    return s->n_acts;
+    return run_on(&p, &meminfo_short, v, s);
 }
 
 /* A run of a peer is that peer: balloond's guard does not act (a stall,
