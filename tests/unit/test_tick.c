@@ -207,17 +207,22 @@ static void test_reset(void **state)
     tick_scratch_free(&s);
 }
 
-/* Asked for 300 MiB 20 s ago, still at 512: the target becomes actual. */
+/* Asked for 300 MiB 20 s ago, still at 512. */
+static struct tick_vm stalled(struct one *o)
+{
+    idle(o);
+    o->ctl.target_bytes = M(300);
+    o->ctl.last_change_ms = T0 - 20000;
+    return tv(o);
+}
+
+/* A stalled VM: the target becomes actual. */
 static void test_stall(void **state)
 {
     struct tick_scratch s = {0};
     struct one o;
-    struct tick_vm v;
+    struct tick_vm v = stalled(&o);
 
-    idle(&o);
-    o.ctl.target_bytes = M(300);
-    o.ctl.last_change_ms = T0 - 20000;
-    v = tv(&o);
     assert_int_equal(run(&params, &v, &s), 1);
     assert_int_equal(v.step, TICK_GUARDED);
     assert_int_equal(s.acts[0].guard, GUARD_STALL);
@@ -255,10 +260,7 @@ static void test_peer_run(void **state)
 
     /* test_stall's VM under proxmox: shrunk by the goal, from actual
      * (512 MiB - 52848230 bytes), no stall taken. */
-    idle(&o);
-    o.ctl.target_bytes = M(300);
-    o.ctl.last_change_ms = T0 - 20000;
-    v = tv(&o);
+    v = stalled(&o);
     assert_int_equal(run_peer(POLICY_KIND_PROXMOX, false, &v, &s), 1);
     assert_int_equal(v.step, TICK_POLICY);
     assert_int_equal(s.acts[0].kind, TICK_POLICY_SET);
