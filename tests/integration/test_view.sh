@@ -38,7 +38,7 @@ metric() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk -v k="$1" '$1 == k { 
 # --- no balloon device ---------------------------------------------------
 wait_until 15 "nobal: no-balloon" vm_is "$RUN" nobal state no-balloon || fail "nobal not seen as no-balloon"
 out=$("${B[@]}" vm target nobal 100M 2>&1) && fail "vm target on a VM without a balloon succeeded"
-[[ $out == *"no virtio-balloon device"* ]] || fail "vm target nobal: says \"$out\", not what is missing"
+[[ $out == *"neither a virtio-balloon nor a virtio-mem device"* ]] || fail "vm target nobal: says \"$out\", not what is missing"
 pass "vm target nobal: $out"
 
 # --- a pin the guest cannot reach ------------------------------------------
