@@ -169,16 +169,11 @@ static int qmp_flush(struct qmp *q)
     return r;
 }
 
-/* Queues s and a newline and sends what it can: one send per command,
- * not one for the JSON and another for its newline. s may already be
- * in place at the end of the output buffer. */
-static int qmp_queue_line(struct qmp *q, const char *s, size_t len)
+/* Ends the len bytes just written at the end of the output buffer (with
+ * room for one more) with a newline, and sends what it can: one send per
+ * command, not one for the JSON and another for its newline. */
+static int qmp_queue_line(struct qmp *q, size_t len)
 {
-    if (s != q->out + q->out_len) {
-        if (grow_reserve(&q->out, &q->out_cap, q->out_len + len + 1, 1, 1024) < 0)
-            return -ENOMEM;
-        memcpy(q->out + q->out_len, s, len);
-    }
     q->out[q->out_len + len] = '\n';
     q->out_len += len + 1;
     return qmp_flush(q);
@@ -208,7 +203,7 @@ static int qmp_send_raw(struct qmp *q, const char *cmd, const char *args, qmp_re
     p->userdata = userdata;
     len = snprintf(q->out + q->out_len, max, "{\"execute\":\"%s\"%s%s,\"id\":%llu}", cmd,
                    args ? ",\"arguments\":" : "", args ? args : "", (unsigned long long)p->id);
-    r = qmp_queue_line(q, q->out + q->out_len, (size_t)len);
+    r = qmp_queue_line(q, (size_t)len);
     if (r < 0) {
         free(p);
         return r;
@@ -228,13 +223,9 @@ static int qmp_send(struct qmp *q, const char *cmd, json_object *args, qmp_reply
     return r;
 }
 
-int qmp_command_raw(struct qmp *q, const char *cmd, const char *args_json, qmp_reply_fn fn, void *userdata)
+/* A send that failed on the socket closes the connection. */
+static int qmp_sent(struct qmp *q, int r)
 {
-    int r;
-
-    if (q->state != QMP_READY)
-        return -ENOTCONN;
-    r = qmp_send_raw(q, cmd, args_json, fn, userdata);
     if (r < 0 && r != -ENOMEM && r != -EINVAL) {
         qmp_close(q, r, "write failed");
         return -ENOTCONN;
@@ -242,22 +233,20 @@ int qmp_command_raw(struct qmp *q, const char *cmd, const char *args_json, qmp_r
     return r;
 }
 
+int qmp_command_raw(struct qmp *q, const char *cmd, const char *args_json, qmp_reply_fn fn, void *userdata)
+{
+    if (q->state != QMP_READY)
+        return -ENOTCONN;
+    return qmp_sent(q, qmp_send_raw(q, cmd, args_json, fn, userdata));
+}
+
 int qmp_command(struct qmp *q, const char *cmd, json_object *args, qmp_reply_fn fn, void *userdata)
 {
-    const char *s;
-
     if (q->state != QMP_READY) {
         json_object_put(args);
         return -ENOTCONN;
     }
-    s = args ? json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN) : NULL;
-    if (args && !s) {
-        json_object_put(args);
-        return -ENOMEM;
-    }
-    int r = qmp_command_raw(q, cmd, s, fn, userdata);
-    json_object_put(args);
-    return r;
+    return qmp_sent(q, qmp_send(q, cmd, args, fn, userdata));
 }
 
 static void qmp_caps_reply(struct qmp *q, const struct qmp_msg *m, void *userdata)
