@@ -55,17 +55,32 @@ static void vm_schedule_retry(struct session *vm)
     sd_event_source_set_enabled(vm->retry, SD_EVENT_ONESHOT);
 }
 
+/* The guest-stats question is over (answered, or gone with the
+ * connection): the tick round it was asked for, 0 if none. */
+static uint64_t vm_stats_over(struct session *vm)
+{
+    uint64_t round = vm->stats_asked ? vm->stats_round : 0;
+
+    vm->stats_asked = false;
+    vm->stats_round = 0;
+    return round;
+}
+
+/* Last in a callback: it may decide the tick. */
+static void vm_answered(struct session *vm, uint64_t round)
+{
+    if (round && vm->answered)
+        vm->answered(vm->answered_ctx, round);
+}
+
 static void vm_on_closed(struct qmp *q, int err, const char *why, void *userdata)
 {
     struct session *vm = userdata;
-    uint64_t round = vm->stats_asked ? vm->stats_round : 0;
+    uint64_t round = vm_stats_over(vm); /* no answer will come */
 
-    vm->stats_asked = false; /* the question went with the connection */
-    vm->stats_round = 0;
     vm_fail(vm, why);
     vm_schedule_retry(vm);
-    if (round && vm->answered)
-        vm->answered(vm->answered_ctx, round); /* no answer will come */
+    vm_answered(vm, round);
 }
 
 static void vm_on_event(struct qmp *q, const struct qmp_msg *ev, void *userdata)
@@ -341,18 +356,15 @@ static void vm_on_stats(struct qmp *q, const struct qmp_msg *m, void *userdata)
 {
     struct session *vm = userdata;
     struct qmp_guest_stats st;
-    uint64_t round = vm->stats_round;
+    uint64_t round = vm_stats_over(vm);
 
-    vm->stats_asked = false;
-    vm->stats_round = 0;
     if (m->type == QMP_MSG_ERROR || qmp_guest_stats_parse(m->ret, &st) < 0) {
         if (observe_no_stats(&vm->link->obs))
             log_warn("vm %s: guest-stats unreadable", vm->name);
     } else {
         observe_stats(&vm->link->obs, &st, now_ms(), wall_now_s());
     }
-    if (round && vm->answered)
-        vm->answered(vm->answered_ctx, round); /* last: it may decide the tick */
+    vm_answered(vm, round);
 }
 
 static void vm_on_status(struct qmp *q, const struct qmp_msg *m, void *userdata)
