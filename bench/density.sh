@@ -117,6 +117,7 @@
 #                  were reclaimed.  A free phase that never comes (memload
 #                  or its QEMU killed first) is not an event: hence "(2/3)".
 set -uo pipefail
+COMMAND="bench/density.sh $*"
 cd "$(dirname "$0")/.." || exit 1
 REPO=$(pwd)
 
@@ -408,7 +409,8 @@ run_policy() {
 		}' <(printf '%s\n' "${frees[@]}") "$csv" >>"$ev"
 	echo "$host_oom $lost $goom $((peak / MIB)) $changes" >"$OUT/$p.counters"
 	{
-		printf '%s: run %s, %s s after boot, ' "$p" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$LOAD_SECONDS"
+		printf '%s: run %s at commit %s (`%s`), %s s after boot, ' "$p" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+			"$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)" "$COMMAND" "$LOAD_SECONDS"
 		if [ ${#TUNE[@]} -gt 0 ]; then echo "balloons only (balloond's KSM and zswap tuning off)."
 		else echo "balloond's KSM and zswap tuning on (its defaults)."; fi
 	} >"$OUT/$p.info"
