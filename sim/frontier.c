@@ -18,6 +18,47 @@ static uint64_t configured_bytes(const struct sim_setup *s)
     return sum;
 }
 
+/* Guest RAM a guest cannot do without at second t: while it boots, what
+ * the boot touches; then the kernel's reserve, the anon demand and the
+ * min watermark. No page cache, no buffer: a lower bound on any policy's
+ * need. */
+static uint64_t floor_bytes(const struct sim_vm_spec *v, struct workload *w, uint64_t t_s)
+{
+    uint64_t anon, cache;
+
+    if (!workload_at(w, t_s, &anon, &cache))
+        return v->guest.boot_touch_bytes;
+    return min_u64(v->guest.size_bytes, v->guest.reserve_bytes + anon + v->guest.min_free_bytes);
+}
+
+double frontier_ceiling(const struct sim_setup *s, uint64_t seed)
+{
+    struct workload *w = calloc(s->n_vms ? s->n_vms : 1, sizeof(*w));
+    struct hostmodel h;
+    uint64_t peak = 0;
+
+    if (!w)
+        return -ENOMEM;
+    hostmodel_init(&h, &s->host);
+    for (size_t i = 0; i < s->n_vms; i++) {
+        w[i] = s->vms[i].wl;
+        workload_reset(&w[i], seed, i);
+    }
+    for (uint64_t t = 0; t <= s->duration_s; t++) {
+        uint64_t ram = 0;
+        size_t running = 0;
+        for (size_t i = 0; i < s->n_vms; i++) {
+            if (t < s->vms[i].start_s)
+                continue;
+            running++;
+            ram += floor_bytes(&s->vms[i], &w[i], t);
+        }
+        peak = max_u64(peak, hostmodel_cost(&h, ram, running));
+    }
+    free(w);
+    return peak ? (double)configured_bytes(s) / (double)peak : 0;
+}
+
 /* One run at ratio: the verdict, and the numbers behind it. */
 static int try_ratio(struct sim_setup *s, enum policy_kind kind, uint64_t seed, double ratio,
                      double pressure_pct, struct frontier_try *t)
@@ -103,16 +144,20 @@ void frontier_table_head(FILE *f, double pressure_pct)
     fprintf(f, "Frontier: the highest overcommit ratio (configured VM memory / host budget, the\n"
                "budget including QEMU's per-VM overhead) with 0 host OOM kills, 0 guest OOM kills\n"
                "and guest pressure below %g%% of guest-seconds; bisection over [%.1f, %.1f] to\n"
-               "%.3f. In brackets: the lowest failing ratio tried and why it failed.\n\n",
+               "%.3f. In brackets: the lowest failing ratio tried and why it failed.\n"
+               "Ceiling: configured RAM over the peak of what the running guests cannot do\n"
+               "without (kernel reserve + anon demand + min watermark, no page cache, no\n"
+               "buffer) plus QEMU's overhead: no policy carries more without swapping the\n"
+               "working set.\n\n",
             pressure_pct, FRONTIER_LO, FRONTIER_HI, FRONTIER_STEP);
-    fprintf(f, "| scenario | balloond | proxmox | mom | static |\n|---|---|---|---|---|\n");
+    fprintf(f, "| scenario | ceiling | balloond | proxmox | mom | static |\n|---|---|---|---|---|---|\n");
 }
 
-void frontier_table_row(FILE *f, const char *scenario, const struct frontier_cell *cells)
+void frontier_table_row(FILE *f, const char *scenario, double ceiling, const struct frontier_cell *cells)
 {
     char buf[160];
 
-    fprintf(f, "| %s |", scenario);
+    fprintf(f, "| %s | %.2fx |", scenario, ceiling);
     for (int k = 0; k < FRONTIER_POLICIES; k++) {
         cell_text(&cells[k], buf, sizeof(buf));
         fprintf(f, " %s |", buf);
@@ -126,7 +171,7 @@ static double plotted(const struct frontier_cell *c)
     return c->holds || c->at_hi ? c->hold.ratio : 0;
 }
 
-int frontier_plot(const char *dir, size_t n, const char *const *names,
+int frontier_plot(const char *dir, size_t n, const char *const *names, const double *ceilings,
                   const struct frontier_cell (*cells)[FRONTIER_POLICIES])
 {
     char dat[4096], gp[4096];
@@ -136,10 +181,10 @@ int frontier_plot(const char *dir, size_t n, const char *const *names,
     snprintf(gp, sizeof(gp), "%s/frontier.gp", dir);
     if (!(f = fopen(dat, "we")))
         return fprintf(stderr, "%s: %s\n", dat, strerror(errno)), -errno;
-    fprintf(f, "scenario balloond proxmox mom static\n");
+    fprintf(f, "scenario balloond proxmox mom static ceiling\n");
     for (size_t i = 0; i < n; i++)
-        fprintf(f, "%s %.3f %.3f %.3f %.3f\n", names[i], plotted(&cells[i][0]), plotted(&cells[i][1]),
-                plotted(&cells[i][2]), plotted(&cells[i][3]));
+        fprintf(f, "%s %.3f %.3f %.3f %.3f %.3f\n", names[i], plotted(&cells[i][0]), plotted(&cells[i][1]),
+                plotted(&cells[i][2]), plotted(&cells[i][3]), ceilings[i]);
     if (fclose(f) != 0)
         return -errno;
     if (!(f = fopen(gp, "we")))
@@ -151,7 +196,8 @@ int frontier_plot(const char *dir, size_t n, const char *const *names,
                "set ylabel 'configured VM memory / host budget'\nset yrange [0:%g]\nset grid ytics\n"
                "set key top right\nset xtics rotate by -20\n"
                "plot '%s' using 2:xtic(1) title columnhead, '' using 3 title columnhead, "
-               "'' using 4 title columnhead, '' using 5 title columnhead\n",
+               "'' using 4 title columnhead, '' using 5 title columnhead, "
+               "'' using 6 title 'working-set ceiling' fill empty lw 2\n",
             dir, FRONTIER_HI + 0.5, dat);
     if (fclose(f) != 0)
         return -errno;

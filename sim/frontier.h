@@ -36,8 +36,14 @@ struct frontier_cell {
  * 0 or -ENOMEM. */
 int frontier_find(struct sim_setup *s, enum policy_kind kind, uint64_t seed, double pressure_pct,
                   struct frontier_cell *out);
+/* The working-set ceiling: configured RAM over the peak, second by
+ * second, of what every running guest cannot do without (its kernel's
+ * reserve, its anon demand, the min watermark; during boot what the boot
+ * touches) plus QEMU's overhead, less KSM's saving. No policy carries a
+ * higher ratio without swapping the working set. -ENOMEM on failure. */
+double frontier_ceiling(const struct sim_setup *s, uint64_t seed);
 void frontier_table_head(FILE *f, double pressure_pct);
-void frontier_table_row(FILE *f, const char *scenario, const struct frontier_cell *cells);
+void frontier_table_row(FILE *f, const char *scenario, double ceiling, const struct frontier_cell *cells);
 /* DIR/frontier.dat, DIR/frontier.gp and, with gnuplot, DIR/frontier.png. */
-int frontier_plot(const char *dir, size_t n, const char *const *names,
+int frontier_plot(const char *dir, size_t n, const char *const *names, const double *ceilings,
                   const struct frontier_cell (*cells)[FRONTIER_POLICIES]);

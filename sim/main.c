@@ -41,6 +41,7 @@ static void usage(FILE *f)
                "  --vms N           number of VMs of a scalable scenario\n"
                "  --duration S      seconds to simulate\n"
                "  --budget SIZE     host budget (the budget cgroup's limit)\n"
+               "  --qemu-overhead SIZE  QEMU's own memory per VM, in the budget (default 72M)\n"
                "  --ksm PCT         KSM saves PCT%% of guest RAM (default 0)\n"
                "  --swap SIZE@RATE  host swap device, e.g. 4G@200M (per second)\n"
                "  --csv DIR         per-run CSV (POLICY.csv, .host.csv, .events.csv)\n"
@@ -51,7 +52,7 @@ static void usage(FILE *f)
                "                    the scenario or every built-in one; --plot DIR: frontier.png\n");
 }
 
-/* An option's value (name: the option as given, for the message). */
+/* An option's value (name: the long option's name, for the message). */
 static int parse_value(int c, const char *name, struct opts *o)
 {
     uint64_t v;
@@ -64,16 +65,16 @@ static int parse_value(int c, const char *name, struct opts *o)
             return -EINVAL;
         }
         return 0;
-    case 'z': case 'b':
+    case 'z': case 'b': case 'o':
         if (size_parse(optarg, &v) < 0 || v == 0) {
-            fprintf(stderr, "--%s %s: not a size (512M, 32G)\n", c == 'z' ? "vm-size" : "budget", optarg);
+            fprintf(stderr, "--%s %s: not a size (512M, 32G)\n", name, optarg);
             return -EINVAL;
         }
-        *(c == 'z' ? &o->vm_size_bytes : &o->budget_bytes) = v;
+        *(c == 'z' ? &o->vm_size_bytes : c == 'b' ? &o->budget_bytes : &o->so.qemu_overhead_bytes) = v;
         return 0;
     case 'S': case 'n': case 'd': case 'k':
         if (parse_u64(optarg, &v) < 0 || (c == 'k' && v > 100) || (c == 'n' && (v == 0 || v > 1000000))) {
-            fprintf(stderr, "%s: bad number '%s'\n", name, optarg);
+            fprintf(stderr, "--%s: bad number '%s'\n", name, optarg);
             return -EINVAL;
         }
         if (c == 'S') o->seed = v;
@@ -102,13 +103,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"ksm", 1, NULL, 'k'},      {"swap", 1, NULL, 'w'},     {"csv", 1, NULL, 'c'},
         {"plot", 1, NULL, 'P'},     {"validate", 1, NULL, 'V'}, {"list", 0, NULL, 'l'},
         {"time", 0, NULL, 't'},     {"help", 0, NULL, 'h'},     {"frontier", 0, NULL, 'F'},
-        {"pressure-max", 1, NULL, 'x'}, {0},
+        {"pressure-max", 1, NULL, 'x'}, {"qemu-overhead", 1, NULL, 'o'}, {0},
     };
-    int c;
+    int c, li = 0;
 
     *o = (struct opts){.vm_size_bytes = 512 * MIB, .seed = 1, .kind = POLICY_KIND_BALLOOND,
                        .pressure_pct = 1.0};
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", lo, &li)) != -1) {
         switch (c) {
         case 's': o->scenario = optarg; break;
         case 'T': o->trace = optarg; break;
@@ -135,8 +136,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             exit(0);
         }
         case 'h': usage(stdout); exit(0);
-        case 'p': case 'z': case 'b': case 'S': case 'n': case 'd': case 'k': case 'w':
-            if (parse_value(c, argv[optind - 1], o) < 0)
+        case 'p': case 'z': case 'b': case 'o': case 'S': case 'n': case 'd': case 'k': case 'w':
+            if (parse_value(c, lo[li].name, o) < 0)
                 return -EINVAL;
             break;
         default: usage(stderr); return -EINVAL;
@@ -160,6 +161,8 @@ static int build(const struct opts *o, struct sim_setup **out)
             r = scenario_from_trace(t, o->vm_size_bytes, o->budget_bytes, out);
         if (r == 0 && o->so.duration_s)
             (*out)->duration_s = o->so.duration_s;
+        if (r == 0 && o->so.qemu_overhead_bytes)
+            (*out)->host.qemu_overhead_bytes = o->so.qemu_overhead_bytes;
         return r;
     }
     r = scenario_build(o->scenario ? o->scenario : "density", &o->so, out);
@@ -226,6 +229,7 @@ static int frontier(const struct opts *o)
     size_t n = 1, all_n;
     const struct scenario_info *all = scenario_list(&all_n);
     const char *names[16];
+    double ceilings[16];
     struct frontier_cell (*cells)[FRONTIER_POLICIES];
     int r = 0;
 
@@ -247,15 +251,18 @@ static int frontier(const struct opts *o)
             break;
         }
         host_opts(o, s);
+        ceilings[i] = frontier_ceiling(s, o->seed);
+        if (ceilings[i] < 0)
+            r = -ENOMEM;
         for (int k = 0; k < FRONTIER_POLICIES && r == 0; k++)
             r = frontier_find(s, (enum policy_kind)k, o->seed, o->pressure_pct, &cells[i][k]);
         sim_setup_free(s);
         if (r == 0)
-            frontier_table_row(stdout, names[i], cells[i]);
+            frontier_table_row(stdout, names[i], ceilings[i], cells[i]);
         fflush(stdout);
     }
     if (r == 0 && o->plot_dir)
-        r = frontier_plot(o->plot_dir, n, names, (const struct frontier_cell(*)[FRONTIER_POLICIES])cells);
+        r = frontier_plot(o->plot_dir, n, names, ceilings, (const struct frontier_cell(*)[FRONTIER_POLICIES])cells);
     free(cells);
     return r;
 }

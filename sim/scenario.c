@@ -246,8 +246,13 @@ static const struct {
 
 int scenario_build(const char *name, const struct scenario_opts *o, struct sim_setup **out)
 {
-    if (strcmp(name, "density") == 0)
-        return scenario_density(NULL, 0, o->duration_s, out);
+    if (strcmp(name, "density") == 0) {
+        int r = scenario_density(NULL, 0, o->duration_s, out);
+        /* Its budget is bench/density.sh's cgroup limit, whatever QEMU takes. */
+        if (r == 0 && o->qemu_overhead_bytes)
+            (*out)->host.qemu_overhead_bytes = o->qemu_overhead_bytes;
+        return r;
+    }
     for (size_t k = 0; k < ARRAY_SIZE(builders); k++) {
         struct sim_setup *s;
         if (strcmp(name, builders[k].name) != 0)
@@ -257,6 +262,8 @@ int scenario_build(const char *name, const struct scenario_opts *o, struct sim_s
             return -ENOMEM;
         snprintf(s->name, sizeof(s->name), "%s", name);
         snprintf(s->desc, sizeof(s->desc), "%s", scenarios[k + 1].desc);
+        if (o->qemu_overhead_bytes)
+            s->host.qemu_overhead_bytes = o->qemu_overhead_bytes;
         if (builders[k].build(s) < 0) {
             sim_setup_free(s);
             return -ENOMEM;

@@ -9,6 +9,7 @@
 struct scenario_opts {
     size_t n_vms;           /* 0: the scenario's own */
     uint64_t duration_s;    /* 0: the scenario's own */
+    uint64_t qemu_overhead_bytes; /* 0: the default (sim_setup_new); the budgets follow it */
 };
 
 struct scenario_info {

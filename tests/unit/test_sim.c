@@ -3,6 +3,7 @@
  * schedules, and determinism: the same seed gives the same output, byte
  * for byte. */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include "output.h"
 #include "scenario.h"
 #include "trace.h"
+#include "util.h"
 #include "workload.h"
 
 #define M(x) ((uint64_t)(x) << 20)
@@ -403,11 +405,52 @@ static void test_frontier(void **state)
     sim_setup_free(s);
 }
 
+/* The working-set ceiling, by hand: two 1 GiB guests, booting for 18 s
+ * (what the boot touches), then VM a needs 100 MiB of anon, 300 from
+ * 100 s to 200 s; VM b 200 MiB, 50 from 150 s. The peak is at 100-150 s:
+ * 500 MiB of anon, each guest's reserve and min watermark, 2 x 72 MiB of
+ * QEMU; KSM's saving comes off the guest RAM. */
+static void test_frontier_ceiling(void **state)
+{
+    static const struct wl_point a[] = {{0, 100 * MIB, 0}, {80000, 100 * MIB, 0}, {80000, 300 * MIB, 0},
+                                        {180000, 300 * MIB, 0}, {180000, 100 * MIB, 0}};
+    static const struct wl_point b[] = {{0, 200 * MIB, 0}, {130000, 200 * MIB, 0}, {130000, 50 * MIB, 0}};
+    struct sim_setup *s = sim_setup_new(2);
+    const struct guest_params *g;
+    uint64_t per_guest, ram;
+
+    assert_non_null(s);
+    for (size_t i = 0; i < 2; i++) {
+        sim_vm_spec_default(&s->vms[i], i ? "b" : "a", GIB);
+        s->vms[i].wl = (struct workload){.kind = WL_PWL, .start_s = 20, .pts = i ? b : a,
+                                         .n_pts = i ? ARRAY_SIZE(b) : ARRAY_SIZE(a)};
+    }
+    s->duration_s = 300;
+    g = &s->vms[0].guest;
+    /* 1 GiB: reserve 46.6 MiB + 16 MiB of struct page; min_free 4096 KiB. */
+    assert_int_equal(g->reserve_bytes, 46 * MIB + 614 * KIB + 16 * MIB);
+    assert_int_equal(g->min_free_bytes, 4096 * KIB);
+    per_guest = g->reserve_bytes + g->min_free_bytes;
+    ram = 2 * per_guest + 500 * MIB;
+    assert_true(fabs(frontier_ceiling(s, 1) - (double)(2 * GIB) / (double)(ram + 2 * 72 * MIB)) < 1e-9);
+    s->host.ksm_pct = 10;
+    assert_true(fabs(frontier_ceiling(s, 1) - (double)(2 * GIB) / (double)(ram - ram / 100 * 10 + 2 * 72 * MIB)) <
+                1e-9);
+    /* A VM not started yet costs nothing; one booting, what its boot touches. */
+    s->host.ksm_pct = 0;
+    s->vms[1].start_s = 400;
+    assert_true(fabs(frontier_ceiling(s, 1) - (double)(2 * GIB) / (double)(per_guest + 300 * MIB + 72 * MIB)) < 1e-9);
+    s->vms[0].wl.start_s = 1000;
+    assert_true(fabs(frontier_ceiling(s, 1) - (double)(2 * GIB) / (double)(g->boot_touch_bytes + 72 * MIB)) < 1e-9);
+    sim_setup_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_are_measured),
         cmocka_unit_test(test_frontier),
+        cmocka_unit_test(test_frontier_ceiling),
         cmocka_unit_test(test_balloon_over_time),
         cmocka_unit_test(test_oom_when_demand_exceeds),
         cmocka_unit_test(test_cache_reclaimed_before_oom),
