@@ -181,7 +181,7 @@ int frontier_plot(const char *dir, size_t n, const char *const *names, const dou
     snprintf(gp, sizeof(gp), "%s/frontier.gp", dir);
     if (!(f = fopen(dat, "we")))
         return fprintf(stderr, "%s: %s\n", dat, strerror(errno)), -errno;
-    fprintf(f, "scenario balloond proxmox mom static ceiling\n");
+    fprintf(f, "scenario balloond proxmox mom static working-set-ceiling\n");
     for (size_t i = 0; i < n; i++)
         fprintf(f, "%s %.3f %.3f %.3f %.3f %.3f\n", names[i], plotted(&cells[i][0]), plotted(&cells[i][1]),
                 plotted(&cells[i][2]), plotted(&cells[i][3]), ceilings[i]);
@@ -197,7 +197,7 @@ int frontier_plot(const char *dir, size_t n, const char *const *names, const dou
                "set key top right\nset xtics rotate by -20\n"
                "plot '%s' using 2:xtic(1) title columnhead, '' using 3 title columnhead, "
                "'' using 4 title columnhead, '' using 5 title columnhead, "
-               "'' using 6 title 'working-set ceiling' fill empty lw 2\n",
+               "'' using 6 title columnhead fs empty border lc rgb 'black'\n",
             dir, FRONTIER_HI + 0.5, dat);
     if (fclose(f) != 0)
         return -errno;
