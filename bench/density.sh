@@ -268,6 +268,15 @@ guest_ram_rss_kib() {
 		/^Size:/ { ram = ($2 == sz) } /^Rss:/ && ram { r += $2 } END { print r + 0 }' "/proc/$1/smaps" 2>/dev/null
 }
 
+# The commit the code was built from; "-dirty" when anything but the
+# benchmarks' own result files (bench/*.md, which the runs rewrite) differs.
+code_commit() {
+	local c
+	c=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null) || { echo unknown; return; }
+	git -C "$REPO" diff --quiet HEAD -- . ':(exclude)bench/*.md' 2>/dev/null || c="$c-dirty"
+	echo "$c"
+}
+
 # run_policy P: one fresh run; leaves bench/out/P.* and appends P's row to $ROWS.
 run_policy() {
 	local p=$1 csv=$OUT/$1.csv ev=$OUT/$1.events.csv
@@ -410,7 +419,7 @@ run_policy() {
 	echo "$host_oom $lost $goom $((peak / MIB)) $changes" >"$OUT/$p.counters"
 	{
 		printf '%s: run %s at commit %s (`%s`), %s s after boot, ' "$p" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
-			"$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)" "$COMMAND" "$LOAD_SECONDS"
+			"$(code_commit)" "$COMMAND" "$LOAD_SECONDS"
 		if [ ${#TUNE[@]} -gt 0 ]; then echo "balloons only (balloond's KSM and zswap tuning off)."
 		else echo "balloond's KSM and zswap tuning on (its defaults)."; fi
 	} >"$OUT/$p.info"
