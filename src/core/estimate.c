@@ -80,8 +80,9 @@ uint64_t estimate_history_burst(const struct vm_history *h, uint64_t now_s)
 }
 
 /* Adds the growth since the newest report to the current run of fast
- * growth (see ESTIMATE_BURST_BYTES_PER_S), or ends the run. */
-static uint64_t history_run(const struct vm_history *h, uint64_t t_s, uint64_t used_bytes)
+ * growth (see ESTIMATE_BURST_BYTES_PER_S), or ends the run. A run held at
+ * the floor goes on at any pace (ESTIMATE_FLOOR_BYTES) until use falls. */
+static uint64_t history_run(const struct vm_history *h, uint64_t t_s, uint64_t used_bytes, bool at_floor)
 {
     unsigned newest = (h->head + ESTIMATE_HISTORY - 1) % ESTIMATE_HISTORY;
     uint64_t was, dt_s, rate;
@@ -90,6 +91,8 @@ static uint64_t history_run(const struct vm_history *h, uint64_t t_s, uint64_t u
         return 0;
     was = h->at[newest].used_bytes;
     dt_s = t_s - h->at[newest].t_s;
+    if (h->run_bytes && (h->at_floor || at_floor) && used_bytes >= was)
+        return h->run_bytes + (used_bytes - was);
     if (used_bytes <= was)
         return 0;
     rate = (used_bytes - was) / dt_s;
@@ -100,11 +103,17 @@ static uint64_t history_run(const struct vm_history *h, uint64_t t_s, uint64_t u
 
 void estimate_history_push(struct vm_history *h, uint64_t t_s, uint64_t used_bytes)
 {
+    estimate_history_push_avail(h, t_s, used_bytes, false);
+}
+
+void estimate_history_push_avail(struct vm_history *h, uint64_t t_s, uint64_t used_bytes, bool at_floor)
+{
     unsigned newest = (h->head + ESTIMATE_HISTORY - 1) % ESTIMATE_HISTORY;
 
     if (h->n > 0 && t_s <= h->at[newest].t_s)
         return;
-    h->run_bytes = history_run(h, t_s, used_bytes);
+    h->run_bytes = history_run(h, t_s, used_bytes, at_floor);
+    h->at_floor = at_floor;
     if (h->run_bytes > estimate_history_burst(h, t_s)) {
         h->burst_bytes = h->run_bytes;
         h->burst_t_s = t_s;
@@ -144,7 +153,7 @@ void estimate_observe(struct vm_observed *o, bool balloon_settled)
         return;
     used = st->total_bytes - st->avail_bytes;
     if (!o->deflate_on_oom) {
-        estimate_history_push(&o->history, st->last_update_s, used);
+        estimate_history_push_avail(&o->history, st->last_update_s, used, st->avail_bytes < ESTIMATE_FLOOR_BYTES);
         if (o->have_actual && balloon_settled && o->actual_bytes > st->total_bytes)
             o->reserved_bytes = o->actual_bytes - st->total_bytes;
         return;

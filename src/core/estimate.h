@@ -92,6 +92,11 @@ void estimate_host(const struct host_sample *s, uint64_t conf_budget_bytes,
  * page cache it cannot drop. Half the minimum buffer. */
 #define ESTIMATE_BURST_SLACK_BYTES (32ULL << 20)
 #define ESTIMATE_BURST_HALFLIFE_S 1200
+/* A guest with less than this available has no room left to grow: a burst
+ * that stops there was held back, not finished (the second the rescue
+ * takes splits it in two), and its run goes on. Half the minimum buffer:
+ * where the estimate's pressure begins. */
+#define ESTIMATE_FLOOR_BYTES (32ULL << 20)
 
 struct vm_history {
     unsigned n, head;  /* ring of the newest reports */
@@ -105,12 +110,17 @@ struct vm_history {
     uint64_t burst_bytes;
     uint64_t burst_t_s;
     uint64_t run_bytes;
+    bool at_floor;     /* the newest report had under ESTIMATE_FLOOR_BYTES available */
 };
 
 /* Records one guest report (total - available at time t_s), and learns
  * bursts (ESTIMATE_BURST_BYTES_PER_S); a report with a time not after the
  * newest is ignored. */
 void estimate_history_push(struct vm_history *h, uint64_t t_s, uint64_t used_bytes);
+/* The same, knowing whether the guest had room left (at_floor: under
+ * ESTIMATE_FLOOR_BYTES available): a run of fast growth that pauses at the
+ * floor, or the report after it, goes on instead of ending. */
+void estimate_history_push_avail(struct vm_history *h, uint64_t t_s, uint64_t used_bytes, bool at_floor);
 void estimate_history_clear(struct vm_history *h);
 /* The largest burst seen, decayed to now_s (see ESTIMATE_BURST_HALFLIFE_S). */
 uint64_t estimate_history_burst(const struct vm_history *h, uint64_t now_s);

@@ -261,6 +261,47 @@ static void test_vm_burst(void **state)
     }
 }
 
+/* A burst held back at the floor is one burst: the guest grows 200 ->
+ * 460 MiB at once and stops with 4 MiB available (what fitted), stays
+ * there a second while the rescue deflates, then takes the rest, 736 MiB
+ * (the simulator's bursty guests, whose restarted workload refills what
+ * it lost). Read through estimate_observe, as the daemon reads reports. */
+static void test_vm_burst_at_floor(void **state)
+{
+    static const struct {
+        const char *what;
+        uint64_t avail_mib[4];   /* available at 200, 460, 460, 736 MiB used */
+        uint64_t burst_mib;
+    } cases[] = {
+        {"held at the floor, then the rest: one burst", {300, 4, 4, 200}, 536},
+        {"just under the floor (31 MiB)", {300, 31, 31, 200}, 536},
+        {"at 32 MiB available it had room: two runs, the larger kept", {300, 32, 32, 200}, 276},
+        {"room left and a pause: two runs", {300, 100, 100, 200}, 276},
+    };
+    static const uint64_t used_mib[4] = {200, 460, 460, 736};
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct vm_observed o = {.running = true, .have_actual = true, .actual_bytes = M(1024),
+                                .size_bytes = M(1024), .have_stats = true};
+        print_message("%s\n", cases[i].what);
+        for (unsigned k = 0; k < 4; k++) {
+            uint64_t avail = M(cases[i].avail_mib[k]);
+            o.stats = (struct qmp_guest_stats){.last_update_s = NOW + k, .total_bytes = M(used_mib[k]) + avail,
+                                               .avail_bytes = avail, .oom_kills = QMP_UNKNOWN};
+            estimate_observe(&o, true);
+        }
+        assert_int_equal(estimate_history_burst(&o.history, NOW + 4), M(cases[i].burst_mib));
+    }
+    /* A run that falls back at the floor (the guest's OOM killer freed
+     * what it took) ends there. */
+    struct vm_history h = {0};
+    estimate_history_push_avail(&h, NOW, M(200), false);
+    estimate_history_push_avail(&h, NOW + 1, M(460), true);
+    estimate_history_push_avail(&h, NOW + 2, M(210), true);
+    estimate_history_push_avail(&h, NOW + 3, M(300), false);
+    assert_int_equal(estimate_history_burst(&h, NOW + 3), M(260));
+}
+
 static void test_vm_window_and_rise(void **state)
 {
     struct vm_observed o = guest(M(512), M(457), M(400));
@@ -373,7 +414,7 @@ int main(void)
         cmocka_unit_test(test_vm_need),         cmocka_unit_test(test_vm_unknown),
         cmocka_unit_test(test_vm_deflate_on_oom), cmocka_unit_test(test_vm_window_and_rise),
         cmocka_unit_test(test_vm_pressure),     cmocka_unit_test(test_history_ring),
-        cmocka_unit_test(test_vm_deflate_on_oom_lag), cmocka_unit_test(test_vm_burst),
+        cmocka_unit_test(test_vm_deflate_on_oom_lag), cmocka_unit_test(test_vm_burst), cmocka_unit_test(test_vm_burst_at_floor),
     };
     return cmocka_run_group_tests_name("estimate", tests, NULL, NULL);
 }
