@@ -28,13 +28,15 @@ echo "$table"
 {
 	echo "# Density frontier (bench/frontier.sh)"
 	echo
-	echo "$(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), \`$cmd\`."
+	echo "$(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), \`bench/frontier.sh $BUILD\` (\`${cmd#"$BUILD/"}\`)."
+	echo "Every scenario at its full size, QEMU's overhead at the simulator's default unless SIM_ARGS says otherwise."
 	echo "Plot: $OUT/frontier.png. Checks on real guests: the section below (edited by hand after the runs)."
 	echo
 	echo "$table" | tail -n +3
 } >bench/frontier.md.new
-# Keep the hand-written checks (everything from "## Real guests" on).
+# Keep the hand-written sections (every "## " heading on: what the table
+# says, the checks on real guests), to be brought up to date by hand.
 if [ -f bench/frontier.md ]; then
-	sed -n '/^## Real guests/,$p' bench/frontier.md | { echo; cat; } >>bench/frontier.md.new
+	sed -n '/^## /,$p' bench/frontier.md | { echo; cat; } >>bench/frontier.md.new
 fi
 mv bench/frontier.md.new bench/frontier.md
