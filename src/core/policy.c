@@ -230,9 +230,10 @@ void policy_entitle(uint64_t supply_bytes, unsigned idle_tax_pct, size_t n,
 /* A tight or critical host whose VMs want more than it can hold: each VM
  * is held to its entitlement. Supply is what the deciding VMs hold now
  * plus headroom. No VM is entitled to less than its min, nor less than
- * its current use with half its buffer on top (need_now - buffer / 2):
- * below that the guest would be under pressure at once, and answering
- * that pressure is what would then overrun the host. A guest under
+ * its current use with half its buffer on top (need_now - buffer / 2),
+ * and POLICY_FLOOR_MARGIN_BYTES more: below that the guest would be under
+ * pressure at once, and answering that pressure is what would then
+ * overrun the host. A guest under
  * pressure is capped at its entitlement but never cut below what it
  * holds. On a host with plenty, growth that does not fit merely waits
  * (grant_growth). */
@@ -253,7 +254,8 @@ static void entitle(const struct policy_host *h, struct policy_scratch *s, size_
         holds[m] = max_u64(v->actual_bytes, clamp_u64(v->target_bytes, v->min_bytes, v->max_bytes));
         supply += (int64_t)holds[m];
         wants += out[i].target_bytes;
-        uint64_t floor = v->need_now_bytes - min_u64(v->need_now_bytes, v->grow_bytes / 2);
+        uint64_t below = v->grow_bytes / 2 - min_u64(v->grow_bytes / 2, POLICY_FLOOR_MARGIN_BYTES);
+        uint64_t floor = v->need_now_bytes - min_u64(v->need_now_bytes, below);
         claim[m] = (struct policy_claim){clamp_u64(max_u64(v->min_bytes, floor), 0, v->max_bytes),
                                          out[i].target_bytes, v->used_bytes, v->shares ? v->shares : 1};
         idx[m++] = i;

@@ -11,6 +11,16 @@
 
 #include "types.h"
 
+/* The entitlement's floor (use + half the buffer, where the estimate's
+ * pressure begins) is raised by this much. A guest held exactly on the
+ * line reads a MemAvailable a few pages either side of it (the kernel's
+ * reserve, which the estimate subtracts, moves with the balloon), and
+ * every reading below is pressure: on real guests 31.9 MiB available
+ * against a 32 MiB line, 121 guest-seconds of pressure in 680 at 1.60x
+ * (bench/frontier.md) and 63 on libvirt at 1.54x, each nudge answered by
+ * a 1 MiB deflate. */
+#define POLICY_FLOOR_MARGIN_BYTES (8ULL << 20)
+
 struct policy_host {
     enum host_state state;
     /* What may still be given to guests before the budget's reserve is

@@ -270,9 +270,9 @@ static void test_decide_contention(void **state)
 {
     struct policy_host h = plenty;
     struct policy_vm vms[] = {
-        /* busy: wants +388; floor = need_now - buffer / 2 = 850 - 50 */
+        /* busy: wants +388; floor = need_now - buffer / 2 + margin = 850 - 50 + 8 */
         VM(128, 1024, 900, 512, 512, .used_bytes = M(800), .need_now_bytes = M(850), .grow_bytes = M(100)),
-        /* idle-ish: its step is 384; floor 164 - 32 = 132 */
+        /* idle-ish: its step is 384; floor 164 - 32 + 8 = 140 */
         VM(128, 1024, 300, 512, 512, .used_bytes = M(100), .need_now_bytes = M(164), .grow_bytes = M(64)),
     };
     struct policy_decision d[2];
@@ -290,19 +290,23 @@ static void test_decide_contention(void **state)
                   policy_reason_str(d[0].reason), (unsigned long long)(d[1].target_bytes >> 20),
                   policy_reason_str(d[1].reason));
     /* Equal shares per weighted byte would give A 800 and B 275 (A = 100
-     * + 4 (B - 100)), 51 too many: A is at its floor (800, its use plus
-     * half its buffer), so B gives: 1024 - 800 = 224. A's growth to 800
-     * waits for headroom. */
+     * + 4 (B - 100)), 51 too many: A is at its floor (808, its use plus
+     * half its buffer and the margin), so B gives: 1024 - 808 = 216. A's
+     * growth to 808 waits for headroom. */
     assert_int_equal(d[0].target_bytes, M(512));
     assert_int_equal(d[0].reason, POLICY_DEFLATE_DEFERRED);
     assert_int_equal(d[1].reason, POLICY_ENTITLED);
-    assert_int_equal(d[1].target_bytes, M(224));
+    assert_int_equal(d[1].target_bytes, M(216));
 
     /* Supply below the floors: nobody is squeezed under use + half a
-     * buffer; what is over waits for the host's own reclaim. */
+     * buffer + the margin; what is over waits for the host's own reclaim. */
     h.headroom_bytes = -(int64_t)M(200);
     decide(&h, 2, vms, d);
-    assert_int_equal(d[1].target_bytes, M(132));
+    assert_int_equal(d[1].target_bytes, M(140));
+    /* A buffer under twice the margin: the floor is need_now itself. */
+    vms[1].grow_bytes = M(10);
+    decide(&h, 2, vms, d);
+    assert_int_equal(d[1].target_bytes, M(164));
 }
 
 /* Issue 9's guest: 512 MiB, 30 MiB used, a 200 MiB burst learned: need
