@@ -42,7 +42,9 @@ for i in $(seq 20); do
     s=$(timeout 2 "$BUILD/balloonctl" -s "$RUN/ctl.sock" --json status) && ok_ctl=$((ok_ctl + 1))
     ms=$((($(date +%s%N) - t0) / 1000000))
     [ "$ms" -gt "$worst_ms" ] && worst_ms=$ms
-    timeout 2 curl -sf "http://$METRICS/metrics" | grep -q '^balloond_host_' && ok_metrics=$((ok_metrics + 1))
+    # The body first, then grep: `curl | grep -q` fails under pipefail
+    # whenever grep has stopped reading before curl has written it all.
+    body=$(timeout 2 curl -sf "http://$METRICS/metrics") && grep -q '^balloond_host_' <<<"$body" && ok_metrics=$((ok_metrics + 1))
     [ "$(jq -r '.vms[] | select(.name=="q1") | .state' <<<"$s")" = managed ] && ok_q1=$((ok_q1 + 1))
     t=$(jq -r '.vms[] | select(.name=="l1") | .target_bytes' <<<"$s")
     [ "$t" = "$t_l1" ] || changed=$((changed + 1))

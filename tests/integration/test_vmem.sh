@@ -95,7 +95,8 @@ fa=$(mib "$(f fr actual_bytes)"); fret=$(mib "$(f fr guest_returned_bytes)")
 build/balloonctl -s "$RUN/ctl.sock" status fr | grep -A1 "^fr " | sed 's/^/    /'
 build/balloonctl -s "$RUN/ctl.sock" status fr | grep -q "free page reporting on" || fail "fr: status does not say so"
 curl -s "http://$METRICS/metrics" | grep -E '^balloond_vm_(guest_returned|reclaimed)_bytes\{vm="fr"\}' | sed 's/^/    /'
-curl -s "http://$METRICS/metrics" | grep -q '^balloond_vm_free_page_reporting{vm="fr"} 1' || fail "fr: /metrics"
+body=$(curl -s "http://$METRICS/metrics")
+grep -q '^balloond_vm_free_page_reporting{vm="fr"} 1' <<<"$body" || fail "fr: /metrics"
 pass "fr: RSS $fr_rss MiB (peak seen $fr_rss_hi) with the balloon at $fa MiB: reclaimed 0, guest returned $fret MiB"
 
 # ---- pressure again: blocks plugged at once (more than the boot RAM
