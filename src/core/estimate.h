@@ -96,7 +96,7 @@ void estimate_host(const struct host_sample *s, uint64_t conf_budget_bytes,
  * that stops there was held back, not finished (the second the rescue
  * takes splits it in two), and its run goes on. Half the minimum buffer:
  * where the estimate's pressure begins. */
-#define ESTIMATE_FLOOR_BYTES (32ULL << 20)
+#define ESTIMATE_FLOOR_BYTES (ESTIMATE_BUFFER_MIN_BYTES / 2)
 
 struct vm_history {
     unsigned n, head;  /* ring of the newest reports */
