@@ -158,11 +158,7 @@ static int build(const struct opts *o, struct sim_setup **out)
     if (o->trace) {
         r = trace_load(o->trace, &t);
         if (r == 0)
-            r = scenario_from_trace(t, o->vm_size_bytes, o->budget_bytes, out);
-        if (r == 0 && o->so.duration_s)
-            (*out)->duration_s = o->so.duration_s;
-        if (r == 0 && o->so.qemu_overhead_bytes)
-            (*out)->host.qemu_overhead_bytes = o->so.qemu_overhead_bytes;
+            r = scenario_from_trace(t, o->vm_size_bytes, o->budget_bytes, &o->so, out);
         return r;
     }
     r = scenario_build(o->scenario ? o->scenario : "density", &o->so, out);

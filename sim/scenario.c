@@ -244,13 +244,20 @@ static const struct {
     {"boot-storm", 300, build_boot_storm},
 };
 
+/* o's QEMU overhead, before anything computes a budget from it. */
+static void overhead_opt(struct sim_setup *s, const struct scenario_opts *o)
+{
+    if (o->qemu_overhead_bytes)
+        s->host.qemu_overhead_bytes = o->qemu_overhead_bytes;
+}
+
 int scenario_build(const char *name, const struct scenario_opts *o, struct sim_setup **out)
 {
     if (strcmp(name, "density") == 0) {
         int r = scenario_density(NULL, 0, o->duration_s, out);
         /* Its budget is bench/density.sh's cgroup limit, whatever QEMU takes. */
-        if (r == 0 && o->qemu_overhead_bytes)
-            (*out)->host.qemu_overhead_bytes = o->qemu_overhead_bytes;
+        if (r == 0)
+            overhead_opt(*out, o);
         return r;
     }
     for (size_t k = 0; k < ARRAY_SIZE(builders); k++) {
@@ -262,8 +269,7 @@ int scenario_build(const char *name, const struct scenario_opts *o, struct sim_s
             return -ENOMEM;
         snprintf(s->name, sizeof(s->name), "%s", name);
         snprintf(s->desc, sizeof(s->desc), "%s", scenarios[k + 1].desc);
-        if (o->qemu_overhead_bytes)
-            s->host.qemu_overhead_bytes = o->qemu_overhead_bytes;
+        overhead_opt(s, o);
         if (builders[k].build(s) < 0) {
             sim_setup_free(s);
             return -ENOMEM;
@@ -277,7 +283,7 @@ int scenario_build(const char *name, const struct scenario_opts *o, struct sim_s
 }
 
 int scenario_from_trace(struct trace *t, uint64_t vm_size_bytes, uint64_t budget_bytes,
-                        struct sim_setup **out)
+                        const struct scenario_opts *o, struct sim_setup **out)
 {
     struct sim_setup *s = sim_setup_new(t->n_vms);
 
@@ -286,6 +292,7 @@ int scenario_from_trace(struct trace *t, uint64_t vm_size_bytes, uint64_t budget
         return -ENOMEM;
     }
     s->trace = t;
+    overhead_opt(s, o);
     snprintf(s->name, sizeof(s->name), "trace");
     snprintf(s->desc, sizeof(s->desc), "%zu VMs of %llu MiB from a trace, %llu s", t->n_vms,
              (unsigned long long)(vm_size_bytes >> 20), (unsigned long long)t->end_s);
@@ -298,7 +305,7 @@ int scenario_from_trace(struct trace *t, uint64_t vm_size_bytes, uint64_t budget
     }
     s->host.budget_bytes = budget_bytes ? budget_bytes
                                         : t->n_vms * (vm_size_bytes / 2 + s->host.qemu_overhead_bytes);
-    s->duration_s = t->end_s + 60;
+    s->duration_s = o->duration_s ? o->duration_s : t->end_s + 60;
     *out = s;
     return 0;
 }

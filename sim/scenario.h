@@ -32,6 +32,7 @@ int scenario_density(const double *ready_s, uint64_t budget_bytes, uint64_t dura
 
 /* A trace: every VM of size vm_size_bytes in a budget of budget_bytes (0:
  * half of what the VMs are configured with, plus QEMU's overheads: a 2x
- * overcommit). Takes the trace. */
+ * overcommit); o's overhead and duration as in scenario_build. Takes the
+ * trace. */
 int scenario_from_trace(struct trace *t, uint64_t vm_size_bytes, uint64_t budget_bytes,
-                        struct sim_setup **out);
+                        const struct scenario_opts *o, struct sim_setup **out);
